@@ -1,0 +1,77 @@
+# Developer and CI entry points. `make setup` is idempotent: each stage leaves a
+# stamp under .make/ and reruns only when its inputs change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+STAMPS := .make
+
+# Debian packages for R and the R packages they provide (same order).
+R_DEBS := r-base-core r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
+	r-cran-testthat r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown
+R_PKGS := R6 jsonlite cli processx magrittr testthat reticulate roxygen2 knitr rmarkdown
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# What the installed R package is built from (inst/ carries the Python engine).
+R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
+	$(shell find inst -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' -not -name '*.pyc' 2>/dev/null)
+
+# R finds the project's venv through this; the tests and the demo rely on it.
+export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
+
+.PHONY: setup test demo bench docs clean
+
+setup: $(STAMPS)/r-installed $(STAMPS)/venv
+
+$(STAMPS):
+	mkdir -p $@
+
+$(STAMPS)/debs: | $(STAMPS)
+	if command -v Rscript >/dev/null && Rscript -e 'pkgs <- strsplit("$(R_PKGS)", " ")[[1]]; ok <- vapply(pkgs, requireNamespace, logical(1), quietly = TRUE); quit(status = !all(ok))'; then \
+		echo "R and its packages are installed"; \
+	else \
+		$(SUDO) apt-get update; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(R_DEBS); \
+	fi
+	touch $@
+
+$(STAMPS)/venv: requirements-dev.txt inst/python/requirements.txt inst/python/pyproject.toml | $(STAMPS)
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -e inst/python
+	touch $@
+
+$(STAMPS)/roxygen: $(STAMPS)/debs DESCRIPTION $(wildcard R/*.R)
+	Rscript -e 'roxygen2::roxygenise()'
+	touch $@
+
+$(STAMPS)/r-installed: $(STAMPS)/roxygen $(R_SOURCES) .Rinstignore
+	R CMD INSTALL --no-multiarch .
+	touch $@
+
+test: setup
+	status=0; \
+	$(VENV_PYTHON) -m pytest -q pytests || status=1; \
+	Rscript tools/run-testthat.R || status=1; \
+	exit $$status
+
+demo: setup
+	workdir=$$(mktemp -d); \
+	trap 'rm -rf "$$workdir"' EXIT; \
+	cd "$$workdir"; \
+	export METAFLOW_DATASTORE_SYSROOT_LOCAL="$$workdir"; \
+	"$(METAFLOW_PYTHON)" "$(CURDIR)/inst/examples/hello_flow.py" run; \
+	"$(METAFLOW_PYTHON)" -c 'from metaflow_core import Flow; print("HelloFlow total:", Flow("HelloFlow").latest_run.data.total)'
+
+bench: setup
+	$(VENV_PYTHON) bench/bench_local_run.py
+
+docs: $(STAMPS)/roxygen
+
+clean:
+	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz
+	find . -path ./.git -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

@@ -1,0 +1,535 @@
+"""The command line of a flow: ``python flow.py [options] COMMAND``.
+
+Every option also reads ``METAFLOW_<OPTION>`` or ``METAFLOW_<COMMAND>_<OPTION>``
+from the environment. Errors print a headline and a message, never an engine
+traceback unless ``--debug`` is given.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from . import __version__
+from .datastore import FlowDataStore
+from .exceptions import CommandException, MetaflowException
+from .graph import FlowGraph
+from .lint import format_lint_error, render, validate
+from .metadata import get_metadata_provider
+from .metadata.tags import validate_tags
+from .parameters import JSONType, flow_parameters
+from .plugins.decorators import parse_decospec, step_decorators
+from .util import get_username
+
+
+class State(object):
+    """What the top-level options resolved, shared by every command."""
+
+    def __init__(self, flow, graph, quiet, debug, datastore, datastore_root, metadata,
+                 decospecs):
+        self.flow = flow
+        self.graph = graph
+        self.quiet = quiet
+        self.debug = debug
+        self.ds_type = datastore
+        self.ds_root = datastore_root
+        self.md_type = metadata
+        self.decospecs = list(decospecs)
+        self._flow_datastore = None
+        self._metadata = None
+
+    @property
+    def color(self):
+        return sys.stderr.isatty()
+
+    def echo(self, msg, system=True, err=True):
+        if system and self.color:
+            msg = render(msg, color=True)
+        elif system:
+            msg = render(msg)
+        click.echo(msg, err=err)
+
+    def info(self, msg):
+        if not self.quiet:
+            self.echo(msg)
+
+    @property
+    def flow_datastore(self):
+        if self._flow_datastore is None:
+            root = self.ds_root
+            if self.ds_type == "local" and root is None:
+                from .datastore.storage import LocalStorage
+
+                root = LocalStorage.find_root(echo=self.info)
+            self._flow_datastore = FlowDataStore(self.flow.name, ds_type=self.ds_type, ds_root=root)
+        return self._flow_datastore
+
+    @property
+    def metadata(self):
+        if self._metadata is None:
+            root = self.flow_datastore.ds_root if self.ds_type == "local" else None
+            self._metadata = get_metadata_provider(self.md_type, root)
+        return self._metadata
+
+    def validate(self):
+        validate(self.graph)
+        extra = [parse_decospec(s) for s in self.decospecs]
+        for node in self.graph:
+            for deco in step_decorators(getattr(type(self.flow), node.name), extra):
+                deco.step_init(self.graph, node.name)
+
+    def entrypoint(self):
+        return [sys.executable, os.path.abspath(sys.argv[0])]
+
+
+class ParameterType(click.ParamType):
+    def __init__(self, param):
+        self.param = param
+        self.name = param.type_name
+
+    def convert(self, value, option, ctx):
+        try:
+            self.param.convert(value)
+        except ValueError as err:
+            self.fail(str(err), option, ctx)
+        return value
+
+
+def parameter_options(flow_cls):
+    """click options for the flow's parameters, added to ``run``."""
+    options = []
+    for attr, param in flow_parameters(flow_cls):
+        help_text = param.help or ""
+        if param.default is not None and param.show_default:
+            shown = param.default if not callable(param.default) else "computed at run time"
+            if param.type is JSONType and not isinstance(shown, str):
+                shown = json.dumps(shown)
+            help_text = ("%s  [default: %s]" % (help_text, shown)).strip()
+        if param.required:
+            help_text = ("%s  [required]" % help_text).strip()
+        if param.is_flag:
+            options.append(click.Option(
+                ["--%s/--no-%s" % (param.name, param.name), attr], default=None, help=help_text
+            ))
+        else:
+            options.append(click.Option(
+                ["--%s" % param.name, attr], type=ParameterType(param), default=None,
+                help=help_text, metavar=param.type_name.upper(),
+            ))
+    return options
+
+
+def make_cli(flow, graph):
+    @click.group(invoke_without_command=True, help=(type(flow).__doc__ or "").strip() or None)
+    @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
+    @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
+    @click.option("--datastore", default="local", type=click.Choice(["local", "s3"]),
+                  show_default=True, help="Data backend type.")
+    @click.option("--datastore-root", default=None, help="Root path for the datastore.")
+    @click.option("--metadata", default="local", type=click.Choice(["local"]),
+                  show_default=True, help="Metadata service type.")
+    @click.option("--environment", default="local", type=click.Choice(["local"]),
+                  show_default=True, help="Execution environment type.")
+    @click.option("--with", "decospecs", multiple=True,
+                  help="Add a decorator to all steps, e.g. --with retry:times=2.")
+    @click.option("--package-suffixes", default=".py,.R,.RDS", show_default=True,
+                  help="File suffixes to include in the code package.")
+    @click.option("--pylint/--no-pylint", default=False, hidden=True)
+    @click.version_option(__version__, prog_name="metaflow_core")
+    @click.pass_context
+    def start(ctx, quiet, debug, datastore, datastore_root, metadata, environment,
+              decospecs, package_suffixes, pylint):
+        ctx.obj = State(flow, graph, quiet, debug, datastore, datastore_root, metadata,
+                        decospecs)
+        if ctx.invoked_subcommand is None:
+            ctx.invoke(check)
+
+    @start.command(help="Check that the flow is valid (this is the default command).")
+    @click.option("--warnings/--no-warnings", default=False, help="Show all warnings.")
+    @click.pass_obj
+    def check(state, warnings):
+        state.info("Validating your flow...")
+        state.validate()
+        state.info("    The graph looks good!")
+
+    @start.command(help="Show the structure of the flow.")
+    @click.pass_obj
+    def show(state):
+        click.echo("\n%s" % (graph.doc or ""))
+        for name in graph.sorted_nodes:
+            node = graph[name]
+            for deco in node.decorators:
+                click.echo("@%s" % deco.name)
+            click.echo("Step %s" % name)
+            click.echo("    %s" % (node.doc or "?"))
+            if node.type != "end":
+                click.echo("    => %s" % ", ".join(node.out_funcs))
+            click.echo("")
+
+    @start.command(name="output-raw", help="Print the graph as JSON.")
+    def output_raw():
+        click.echo(json.dumps(graph.to_json(), indent=2))
+
+    run_options = [
+        click.option("--tag", "tags", multiple=True, help="Annotate this run with the given tag."),
+        click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1),
+                     help="Maximum number of parallel processes."),
+        click.option("--max-num-splits", default=100, show_default=True, type=click.IntRange(1),
+                     help="Maximum number of splits allowed in a foreach. This is a safety "
+                          "check preventing bugs from triggering thousands of steps "
+                          "inadvertently."),
+        click.option("--max-log-size", default=10, show_default=True, type=click.IntRange(1),
+                     help="Maximum size of stdout and stderr captured in megabytes."),
+        click.option("--with", "run_decospecs", multiple=True,
+                     help="Add a decorator to all steps."),
+        click.option("--run-id-file", default=None,
+                     help="Write the ID of this run to the file specified."),
+    ]
+
+    def with_run_options(f):
+        for option in reversed(run_options):
+            f = option(f)
+        return f
+
+    @start.command(help="Run the workflow locally.")
+    @with_run_options
+    @click.option("--namespace", "user_namespace", default=None,
+                  help="Change namespace from the default (your username) to the specified "
+                       "tag. Note that this option does not alter tags assigned to the "
+                       "objects produced by this run, just what existing objects are visible "
+                       "in the client API. You can enable the global namespace with an empty "
+                       "string.")
+    @click.pass_obj
+    def run(state, tags, max_workers, max_num_splits, max_log_size, run_decospecs,
+            run_id_file, user_namespace, **param_values):
+        from .runtime import resolve_parameters
+
+        state.decospecs += list(run_decospecs)
+        state.validate()
+        user = get_username()
+        values = resolve_parameters(type(flow), param_values, user, state.ds_type)
+        runtime = _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size,
+                               run_id_file, namespace=user_namespace)
+        state.flow_datastore.set_latest_run(runtime.run_id)
+        runtime.execute(runtime.persist_parameters(values))
+
+    for option in parameter_options(type(flow)):
+        run.params.append(option)
+
+    @start.command(help="Resume execution of a previous run of this flow.")
+    @click.argument("step_to_rerun", required=False)
+    @with_run_options
+    @click.option("--origin-run-id", default=None,
+                  help="ID of the run that should be resumed. By default, the last run "
+                       "executed locally.")
+    @click.pass_obj
+    def resume(state, step_to_rerun, tags, max_workers, max_num_splits, max_log_size,
+               run_decospecs, run_id_file, origin_run_id):
+        state.decospecs += list(run_decospecs)
+        state.validate()
+        origin = origin_run_id or state.flow_datastore.get_latest_run()
+        if origin is None:
+            raise CommandException("A previous run id was not found. Specify --origin-run-id.")
+        if state.metadata.run(flow.name, origin) is None:
+            raise CommandException("Resume could not find run id *%s*" % origin)
+        rerun = set()
+        if step_to_rerun:
+            if step_to_rerun not in graph:
+                raise CommandException(
+                    "invalid step name %s specified, must be step present in current form of "
+                    "execution graph. Valid step names include: %s"
+                    % (step_to_rerun, ", ".join(graph.sorted_nodes))
+                )
+            rerun = _descendants(graph, step_to_rerun)
+        user = get_username()
+        state.info("Gathering required information to resume run (this may take a bit of time)...")
+        runtime = _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size,
+                               run_id_file, origin_run_id=origin, steps_to_rerun=rerun)
+        runtime.build_clone_index(origin)
+        runtime.execute(runtime.clone_parameters(origin))
+
+    @start.command(hidden=True, help="Internal command to execute a single task.")
+    @click.argument("step_name")
+    @click.option("--run-id", required=True)
+    @click.option("--task-id", required=True)
+    @click.option("--input-paths", default="")
+    @click.option("--split-index", type=int, default=None)
+    @click.option("--retry-count", type=int, default=0)
+    @click.option("--max-user-code-retries", type=int, default=0)
+    @click.option("--namespace", default=None)
+    @click.option("--origin-run-id", default=None)
+    @click.pass_obj
+    def step(state, step_name, run_id, task_id, input_paths, split_index, retry_count,
+             max_user_code_retries, namespace, origin_run_id):
+        from .task import Task, decompress_paths
+
+        if step_name not in graph:
+            raise CommandException("Step *%s* doesn't exist." % step_name)
+        if namespace is not None:
+            from . import client
+
+            client.namespace(namespace or None)
+        extra = [parse_decospec(s) for s in state.decospecs]
+        task = Task(
+            flow, graph, state.flow_datastore, run_id, step_name, task_id,
+            decompress_paths(input_paths), split_index=split_index, retry_count=retry_count,
+            max_user_code_retries=max_user_code_retries,
+            decorators=step_decorators(getattr(type(flow), step_name), extra),
+            namespace=namespace, username=get_username(), origin_run_id=origin_run_id,
+        )
+        if not task.run():
+            sys.exit(1)
+
+    @start.command(help="Get data artifacts of a task or all tasks in a step.")
+    @click.argument("input_path")
+    @click.option("--private/--no-private", default=False, help="Show also private artifacts.")
+    @click.option("--max-value-size", default=1000, show_default=True, type=int,
+                  help="Show only values that are smaller than this number. Set to 0 to see "
+                       "only keys.")
+    @click.option("--include", default="",
+                  help="Include only artifacts in the given comma-separated list.")
+    @click.option("--file", "out_file", default=None,
+                  help="Serialize artifacts in the given file (a pickle of a dict).")
+    @click.pass_obj
+    def dump(state, input_path, private, max_value_size, include, out_file):
+        tasks = _tasks_for(state, input_path)
+        wanted = set(filter(None, include.split(",")))
+        collected = {}
+        for ds in tasks:
+            state.echo("Dumping output of run_id=*%s* step=*%s* task_id=*%s*"
+                       % (ds.run_id, ds.step_name, ds.task_id))
+            values = {}
+            for name in sorted(ds.keys()):
+                if (name.startswith("_") and not private) or (wanted and name not in wanted):
+                    continue
+                info = ds.info[name]
+                if max_value_size and info["size"] <= max_value_size:
+                    value = ds.load_object(name)
+                    values[name] = value
+                    shown = repr(value)
+                elif max_value_size:
+                    shown = "< artifact too large >"
+                else:
+                    shown = ""
+                click.echo("%s [size: %d type: %s] %s" % (
+                    name, info["size"], info["type"], ("= " + shown) if shown else ""))
+            collected[ds.pathspec] = values
+        if out_file:
+            import pickle
+
+            with open(out_file, "wb") as f:
+                pickle.dump(collected, f)
+            state.echo("Artifacts written to *%s*" % out_file)
+
+    @start.command(help="Show stdout/stderr produced by a task or all tasks in a step.")
+    @click.argument("input_path")
+    @click.option("--stdout/--no-stdout", default=False, help="Show stdout of the task.")
+    @click.option("--stderr/--no-stderr", default=False, help="Show stderr of the task.")
+    @click.option("--both/--no-both", default=True, help="Show both stdout and stderr.")
+    @click.option("--timestamps/--no-timestamps", default=False,
+                  help="Show timestamps of each log line.")
+    @click.option("--attempt", default=None, type=int,
+                  help="Attempt number of a task to show, defaults to the latest attempt.")
+    @click.pass_obj
+    def logs(state, input_path, stdout, stderr, both, timestamps, attempt):
+        streams = [s for s, on in (("stdout", stdout), ("stderr", stderr)) if on]
+        if not streams and both:
+            streams = ["stdout", "stderr"]
+        for ds in _task_refs(state, input_path, attempt):
+            state.echo("Dumping logs of run_id=*%s* step=*%s* task_id=*%s*"
+                       % (ds.run_id, ds.step_name, ds.task_id))
+            for stream in streams:
+                text = ds.load_log(stream, attempt).decode("utf-8", "replace")
+                if not text:
+                    continue
+                if len(streams) > 1:
+                    state.echo("*%s*" % stream)
+                for line in text.splitlines():
+                    stamp, _, body = line.partition(" ")
+                    click.echo(line if timestamps else body)
+
+    @start.group(help="Commands related to tagging runs.")
+    def tag():
+        pass
+
+    def _tag_run(state, run_id):
+        run_id = run_id or state.flow_datastore.get_latest_run()
+        if run_id is None or state.metadata.run(flow.name, run_id) is None:
+            raise CommandException("Run *%s/%s* does not exist." % (flow.name, run_id))
+        return run_id
+
+    @tag.command(name="add", help="Add tags to a run.")
+    @click.argument("tags", nargs=-1, required=True)
+    @click.option("--run-id", default=None, help="Run to tag (default: the latest run).")
+    @click.pass_obj
+    def tag_add(state, tags, run_id):
+        run_id = _tag_run(state, run_id)
+        record = state.metadata.mutate_tags(flow.name, run_id, add=tags)
+        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"])))
+
+    @tag.command(name="remove", help="Remove tags from a run.")
+    @click.argument("tags", nargs=-1, required=True)
+    @click.option("--run-id", default=None, help="Run to untag (default: the latest run).")
+    @click.pass_obj
+    def tag_remove(state, tags, run_id):
+        run_id = _tag_run(state, run_id)
+        record = state.metadata.mutate_tags(flow.name, run_id, remove=tags)
+        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"]) or "(none)"))
+
+    @tag.command(name="replace", help="Replace tags of a run in one step.")
+    @click.option("--add", "add", multiple=True, help="Tag to add.")
+    @click.option("--remove", "remove", multiple=True, help="Tag to remove.")
+    @click.option("--run-id", default=None, help="Run to retag (default: the latest run).")
+    @click.pass_obj
+    def tag_replace(state, add, remove, run_id):
+        run_id = _tag_run(state, run_id)
+        record = state.metadata.mutate_tags(flow.name, run_id, add=add, remove=remove)
+        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"]) or "(none)"))
+
+    @tag.command(name="list", help="List tags of a run.")
+    @click.argument("run_id_arg", required=False)
+    @click.option("--run-id", default=None, help="Run to list (default: the latest run).")
+    @click.option("--hide-system-tags/--show-system-tags", default=False)
+    @click.pass_obj
+    def tag_list(state, run_id_arg, run_id, hide_system_tags):
+        run_id = _tag_run(state, run_id or run_id_arg)
+        record = state.metadata.run(flow.name, run_id)
+        click.echo("Run %s/%s" % (flow.name, run_id))
+        click.echo("  user tags: %s" % (", ".join(record["tags"]) or "(none)"))
+        if not hide_system_tags:
+            click.echo("  system tags: %s" % ", ".join(record["system_tags"]))
+
+    @start.command(help="Print the version of metaflow_core.")
+    def version():
+        click.echo(__version__)
+
+    @start.command(name="help", help="Show all available commands.")
+    @click.pass_context
+    def help_(ctx):
+        click.echo(ctx.parent.get_help())
+
+    return start
+
+
+def _descendants(graph, name):
+    found, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            continue
+        found.add(current)
+        todo.extend(graph[current].out_funcs)
+    return found
+
+
+def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, run_id_file,
+                 namespace=None, origin_run_id=None, steps_to_rerun=None):
+    from .runtime import NativeRuntime
+
+    flow = state.flow
+    metadata = state.metadata
+    run_id = metadata.new_run_id(flow.name)
+    system_tags = ["user:%s" % user, "runtime:dev", "metaflow_version:%s" % __version__,
+                   "python_version:%s" % sys.version.split()[0]]
+    validate_tags(tags)
+    metadata.register_run(flow.name, run_id, user, tags=tags, system_tags=system_tags,
+                          origin_run_id=origin_run_id)
+    if run_id_file:
+        with open(run_id_file, "w") as f:
+            f.write(run_id)
+    return NativeRuntime(
+        flow, state.graph, state.flow_datastore, metadata, state.entrypoint(), run_id, user,
+        max_workers=max_workers, max_num_splits=max_num_splits, max_log_size=max_log_size,
+        tags=tags, namespace=namespace, decospecs=state.decospecs,
+        echo=lambda msg, system=True: state.echo(msg, system=system),
+        quiet=state.quiet, origin_run_id=origin_run_id, steps_to_rerun=steps_to_rerun,
+    )
+
+
+def _split_input_path(state, input_path):
+    parts = input_path.strip("/").split("/")
+    if len(parts) not in (2, 3):
+        raise CommandException(
+            "Expected an input path of the form RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got *%s*."
+            % input_path
+        )
+    run_id, step_name = parts[0], parts[1]
+    if state.metadata.run(state.flow.name, run_id) is None:
+        raise CommandException("Run *%s/%s* does not exist." % (state.flow.name, run_id))
+    if step_name not in state.graph and step_name != "_parameters":
+        raise CommandException("Step *%s* doesn't exist in flow %s." % (step_name, state.flow.name))
+    task_ids = [parts[2]] if len(parts) == 3 else state.flow_datastore.task_ids(run_id, step_name)
+    if not task_ids:
+        raise CommandException("No tasks found for *%s*." % input_path)
+    return run_id, step_name, task_ids
+
+
+def _tasks_for(state, input_path):
+    run_id, step_name, task_ids = _split_input_path(state, input_path)
+    return [state.flow_datastore.task(run_id, step_name, t) for t in sorted(task_ids, key=_num)]
+
+
+class _LogRef(object):
+    def __init__(self, ds_factory, run_id, step_name, task_id):
+        self.run_id, self.step_name, self.task_id = run_id, step_name, task_id
+        self._ds = ds_factory
+
+    def load_log(self, stream, attempt):
+        return self._ds.load_log(stream, attempt)
+
+
+def _task_refs(state, input_path, attempt):
+    run_id, step_name, task_ids = _split_input_path(state, input_path)
+    refs = []
+    for task_id in sorted(task_ids, key=_num):
+        attempts = [a["attempt"] for a in state.metadata.attempts(state.flow.name, run_id,
+                                                                  step_name, task_id)]
+        if not attempts:
+            raise CommandException("Task *%s/%s/%s* has not started." % (run_id, step_name, task_id))
+        chosen = attempts[-1] if attempt is None else attempt
+        if chosen not in attempts:
+            raise CommandException("Task *%s/%s/%s* has no attempt %d (attempts: %s)."
+                                   % (run_id, step_name, task_id, chosen,
+                                      ", ".join(map(str, attempts))))
+        ds = state.flow_datastore.task(run_id, step_name, task_id, attempt=chosen, mode="w")
+        refs.append(_LogRef(ds, run_id, step_name, task_id))
+    return refs
+
+
+def _num(text):
+    return (0, int(text)) if text.isdigit() else (1, text)
+
+
+def main(flow, args=None):
+    """Parse the command line and run a command for ``flow``; exits the process."""
+    debug = "--debug" in (sys.argv[1:] if args is None else args)
+    try:
+        graph = FlowGraph(type(flow))
+        cli = make_cli(flow, graph)
+        cli.main(args=args, prog_name=os.path.basename(sys.argv[0]),
+                 auto_envvar_prefix="METAFLOW", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except MetaflowException as err:
+        if debug:
+            traceback.print_exc()
+        color = sys.stderr.isatty()
+        click.echo(format_lint_error(err, color=color), err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception:
+        # A bug in the engine, not a user error: say so, and keep the trace for the report.
+        click.echo("    Internal error (please report this as a bug):", err=True)
+        traceback.print_exc()
+        sys.exit(1)
+    sys.exit(0)

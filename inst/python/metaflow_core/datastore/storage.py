@@ -1,0 +1,117 @@
+"""Storage backends: where bytes live, addressed by '/'-separated keys.
+
+Everything above this layer (the content-addressed store, task datastores, the
+client) talks to a ``Storage``; the local filesystem is one implementation and
+S3 is another. A backend must make every single-key write atomic: a reader
+sees the old value, nothing, or the whole new value.
+"""
+
+import os
+
+from ..exceptions import MetaflowException
+from ..util import atomic_write
+
+DATASTORE_DIR = ".metaflow"
+
+
+class Storage(object):
+    TYPE = None
+
+    def __init__(self, root):
+        self.root = root
+
+    def is_file(self, key):
+        raise NotImplementedError
+
+    def save_bytes(self, key, data, overwrite=True):
+        """Store ``data`` at ``key``; with ``overwrite=False`` an existing key is kept."""
+        raise NotImplementedError
+
+    def load_bytes(self, key):
+        """The bytes at ``key``, or None when there is nothing there."""
+        raise NotImplementedError
+
+    def list_dir(self, prefix):
+        """Names directly under ``prefix`` as (name, is_file) pairs."""
+        raise NotImplementedError
+
+    def open_append(self, key):
+        """A writable binary file object whose content ends up at ``key``."""
+        raise NotImplementedError
+
+    def describe(self):
+        return "%s@%s" % (self.TYPE, self.root)
+
+
+class LocalStorage(Storage):
+    TYPE = "local"
+
+    @classmethod
+    def find_root(cls, create=True, echo=None):
+        """The local datastore root, resolved the way Metaflow does."""
+        sysroot = os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL")
+        if sysroot:
+            root = os.path.join(os.path.abspath(sysroot), DATASTORE_DIR)
+            if create:
+                os.makedirs(root, exist_ok=True)
+            return root
+        here = os.getcwd()
+        while True:
+            candidate = os.path.join(here, DATASTORE_DIR)
+            if os.path.isdir(candidate):
+                return candidate
+            parent = os.path.dirname(here)
+            if parent == here:
+                break
+            here = parent
+        root = os.path.join(os.getcwd(), DATASTORE_DIR)
+        if create:
+            try:
+                os.makedirs(root, exist_ok=True)
+            except OSError as err:
+                raise MetaflowException(
+                    "Could not create the local datastore at %s: %s" % (root, err)
+                )
+            if echo:
+                echo("Creating local datastore in current directory (%s)" % root)
+        return root
+
+    def path(self, key):
+        return os.path.join(self.root, *key.split("/"))
+
+    def is_file(self, key):
+        return os.path.isfile(self.path(key))
+
+    def save_bytes(self, key, data, overwrite=True):
+        path = self.path(key)
+        if not overwrite and os.path.exists(path):
+            return
+        atomic_write(path, data)
+
+    def load_bytes(self, key):
+        try:
+            with open(self.path(key), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def list_dir(self, prefix):
+        try:
+            with os.scandir(self.path(prefix)) as entries:
+                return [(e.name, e.is_file()) for e in entries]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def open_append(self, key):
+        path = self.path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, "ab", buffering=0)
+
+
+def get_storage(ds_type="local", root=None):
+    """The backend named ``ds_type``; heavy backends are imported only here."""
+    if ds_type == "local":
+        return LocalStorage(root or LocalStorage.find_root())
+    raise MetaflowException(
+        "Unknown datastore type *%s*. Supported: local." % ds_type
+    )

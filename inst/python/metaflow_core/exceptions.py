@@ -1,0 +1,103 @@
+"""Every error the engine raises.
+
+Each exception carries a one-line ``headline`` and a message; the CLI prints
+``headline:`` and the message without a traceback (unless ``--debug``) and exits
+with ``exit_code``. Messages use ``*x*`` to highlight a name, as Metaflow does.
+"""
+
+
+class MetaflowException(Exception):
+    headline = "Flow failed"
+    exit_code = 1
+
+    def __init__(self, msg="", lineno=None, source_file=None, step=None):
+        self.message = msg
+        self.lineno = lineno
+        self.source_file = source_file
+        self.step = step
+        super().__init__(msg)
+
+    def __str__(self):
+        where = ""
+        if self.source_file and self.lineno:
+            where = " (file %s, line %s)" % (self.source_file, self.lineno)
+        elif self.lineno:
+            where = " (line %s)" % self.lineno
+        return "%s%s" % (self.message, where)
+
+
+class LintWarn(MetaflowException):
+    headline = "Validity checker found an issue"
+
+
+class InvalidNextException(MetaflowException):
+    headline = "Invalid self.next() transition detected"
+
+
+class MetaflowInternalError(MetaflowException):
+    headline = "Internal error"
+
+
+class CommandException(MetaflowException):
+    headline = "Invalid command"
+
+
+class ParameterError(MetaflowException):
+    headline = "Invalid parameter"
+
+
+class MergeArtifactsException(MetaflowException):
+    headline = "Unhandled artifacts in merge"
+
+
+class MissingInMergeArtifactsException(MetaflowException):
+    headline = "Missing artifacts in merge"
+
+
+class MetaflowDataMissing(MetaflowException):
+    headline = "Data missing"
+
+
+class UnpicklableArtifactException(MetaflowException):
+    headline = "Cannot pickle artifact"
+
+
+class TaskFailed(MetaflowException):
+    headline = "Step failure"
+
+
+class ForeachError(MetaflowException):
+    headline = "Invalid foreach"
+
+
+class RunInterrupted(MetaflowException):
+    headline = "Run interrupted"
+    exit_code = 130
+
+
+class MetaflowNotFound(MetaflowException):
+    headline = "Object not found"
+
+
+class MetaflowNamespaceMismatch(MetaflowException):
+    headline = "Object not in the current namespace"
+
+
+class MetaflowInvalidPathspec(MetaflowException):
+    headline = "Invalid pathspec"
+
+
+class MetaflowUnknownUser(MetaflowException):
+    headline = "Unknown user"
+
+
+class DecoratorError(MetaflowException):
+    headline = "Invalid decorator"
+
+
+class TaggingException(MetaflowException):
+    headline = "Invalid tag"
+
+
+class CodegenError(MetaflowException):
+    headline = "Invalid flow specification"

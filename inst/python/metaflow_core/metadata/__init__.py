@@ -1,0 +1,15 @@
+"""Metadata: flows, runs, steps, tasks, attempts and tags."""
+
+from .local import FAILED, RUNNING, SUCCEEDED, LocalMetadataProvider
+
+
+def get_metadata_provider(md_type="local", root=None):
+    from ..exceptions import MetaflowException
+
+    if md_type != "local":
+        raise MetaflowException("Unknown metadata provider *%s*. Supported: local." % md_type)
+    if root is None:
+        from ..datastore.storage import LocalStorage
+
+        root = LocalStorage.find_root()
+    return LocalMetadataProvider(root)

@@ -1,0 +1,189 @@
+"""The local metadata provider: what ran, when, by whom, with which tags.
+
+It lives in ``_meta/`` directories inside the local ``.metaflow`` tree, beside
+the datastore's files. Steps and tasks take their tags from their run, so a tag
+added to a run later shows on all of them; nothing is stored twice.
+"""
+
+import os
+import time
+
+from ..exceptions import MetaflowException, TaggingException
+from ..util import now_ms, read_json, write_json
+
+META = "_meta"
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+
+class LocalMetadataProvider(object):
+    TYPE = "local"
+
+    def __init__(self, root):
+        self.root = root
+
+    def describe(self):
+        return "local@%s" % os.path.dirname(self.root)
+
+    def _path(self, *parts):
+        return os.path.join(self.root, *[str(p) for p in parts])
+
+    def _self(self, *parts):
+        return self._path(*(parts + (META, "_self.json")))
+
+    # writing
+    def register_flow(self, flow):
+        path = self._self(flow)
+        if not os.path.exists(path):
+            write_json(path, {"flow_id": flow, "ts_epoch": now_ms()})
+
+    def new_run_id(self, flow):
+        """A fresh run id, reserved with mkdir so concurrent runs never share one."""
+        os.makedirs(self._path(flow), exist_ok=True)
+        candidate = int(time.time() * 1e6)
+        while True:
+            try:
+                os.mkdir(self._path(flow, candidate))
+                return str(candidate)
+            except FileExistsError:
+                candidate += 1
+
+    def register_run(self, flow, run_id, user, tags=(), system_tags=(), **fields):
+        self.register_flow(flow)
+        record = {
+            "flow_id": flow,
+            "run_number": str(run_id),
+            "user_name": user,
+            "tags": sorted(set(tags)),
+            "system_tags": sorted(set(system_tags)),
+            "ts_epoch": now_ms(),
+        }
+        record.update({k: v for k, v in fields.items() if v is not None})
+        write_json(self._self(flow, run_id), record)
+        self.set_run_status(flow, run_id, RUNNING)
+
+    def set_run_status(self, flow, run_id, status, reason=None, **fields):
+        record = {"status": status, "ts_epoch": now_ms()}
+        if status != RUNNING:
+            record["finished_at"] = record["ts_epoch"]
+        if reason:
+            record["reason"] = reason
+        record.update(fields)
+        write_json(self._path(flow, run_id, META, "status.json"), record)
+
+    def register_step(self, flow, run_id, step):
+        path = self._self(flow, run_id, step)
+        if not os.path.exists(path):
+            write_json(
+                path,
+                {"flow_id": flow, "run_number": str(run_id), "step_name": step,
+                 "ts_epoch": now_ms()},
+            )
+
+    def register_task(self, flow, run_id, step, task_id, **fields):
+        record = {"flow_id": flow, "run_number": str(run_id), "step_name": step,
+                  "task_id": str(task_id), "ts_epoch": now_ms()}
+        record.update(fields)
+        write_json(self._self(flow, run_id, step, task_id), record)
+
+    def _attempt_path(self, flow, run_id, step, task_id, attempt):
+        return self._path(flow, run_id, step, task_id, META, "%d.attempt.json" % attempt)
+
+    def start_attempt(self, flow, run_id, step, task_id, attempt, **fields):
+        record = {"attempt": attempt, "started_at": now_ms()}
+        record.update(fields)
+        write_json(self._attempt_path(flow, run_id, step, task_id, attempt), record)
+
+    def finish_attempt(self, flow, run_id, step, task_id, attempt, ok, **fields):
+        path = self._attempt_path(flow, run_id, step, task_id, attempt)
+        record = read_json(path, {"attempt": attempt})
+        record.update(fields)
+        record["attempt_ok"] = bool(ok)
+        record["finished_at"] = now_ms()
+        write_json(path, record)
+
+    def mutate_tags(self, flow, run_id, add=(), remove=()):
+        """Add and remove user tags of a run; system tags can't be removed."""
+        path = self._self(flow, run_id)
+        lock = path + ".lock"
+        for _ in range(50):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                time.sleep(0.02)
+                continue
+            try:
+                record = read_json(path)
+                if record is None:
+                    raise MetaflowException("Run *%s/%s* does not exist." % (flow, run_id))
+                system = set(record["system_tags"])
+                bad = [t for t in remove if t in system]
+                if bad:
+                    raise TaggingException(
+                        "Cannot remove system tags: %s." % ", ".join(sorted(bad))
+                    )
+                tags = (set(record["tags"]) | (set(add) - system)) - set(remove)
+                record["tags"] = sorted(tags)
+                write_json(path, record)
+                return record
+            finally:
+                os.close(fd)
+                os.unlink(lock)
+        raise TaggingException(
+            "Tagging failed due to too many conflicting updates from other processes"
+        )
+
+    # reading
+    def _children(self, *parts):
+        try:
+            with os.scandir(self._path(*parts)) as entries:
+                names = [e.name for e in entries if e.is_dir() and not e.name.startswith(("_", "."))]
+        except FileNotFoundError:
+            return []
+        return names
+
+    def flows(self):
+        return sorted(
+            n for n in self._children() if os.path.exists(self._self(n))
+        )
+
+    def flow(self, flow):
+        return read_json(self._self(flow))
+
+    def run(self, flow, run_id):
+        record = read_json(self._self(flow, run_id))
+        if record is not None:
+            record["status"] = read_json(
+                self._path(flow, run_id, META, "status.json"), {"status": RUNNING}
+            )
+        return record
+
+    def runs(self, flow):
+        records = (self.run(flow, r) for r in self._children(flow) if r != "data")
+        return [r for r in records if r is not None]
+
+    def step(self, flow, run_id, step):
+        return read_json(self._self(flow, run_id, step))
+
+    def steps(self, flow, run_id):
+        records = (self.step(flow, run_id, s) for s in self._children(flow, run_id))
+        return [s for s in records if s is not None]
+
+    def task(self, flow, run_id, step, task_id):
+        return read_json(self._self(flow, run_id, step, task_id))
+
+    def tasks(self, flow, run_id, step):
+        records = (self.task(flow, run_id, step, t) for t in self._children(flow, run_id, step))
+        return [t for t in records if t is not None]
+
+    def attempts(self, flow, run_id, step, task_id):
+        found = []
+        try:
+            names = os.listdir(self._path(flow, run_id, step, task_id, META))
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if name.endswith(".attempt.json"):
+                record = read_json(self._path(flow, run_id, step, task_id, META, name))
+                if record is not None:
+                    found.append(record)
+        return sorted(found, key=lambda r: r["attempt"])

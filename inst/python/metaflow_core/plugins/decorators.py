@@ -1,0 +1,258 @@
+"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``.
+
+Each is a small class with hooks the runtime and the task call; they are used
+above ``@step`` or added to every step with ``--with name:key=value,...``.
+"""
+
+import json
+import re
+import signal
+
+from ..exceptions import DecoratorError, MetaflowException
+
+MAX_ATTEMPTS = 6
+
+
+class TimeoutException(MetaflowException):
+    headline = "@timeout"
+
+
+class StepDecorator(object):
+    name = None
+    defaults = {}
+
+    def __init__(self, attributes=None, statically_defined=True):
+        attributes = dict(attributes or {})
+        unknown = sorted(set(attributes) - set(self.defaults))
+        if unknown:
+            raise DecoratorError(
+                "Decorator '%s' does not support the attribute '%s'. These attributes are "
+                "supported: %s." % (self.name, unknown[0], ", ".join(sorted(self.defaults)))
+            )
+        self.attributes = dict(self.defaults)
+        self.attributes.update(attributes)
+        self.statically_defined = statically_defined
+
+    def step_init(self, graph, step_name):
+        """Validate against the graph before anything runs."""
+
+    def retry_counts(self):
+        """(user code retries, error retries) this decorator asks for."""
+        return 0, 0
+
+    def environment(self):
+        return {}
+
+    def task_exception(self, flow, exc, retry_count, max_user_code_retries):
+        """True when the decorator handled the exception and the task succeeds."""
+        return False
+
+    def spec(self):
+        args = ",".join("%s=%s" % (k, json.dumps(v)) for k, v in self.attributes.items())
+        return "%s:%s" % (self.name, args) if args else self.name
+
+
+def _int_attr(deco, key):
+    try:
+        return int(deco.attributes[key])
+    except (TypeError, ValueError):
+        raise DecoratorError(
+            "@%s: attribute %s must be a whole number, not %r."
+            % (deco.name, key, deco.attributes[key])
+        )
+
+
+class RetryDecorator(StepDecorator):
+    name = "retry"
+    defaults = {"times": 3, "minutes_between_retries": 2}
+
+    def step_init(self, graph, step_name):
+        times = _int_attr(self, "times")
+        if times < 0 or times + 2 > MAX_ATTEMPTS:
+            raise DecoratorError(
+                "Step *%s*: the maximum number of retries is @retry(times=%d)."
+                % (step_name, MAX_ATTEMPTS - 2), step=step_name
+            )
+
+    def retry_counts(self):
+        return _int_attr(self, "times"), 0
+
+
+class CatchDecorator(StepDecorator):
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def step_init(self, graph, step_name):
+        if graph[step_name].type == "foreach":
+            raise DecoratorError(
+                "@catch is defined for the step *%s* but @catch is not supported in foreach "
+                "split steps." % step_name, step=step_name
+            )
+
+    def task_exception(self, flow, exc, retry_count, max_user_code_retries):
+        if retry_count < max_user_code_retries:
+            return False
+        if self.attributes["print_exception"]:
+            import traceback
+
+            print("@catch caught an exception from %s" % flow, flush=True)
+            for line in traceback.format_exception(type(exc), exc, exc.__traceback__):
+                for sub in line.rstrip("\n").split("\n"):
+                    print(">  " + sub, flush=True)
+        var = self.attributes["var"]
+        if var:
+            setattr(flow, var, CaughtException(exc))
+        return True
+
+
+class CaughtException(object):
+    """What ``@catch(var=...)`` stores: the type, message and traceback of the error."""
+
+    def __init__(self, exc):
+        import traceback
+
+        self.type = type(exc).__name__
+        self.message = str(exc)
+        self.traceback = "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__)
+        )
+
+    def __str__(self):
+        return "%s: %s" % (self.type, self.message)
+
+    __repr__ = __str__
+
+
+class TimeoutDecorator(StepDecorator):
+    name = "timeout"
+    defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+
+    def step_init(self, graph, step_name):
+        if self.total_seconds() <= 0:
+            raise DecoratorError("Specify a duration for @timeout.", step=step_name)
+
+    def total_seconds(self):
+        return (_int_attr(self, "seconds") + 60 * _int_attr(self, "minutes")
+                + 3600 * _int_attr(self, "hours"))
+
+    def arm(self, step_name):
+        """Start the clock in the task process; returns a function that stops it."""
+        if not hasattr(signal, "SIGALRM"):
+            return lambda: None
+        seconds = self.total_seconds()
+
+        def expired(signum, frame):
+            raise TimeoutException(
+                "Step %s timed out after %d hours, %d minutes, %d seconds"
+                % (step_name, seconds // 3600, (seconds % 3600) // 60, seconds % 60),
+                step=step_name,
+            )
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(seconds)
+
+        def disarm():
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+        return disarm
+
+
+class ResourcesDecorator(StepDecorator):
+    name = "resources"
+    defaults = {"cpu": 1, "gpu": None, "disk": None, "memory": 4096, "shared_memory": None}
+
+
+class EnvironmentDecorator(StepDecorator):
+    name = "environment"
+    defaults = {"vars": {}}
+
+    def environment(self):
+        env = self.attributes["vars"] or {}
+        if not isinstance(env, dict):
+            raise DecoratorError("@environment(vars=...) takes a dictionary of strings.")
+        return {str(k): str(v) for k, v in env.items()}
+
+
+STEP_DECORATORS = {
+    cls.name: cls
+    for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator, ResourcesDecorator,
+                EnvironmentDecorator)
+}
+
+
+def register_step_decorator(cls):
+    STEP_DECORATORS[cls.name] = cls
+    return cls
+
+
+def _make_user_decorator(cls):
+    def decorator(f=None, **attributes):
+        def attach(func):
+            if not getattr(func, "is_step", False):
+                raise DecoratorError(
+                    "@%s must be placed above @step on %s." % (cls.name, getattr(func, "__name__", func))
+                )
+            if any(d.name == cls.name for d in func.decorators):
+                raise DecoratorError(
+                    "Step *%s* already has a decorator '%s'." % (func.__name__, cls.name),
+                    step=func.__name__,
+                )
+            func.decorators.append(cls(attributes))
+            return func
+
+        if f is not None:
+            return attach(f)
+        return attach
+
+    decorator.__name__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    return decorator
+
+
+retry = _make_user_decorator(RetryDecorator)
+catch = _make_user_decorator(CatchDecorator)
+timeout = _make_user_decorator(TimeoutDecorator)
+resources = _make_user_decorator(ResourcesDecorator)
+environment = _make_user_decorator(EnvironmentDecorator)
+
+
+def parse_decospec(spec):
+    """``name:k1=v1,k2=v2`` -> a decorator instance (values: JSON, int, float or str)."""
+    name, _, args = spec.partition(":")
+    name = name.strip()
+    if name not in STEP_DECORATORS:
+        raise DecoratorError(
+            "Unknown decorator *%s* in --with. Known: %s."
+            % (name, ", ".join(sorted(STEP_DECORATORS)))
+        )
+    attributes = {}
+    if args:
+        for pair in re.split(r",(?=[\s\w]+=)", args):
+            key, eq, value = pair.partition("=")
+            if not eq:
+                raise DecoratorError("Cannot parse --with %s: expected key=value." % spec)
+            attributes[key.strip()] = _parse_value(value.strip())
+    return STEP_DECORATORS[name](attributes, statically_defined=False)
+
+
+def _parse_value(text):
+    for parse in (json.loads, int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return text
+
+
+def step_decorators(func, extra=()):
+    """The decorators of a step: its own, then --with ones it does not already have."""
+    own = list(getattr(func, "decorators", []))
+    names = {d.name for d in own}
+    return own + [d for d in extra if d.name not in names]
+
+
+def retry_counts(decorators):
+    user = max([d.retry_counts()[0] for d in decorators] + [0])
+    error = max([d.retry_counts()[1] for d in decorators] + [0])
+    return user, error

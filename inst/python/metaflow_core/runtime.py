@@ -1,0 +1,495 @@
+"""The local scheduler: one OS process per task attempt.
+
+The runtime keeps a FIFO queue of ready tasks and at most ``max_workers`` child
+processes. When a child exits it reads the child's control record (a small
+JSON index, never an artifact) and queues what the graph says comes next: every
+split of a foreach, every branch of a split, and a join once all of its inputs
+are done. Tasks are keyed by ``(step, foreach indices)``, which is also how
+``resume`` matches a new run's tasks to the origin run's.
+"""
+
+import collections
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+from .exceptions import MetaflowException, RunInterrupted, TaskFailed
+from .metadata import FAILED, SUCCEEDED
+from .parameters import ParameterContext, flow_parameters
+from .plugins.decorators import retry_counts, step_decorators
+from .task import PARAMETERS_STEP, compress_paths
+
+EXIT_DISALLOW_RETRY = 202
+KILL_GRACE_SECONDS = 5
+TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
+
+
+def utc_stamp():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ScheduledTask(object):
+    def __init__(self, step, task_id, input_paths, key, split_index=None):
+        self.step = step
+        self.task_id = task_id
+        self.input_paths = input_paths
+        self.key = key
+        self.split_index = split_index
+        self.retry_count = 0
+
+    def pathspec(self, run_id):
+        return "%s/%s/%s" % (run_id, self.step, self.task_id)
+
+
+class LogSink(object):
+    """A task's stream: timestamped lines into its log, capped at a size."""
+
+    def __init__(self, handle, max_bytes):
+        self.handle = handle
+        self.max_bytes = max_bytes
+        self.written = 0
+        self.truncated = False
+
+    def write_line(self, line):
+        if self.truncated:
+            return
+        record = utc_stamp().encode() + b" " + line
+        if self.written + len(record) > self.max_bytes:
+            self.handle.write(TRUNCATED)
+            self.truncated = True
+            return
+        self.handle.write(record)
+        self.written += len(record)
+
+    def close(self):
+        self.handle.close()
+
+
+class Worker(object):
+    def __init__(self, runtime, task, cmd, env):
+        self.runtime = runtime
+        self.task = task
+        self.killed = False
+        ds = runtime.flow_datastore.task(
+            runtime.run_id, task.step, task.task_id, attempt=task.retry_count, mode="w"
+        )
+        max_bytes = runtime.max_log_size * 1024 * 1024
+        self.sinks = {s: LogSink(ds.open_log(s), max_bytes) for s in ("stdout", "stderr")}
+        popen_kwargs = {}
+        if os.name == "posix":
+            popen_kwargs["start_new_session"] = True
+        else:
+            popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, **popen_kwargs
+        )
+        self.readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, "stdout"), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, "stderr"), daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+        threading.Thread(target=self._wait, daemon=True).start()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _pump(self, pipe, stream):
+        sink = self.sinks[stream]
+        for line in iter(pipe.readline, b""):
+            if not line.endswith(b"\n"):
+                line += b"\n"
+            sink.write_line(line)
+            self.runtime.task_echo(self, line.decode("utf-8", "replace").rstrip("\n"), stream)
+        pipe.close()
+
+    def _wait(self):
+        self.proc.wait()
+        for reader in self.readers:
+            reader.join()
+        for sink in self.sinks.values():
+            sink.close()
+        self.runtime.events.put(self)
+
+    @property
+    def returncode(self):
+        return self.proc.returncode
+
+    def signal(self, signum):
+        try:
+            if os.name == "posix":
+                os.killpg(self.proc.pid, signum)
+            elif signum == getattr(signal, "SIGKILL", None):
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+
+class NativeRuntime(object):
+    def __init__(self, flow, graph, flow_datastore, metadata, entrypoint, run_id,
+                 user, max_workers=16, max_num_splits=100, max_log_size=10, tags=(),
+                 namespace=None, decospecs=(), echo=None, quiet=False,
+                 origin_run_id=None, steps_to_rerun=None, top_level_options=()):
+        self.flow = flow
+        self.graph = graph
+        self.flow_datastore = flow_datastore
+        self.metadata = metadata
+        self.entrypoint = list(entrypoint)
+        self.run_id = str(run_id)
+        self.user = user
+        self.max_workers = max_workers
+        self.max_num_splits = max_num_splits
+        self.max_log_size = max_log_size
+        self.tags = list(tags)
+        self.namespace = namespace
+        self.decospecs = list(decospecs)
+        self.echo = echo or (lambda msg, **kw: None)
+        self.quiet = quiet
+        self.origin_run_id = origin_run_id
+        self.steps_to_rerun = steps_to_rerun
+        self.top_level_options = list(top_level_options)
+        self.events = queue.Queue()
+        self.run_queue = collections.deque()
+        self.active = {}
+        self.finished = {}
+        self.scheduled = set()
+        self.registered_steps = set()
+        self.clone_index = {}
+        self._next_task_id = 0
+        self._print_lock = threading.Lock()
+        self.decorators = {}
+        from .plugins.decorators import parse_decospec
+
+        extra = [parse_decospec(s) for s in self.decospecs]
+        for node in graph:
+            self.decorators[node.name] = step_decorators(getattr(type(flow), node.name), extra)
+        self.started = time.time()
+        self.tasks_run = 0
+
+    # output
+    def task_echo(self, worker, text, stream="stdout"):
+        if self.quiet:
+            return
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        prefix = "%s [%s (pid %d)] " % (stamp, worker.task.pathspec(self.run_id), worker.pid)
+        with self._print_lock:
+            self.echo(prefix + text, system=False)
+
+    def system_echo(self, task, text, pid=None):
+        if self.quiet:
+            return
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        where = task.pathspec(self.run_id) + (" (pid %d)" % pid if pid else "")
+        with self._print_lock:
+            self.echo("%s [%s] %s" % (stamp, where, text), system=True)
+
+    def run_echo(self, text):
+        if not self.quiet:
+            with self._print_lock:
+                self.echo(text, system=True)
+
+    # ids and metadata
+    def new_task_id(self):
+        task_id = str(self._next_task_id)
+        self._next_task_id += 1
+        return task_id
+
+    def _register_task(self, task, **fields):
+        flow_name = self.flow.name
+        if task.step not in self.registered_steps:
+            self.metadata.register_step(flow_name, self.run_id, task.step)
+            self.registered_steps.add(task.step)
+        self.metadata.register_task(flow_name, self.run_id, task.step, task.task_id, **fields)
+
+    # parameters
+    def persist_parameters(self, values):
+        """The ``_parameters`` task: parameter values every task reads."""
+        task = ScheduledTask(PARAMETERS_STEP, self.new_task_id(), [], ())
+        self._register_task(task)
+        ds = self.flow_datastore.task(self.run_id, PARAMETERS_STEP, task.task_id, attempt=0, mode="w")
+        for attr, value in values.items():
+            ds.save_object(attr, value)
+        ds.set_control(task_ok=True, transition=[["start"], None], foreach_stack=[])
+        ds.done()
+        self.metadata.start_attempt(self.flow.name, self.run_id, PARAMETERS_STEP, task.task_id, 0)
+        self.metadata.finish_attempt(self.flow.name, self.run_id, PARAMETERS_STEP, task.task_id, 0, True)
+        return task.pathspec(self.run_id)
+
+    def clone_parameters(self, origin_run_id):
+        origin_ids = self.flow_datastore.task_ids(origin_run_id, PARAMETERS_STEP)
+        if not origin_ids:
+            raise MetaflowException("Resume could not find run id *%s*" % origin_run_id)
+        task = ScheduledTask(PARAMETERS_STEP, self.new_task_id(), [], ())
+        self._register_task(task, origin_task_id=origin_ids[0])
+        origin = self.flow_datastore.task(origin_run_id, PARAMETERS_STEP, origin_ids[0])
+        self._copy_task(origin, task)
+        return task.pathspec(self.run_id)
+
+    # resume
+    def build_clone_index(self, origin_run_id):
+        """Successful origin tasks, by (step, foreach indices), that need not run again."""
+        rerun = self.steps_to_rerun or set()
+        for node in self.graph:
+            if node.name in rerun:
+                continue
+            for task_id in self.flow_datastore.task_ids(origin_run_id, node.name):
+                try:
+                    ds = self.flow_datastore.task(origin_run_id, node.name, task_id)
+                except MetaflowException:
+                    continue
+                if ds.control.get("task_ok"):
+                    key = tuple(f["index"] for f in ds.control.get("foreach_stack", []))
+                    self.clone_index[(node.name, key)] = ds
+
+    def _copy_task(self, origin, task):
+        ds = self.flow_datastore.task(self.run_id, task.step, task.task_id, attempt=0, mode="w")
+        ds.passdown(origin)
+        ds.set_control(**origin.control)
+        ds.done()
+        self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id, 0,
+                                    origin_task_id=origin.task_id)
+        self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id, 0, True)
+        return ds
+
+    # scheduling
+    def queue_task(self, step, input_paths, key, split_index=None):
+        if (step, key) in self.scheduled:
+            return
+        self.scheduled.add((step, key))
+        task = ScheduledTask(step, self.new_task_id(), input_paths, key, split_index)
+        self._register_task(task)
+        self.run_queue.append(task)
+
+    def execute(self, parameters_path):
+        self.run_echo("Workflow starting (run-id %s):" % self.run_id)
+        self.queue_task("start", [parameters_path], ())
+        previous_term = None
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+            previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            self._loop()
+        except KeyboardInterrupt:
+            self.run_echo("Workflow interrupted.")
+            self._terminate_all("interrupted")
+            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason="interrupted")
+            raise RunInterrupted("Run %s/%s was interrupted; its tasks were stopped."
+                                 % (self.flow.name, self.run_id))
+        except Exception as err:
+            self.run_echo("Workflow failed.")
+            self._terminate_all("failed")
+            self.metadata.set_run_status(
+                self.flow.name, self.run_id, FAILED, reason=getattr(err, "message", str(err))
+            )
+            raise
+        finally:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
+        if ("end", ()) not in self.finished:
+            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
+                                         reason="the end step did not run")
+            raise MetaflowException(
+                "The terminal step *end* was not successful by the end of flow."
+            )
+        self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
+        self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
+
+    def _loop(self):
+        while self.run_queue or self.active:
+            while self.run_queue and len(self.active) < self.max_workers:
+                task = self.run_queue.popleft()
+                origin = self.clone_index.get((task.step, task.key))
+                if origin is not None:
+                    self.system_echo(task, "Cloning previously run task %s" % origin.pathspec)
+                    self.metadata.register_task(self.flow.name, self.run_id, task.step,
+                                                task.task_id, origin_task_id=origin.task_id)
+                    self._on_success(task, self._copy_task(origin, task))
+                    continue
+                self._launch(task)
+            if not self.active:
+                continue
+            try:
+                worker = self.events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._on_exit(worker)
+
+    def _launch(self, task):
+        decorators = self.decorators[task.step]
+        user_retries, _ = retry_counts(decorators)
+        cmd = self.entrypoint + self.top_level_options + [
+            "--quiet", "--datastore", self.flow_datastore.ds_type,
+            "--datastore-root", self.flow_datastore.ds_root,
+        ]
+        for spec in self.decospecs:
+            cmd += ["--with", spec]
+        cmd += [
+            "step", task.step, "--run-id", self.run_id, "--task-id", task.task_id,
+            "--input-paths", compress_paths(task.input_paths),
+            "--retry-count", str(task.retry_count),
+            "--max-user-code-retries", str(user_retries),
+        ]
+        if task.split_index is not None:
+            cmd += ["--split-index", str(task.split_index)]
+        if self.namespace is not None:
+            cmd += ["--namespace", self.namespace]
+        if self.origin_run_id:
+            cmd += ["--origin-run-id", self.origin_run_id]
+        env = dict(os.environ)
+        for deco in decorators:
+            env.update(deco.environment())
+        env["PYTHONUNBUFFERED"] = "x"
+        env["METAFLOW_RUN_ID"] = self.run_id
+        env["METAFLOW_USER"] = self.user
+        if self.flow_datastore.ds_type == "local":
+            env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = os.path.dirname(self.flow_datastore.ds_root)
+        self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id,
+                                    task.retry_count)
+        worker = Worker(self, task, cmd, env)
+        self.active[worker.pid] = worker
+        self.tasks_run += 1
+        self.system_echo(task, "Task is starting%s." % (" (retry)" if task.retry_count else ""),
+                         pid=worker.pid)
+
+    def _on_exit(self, worker):
+        self.active.pop(worker.pid, None)
+        task = worker.task
+        rc = worker.returncode
+        ds = None
+        if rc == 0:
+            try:
+                ds = self.flow_datastore.task(self.run_id, task.step, task.task_id,
+                                              attempt=task.retry_count)
+            except MetaflowException:
+                ds = None
+        ok = ds is not None and ds.control.get("task_ok", False)
+        self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
+                                     task.retry_count, ok, return_code=rc, killed=worker.killed)
+        if ok:
+            self.system_echo(task, "Task finished successfully.", pid=worker.pid)
+            self._on_success(task, ds)
+            return
+        if rc is not None and rc < 0:
+            self.system_echo(task, "Task failed: killed by signal %d." % -rc, pid=worker.pid)
+        else:
+            self.system_echo(task, "Task failed.", pid=worker.pid)
+        user_retries, _ = retry_counts(self.decorators[task.step])
+        if rc != EXIT_DISALLOW_RETRY and task.retry_count < user_retries:
+            task.retry_count += 1
+            self.run_queue.appendleft(task)
+            return
+        raise TaskFailed("Step *%s* (task-id %s) failed." % (task.step, task.task_id),
+                         step=task.step)
+
+    def _on_success(self, task, ds):
+        path = task.pathspec(self.run_id)
+        self.finished[(task.step, task.key)] = path
+        node = self.graph[task.step]
+        if node.type == "end":
+            return
+        control = ds.control
+        names, foreach_var = control["transition"]
+        if foreach_var is not None:
+            num_splits = control["foreach_num_splits"]
+            if num_splits > self.max_num_splits:
+                raise TaskFailed(
+                    "Foreach in step *%s* yielded %d child steps which is more than the current "
+                    "maximum of %d children. You can raise the maximum with the "
+                    "--max-num-splits option. " % (task.step, num_splits, self.max_num_splits),
+                    step=task.step,
+                )
+            self.system_echo(task, "Foreach yields %d child steps." % num_splits)
+            for i in range(num_splits):
+                self.queue_task(names[0], [path], task.key + (i,), split_index=i)
+            return
+        for name in names:
+            if self.graph[name].type == "join":
+                self._maybe_queue_join(name, task, ds)
+            else:
+                self.queue_task(name, [path], task.key)
+
+    def _maybe_queue_join(self, join, task, ds):
+        split = self.graph.matching_split(join)
+        if split is not None and self.graph[split].type == "foreach":
+            stack = ds.control.get("foreach_stack", [])
+            num_splits = stack[-1]["num_splits"]
+            parent_key = task.key[:-1]
+            keys = [(task.step, parent_key + (i,)) for i in range(num_splits)]
+            if all(k in self.finished for k in keys):
+                self.queue_task(join, [self.finished[k] for k in keys], parent_key)
+            return
+        keys = [(step, task.key) for step in self.graph[join].in_funcs]
+        if all(k in self.finished for k in keys):
+            self.queue_task(join, [self.finished[k] for k in keys], task.key)
+
+    def _terminate_all(self, why):
+        if not self.active:
+            return
+        self.run_echo("Terminating %d active tasks..." % len(self.active))
+        workers = list(self.active.values())
+        for worker in workers:
+            worker.killed = True
+            worker.signal(signal.SIGTERM)
+        deadline = time.time() + KILL_GRACE_SECONDS
+        remaining = set(w.pid for w in workers)
+        while remaining and time.time() < deadline:
+            try:
+                done = self.events.get(timeout=0.1)
+                remaining.discard(done.pid)
+                self._record_killed(done)
+            except queue.Empty:
+                pass
+        if remaining:
+            self.run_echo("Killing %d remaining tasks after having waited for %d seconds -- "
+                          "some tasks may not exit cleanly" % (len(remaining), KILL_GRACE_SECONDS))
+            for worker in workers:
+                if worker.pid in remaining:
+                    worker.signal(getattr(signal, "SIGKILL", signal.SIGTERM))
+            for worker in workers:
+                if worker.pid in remaining:
+                    worker.proc.wait()
+                    self._record_killed(worker)
+        self.active.clear()
+        self.run_echo("Flushing logs...")
+
+    def _record_killed(self, worker):
+        task = worker.task
+        self.system_echo(task, "[KILLED BY ORCHESTRATOR]", pid=worker.pid)
+        self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
+                                     task.retry_count, False, return_code=worker.returncode,
+                                     killed=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def resolve_parameters(flow_cls, given, user, ds_type="local"):
+    """Parameter values for a run: given values converted, defaults resolved."""
+    from .exceptions import ParameterError
+
+    values = {}
+    for attr, param in flow_parameters(flow_cls):
+        if given.get(attr) is not None:
+            value = given[attr]
+        else:
+            context = ParameterContext(flow_cls.__name__, user, param.name, None, ds_type)
+            value = param.resolve_default(context)
+            if value is None and param.required:
+                raise ParameterError(
+                    "Missing value for the required parameter *%s*: pass --%s."
+                    % (param.name, param.name)
+                )
+        try:
+            values[attr] = param.convert(value) if value is not None else None
+        except ValueError as err:
+            raise ParameterError("Invalid value for parameter *%s*: %s." % (param.name, err))
+    return values

@@ -1,0 +1,244 @@
+"""One attempt of one step, run inside the child process the runtime started.
+
+The task reads its inputs' artifact indexes (never their values, unless the
+step touches them), runs the step function, and writes its artifacts and a
+control record that the runtime schedules from. Whatever happens, the attempt
+ends with a complete ``data.json`` and ``DONE.lock``, so a failed attempt can be
+inspected like a successful one.
+"""
+
+import os
+import sys
+import traceback
+
+from .current import current
+from .exceptions import MetaflowException, MetaflowInternalError, MetaflowDataMissing
+from .flowspec import ForeachFrame, Inputs, is_flow_like
+from .parameters import flow_parameters
+
+PARAMETERS_STEP = "_parameters"
+
+
+def compress_paths(paths):
+    """``run/step/t1,run/step/t2`` as ``run/step:t1,t2`` when they share run and step."""
+    heads = {p.rsplit("/", 1)[0] for p in paths}
+    if len(heads) == 1 and len(paths) > 1:
+        head = heads.pop()
+        return "%s:%s" % (head, ",".join(p.rsplit("/", 1)[1] for p in paths))
+    return ",".join(paths)
+
+
+def decompress_paths(text):
+    if not text:
+        return []
+    if ":" in text:
+        head, tails = text.split(":", 1)
+        return ["%s/%s" % (head, t) for t in tails.split(",")]
+    return text.split(",")
+
+
+def exception_record(exc, user_frames_only=True):
+    tb = exc.__traceback__
+    if user_frames_only:
+        engine_dir = os.path.dirname(os.path.abspath(__file__))
+        frames = [f for f in traceback.extract_tb(tb)
+                  if not os.path.abspath(f.filename).startswith(engine_dir)]
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+        text += "".join(traceback.format_exception_only(type(exc), exc))
+    else:
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+    message = exc.message if isinstance(exc, MetaflowException) else str(exc)
+    record = {"type": type(exc).__name__, "message": message, "traceback": text}
+    record.update(getattr(exc, "extra_record", {}))
+    return record
+
+
+class Task(object):
+    def __init__(self, flow, graph, flow_datastore, run_id, step_name, task_id,
+                 input_paths, split_index=None, retry_count=0, max_user_code_retries=0,
+                 decorators=(), namespace=None, username=None, origin_run_id=None):
+        self.flow = flow
+        self.graph = graph
+        self.flow_datastore = flow_datastore
+        self.run_id = str(run_id)
+        self.step_name = step_name
+        self.task_id = str(task_id)
+        self.input_paths = input_paths
+        self.split_index = split_index
+        self.retry_count = retry_count
+        self.max_user_code_retries = max_user_code_retries
+        self.decorators = list(decorators)
+        self.namespace = namespace
+        self.username = username
+        self.origin_run_id = origin_run_id
+
+    def _load_inputs(self):
+        inputs = []
+        for path in self.input_paths:
+            run_id, step_name, task_id = path.split("/")
+            inputs.append(self.flow_datastore.task(run_id, step_name, task_id))
+        if not inputs:
+            raise MetaflowDataMissing("Step *%s* got no inputs." % self.step_name)
+        return inputs
+
+    def _foreach_frames(self, node, inputs):
+        parent = inputs[0]
+        stack = [ForeachFrame.from_dict(d) for d in parent.control.get("foreach_stack", [])]
+        if node.type == "join":
+            split = self.graph.matching_split(node.name)
+            if split is not None and self.graph[split].type == "foreach":
+                expected = stack[-1].num_splits if stack else None
+                if expected is not None and expected != len(inputs):
+                    raise MetaflowDataMissing(
+                        "Foreach join *%s* expected %d splits but only %d inputs were found"
+                        % (node.name, expected, len(inputs)), step=node.name
+                    )
+                return stack[:-1]
+            return stack
+        if parent.step_name != PARAMETERS_STEP and self.graph[parent.step_name].type == "foreach":
+            index = int(self.split_index)
+            values = parent.control.get("foreach_values") or []
+            stack.append(ForeachFrame(
+                parent.step_name, parent.control["foreach_var"],
+                parent.control["foreach_num_splits"], index,
+                values[index] if index < len(values) else None,
+            ))
+        return stack
+
+    def _bind_flow(self, node, inputs):
+        flow = self.flow
+        flow._current_step = self.step_name
+        flow._param_source = inputs[0]
+        if node.type == "join":
+            flow._is_join = True
+            joined = []
+            for ds in inputs:
+                inp = type(flow)(use_cli=False)
+                inp._datastore = ds
+                inp._param_source = ds
+                inp._current_step = ds.step_name
+                inp._foreach_stack_frames = [
+                    ForeachFrame.from_dict(d) for d in ds.control.get("foreach_stack", [])
+                ]
+                joined.append(inp)
+            return Inputs(joined)
+        flow._datastore = inputs[0]
+        return None
+
+    def run(self):
+        """Run the attempt; returns True when the step succeeded."""
+        node = self.graph[self.step_name]
+        output = self.flow_datastore.task(
+            self.run_id, self.step_name, self.task_id, attempt=self.retry_count, mode="w"
+        )
+        flow = self.flow
+        error = None
+        inputs = []
+        try:
+            inputs = self._load_inputs()
+            flow._foreach_stack_frames = self._foreach_frames(node, inputs)
+            join_inputs = self._bind_flow(node, inputs)
+            current._set_env(
+                flow_name=flow.name, run_id=self.run_id, step_name=self.step_name,
+                task_id=self.task_id, retry_count=self.retry_count,
+                origin_run_id=self.origin_run_id, namespace=self.namespace,
+                username=self.username,
+                parameter_names=[attr for attr, _ in flow_parameters(type(flow))],
+            )
+            self._call_step(node, join_inputs)
+            self._check_transition(node)
+        except Exception as exc:
+            error = exc
+            handled = any(
+                d.task_exception(flow, exc, self.retry_count, self.max_user_code_retries)
+                for d in self.decorators
+            )
+            if handled:
+                error = None
+                flow._transition = (list(node.out_funcs), None)
+            else:
+                self._report(exc)
+        try:
+            self._persist(output, node, inputs, error)
+        except Exception as exc:
+            if error is None:
+                self._report(exc)
+                error = exc
+                output.set_control(task_ok=False, exception=exception_record(exc))
+                output.done()
+        return error is None
+
+    def _call_step(self, node, join_inputs):
+        func = getattr(self.flow, self.step_name)
+        disarms = [d.arm(self.step_name) for d in self.decorators if hasattr(d, "arm")]
+        try:
+            if node.type == "join":
+                func(join_inputs)
+            else:
+                func()
+        finally:
+            for disarm in disarms:
+                disarm()
+
+    def _check_transition(self, node):
+        if node.type == "end":
+            return
+        transition = self.flow._transition
+        if transition is None:
+            raise MetaflowException(
+                "Step *%s* did not call self.next() when it ran. Make sure there is an "
+                "unconditional self.next() as the last line of the step." % self.step_name,
+                step=self.step_name,
+            )
+        if list(transition[0]) != list(node.out_funcs):
+            raise MetaflowInternalError(
+                "Based on static analysis of the code, step *%s* was expected to transition "
+                "to step(s) *%s*. However, when the code was executed, self.next() was called "
+                "with *%s*. Make sure there is only one unconditional self.next() call in the "
+                "end of your step. " % (self.step_name, ", ".join(node.out_funcs),
+                                         ", ".join(transition[0])),
+                step=self.step_name,
+            )
+
+    def _persist(self, output, node, inputs, error):
+        flow = self.flow
+        if error is None:
+            for name, value in flow._artifacts_to_persist().items():
+                if is_flow_like(value):
+                    raise MetaflowException(
+                        "Flows can't be serialized. Maybe you tried to assign *self* or one "
+                        "of the *inputs* to an attribute? Artifact *%s* in step *%s*."
+                        % (name, self.step_name), step=self.step_name
+                    )
+                output.save_object(name, value)
+        if inputs:
+            if node.type == "join":
+                params = [attr for attr, _ in flow_parameters(type(flow))]
+                output.passdown(inputs[0], [p for p in params if p in inputs[0]])
+                for name, ds in flow._passdown.items():
+                    output.passdown(ds, [name])
+            else:
+                output.passdown(inputs[0])
+        transition = flow._transition
+        output.set_control(
+            task_ok=error is None,
+            transition=[list(transition[0]), transition[1]] if transition else None,
+            foreach_var=flow._foreach_var,
+            foreach_num_splits=flow._foreach_num_splits,
+            foreach_values=flow._foreach_values,
+            foreach_stack=[f.to_dict() for f in flow._foreach_stack_frames],
+            exception=exception_record(error) if error is not None else None,
+        )
+        output.done()
+
+    def _report(self, exc):
+        index = ""
+        if self.flow._foreach_stack_frames:
+            index = "[%s]" % ",".join(str(f.index) for f in self.flow._foreach_stack_frames)
+        sys.stderr.write("<flow %s step %s%s> failed:\n" % (self.flow.name, self.step_name, index))
+        if isinstance(exc, MetaflowException):
+            sys.stderr.write("    %s:\n    %s\n" % (exc.headline, exc.message.replace("*", "")))
+        else:
+            sys.stderr.write(exception_record(exc)["traceback"])
+        sys.stderr.flush()
+

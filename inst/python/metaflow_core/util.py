@@ -1,0 +1,62 @@
+"""Small helpers shared by every module: identity, atomic files, JSON."""
+
+import getpass
+import json
+import os
+import tempfile
+import time
+
+from .exceptions import MetaflowUnknownUser
+
+
+def get_username():
+    """The user a run belongs to, as Metaflow resolves it, but never failing on root.
+
+    Metaflow skips ``root`` and gives up; containers and CI run as root, so we
+    fall back to the login name rather than refusing to run.
+    """
+    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
+        user = os.environ.get(var)
+        if user and user != "root":
+            return user
+    try:
+        return getpass.getuser()
+    except Exception:
+        raise MetaflowUnknownUser(
+            "Metaflow could not determine your user name based on environment "
+            "variables ($USERNAME etc.). Set METAFLOW_USER."
+        )
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def atomic_write(path, data):
+    """Write bytes so that readers see either nothing or the whole file."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(path, obj):
+    atomic_write(path, json.dumps(obj, separators=(",", ":")).encode("utf-8"))
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return default
+

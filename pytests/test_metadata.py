@@ -1,0 +1,327 @@
+"""The local metadata provider on real files: registration, run ids, attempts, tags."""
+
+import json
+import multiprocessing
+import os
+
+import pytest
+
+from metaflow_core.datastore import FlowDataStore, LocalStorage
+from metaflow_core.exceptions import MetaflowException, TaggingException
+from metaflow_core.metadata import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    LocalMetadataProvider,
+    get_metadata_provider,
+)
+from metaflow_core.metadata import local as local_module
+
+FLOW = "MetaFlow"
+
+
+@pytest.fixture
+def root(tmp_path):
+    return str(tmp_path / ".metaflow")
+
+
+@pytest.fixture
+def md(root):
+    return LocalMetadataProvider(root)
+
+
+def read(root, *parts):
+    with open(os.path.join(root, *parts)) as f:
+        return json.load(f)
+
+
+def new_run(md, tags=(), system_tags=("user:ann", "runtime:dev")):
+    run_id = md.new_run_id(FLOW)
+    md.register_run(FLOW, run_id, "ann", tags=tags, system_tags=system_tags)
+    return run_id
+
+
+# registration
+
+def test_register_flow_once(md, root):
+    md.register_flow(FLOW)
+    first = md.flow(FLOW)
+    md.register_flow(FLOW)
+
+    assert first["flow_id"] == FLOW and isinstance(first["ts_epoch"], int)
+    assert md.flow(FLOW) == first
+    assert read(root, FLOW, "_meta", "_self.json") == first
+    assert md.flows() == [FLOW]
+
+
+def test_register_run(md, root):
+    run_id = new_run(md, tags=["b", "a", "b"])
+
+    record = md.run(FLOW, run_id)
+    assert record["flow_id"] == FLOW and record["run_number"] == run_id
+    assert record["user_name"] == "ann"
+    assert record["tags"] == ["a", "b"]
+    assert record["system_tags"] == ["runtime:dev", "user:ann"]
+    assert record["status"]["status"] == RUNNING
+    assert "finished_at" not in record["status"]
+    assert read(root, FLOW, run_id, "_meta", "_self.json")["run_number"] == run_id
+    assert md.flows() == [FLOW]
+
+
+def test_register_step_and_task(md, root):
+    run_id = new_run(md)
+    md.register_step(FLOW, run_id, "start")
+    first = md.step(FLOW, run_id, "start")
+    md.register_step(FLOW, run_id, "start")
+    md.register_step(FLOW, run_id, "end")
+    md.register_task(FLOW, run_id, "start", 1, pid=123)
+    md.register_task(FLOW, run_id, "start", "2")
+
+    assert md.step(FLOW, run_id, "start") == first
+    assert first == {"flow_id": FLOW, "run_number": run_id, "step_name": "start",
+                     "ts_epoch": first["ts_epoch"]}
+    assert sorted(s["step_name"] for s in md.steps(FLOW, run_id)) == ["end", "start"]
+    task = md.task(FLOW, run_id, "start", "1")
+    assert task["task_id"] == "1" and task["pid"] == 123 and task["step_name"] == "start"
+    assert read(root, FLOW, run_id, "start", "1", "_meta", "_self.json") == task
+    assert sorted(t["task_id"] for t in md.tasks(FLOW, run_id, "start")) == ["1", "2"]
+    assert md.tasks(FLOW, run_id, "end") == []
+
+
+def test_missing_objects_read_as_none_or_empty(md):
+    assert md.flow("Nope") is None
+    assert md.run("Nope", "1") is None
+    assert md.step(FLOW, "1", "start") is None
+    assert md.task(FLOW, "1", "start", "1") is None
+    assert md.flows() == [] and md.runs("Nope") == []
+    assert md.steps(FLOW, "1") == [] and md.tasks(FLOW, "1", "s") == []
+    assert md.attempts(FLOW, "1", "s", "1") == []
+
+
+# run ids
+
+def test_new_run_id_is_digits_and_reserved(md, root):
+    ids = [md.new_run_id(FLOW) for _ in range(20)]
+
+    assert len(set(ids)) == 20
+    assert all(i.isdigit() for i in ids)
+    assert all(os.path.isdir(os.path.join(root, FLOW, i)) for i in ids)
+
+
+def test_new_run_id_steps_past_taken_ids(md, monkeypatch):
+    monkeypatch.setattr(local_module.time, "time", lambda: 1700000000.0)
+
+    ids = [md.new_run_id(FLOW) for _ in range(5)]
+
+    first = int(1700000000.0 * 1e6)
+    assert ids == [str(first + k) for k in range(5)]
+
+
+def _take_run_ids(root, count, barrier, queue):
+    md = LocalMetadataProvider(root)
+    barrier.wait()
+    queue.put([md.new_run_id(FLOW) for _ in range(count)])
+
+
+def test_new_run_id_unique_across_processes(root):
+    ctx = multiprocessing.get_context("spawn")
+    processes, count = 6, 25
+    barrier, queue = ctx.Barrier(processes), ctx.Queue()
+    workers = [ctx.Process(target=_take_run_ids, args=(root, count, barrier, queue))
+               for _ in range(processes)]
+    for w in workers:
+        w.start()
+    ids = [i for _ in workers for i in queue.get(timeout=120)]
+    for w in workers:
+        w.join(60)
+
+    assert [w.exitcode for w in workers] == [0] * processes
+    assert len(ids) == processes * count
+    assert len(set(ids)) == len(ids)
+
+
+# attempts
+
+def test_attempts_start_and_finish(md, root):
+    run_id = new_run(md)
+    md.register_task(FLOW, run_id, "start", "1")
+    md.start_attempt(FLOW, run_id, "start", "1", 0, pid=11)
+    md.finish_attempt(FLOW, run_id, "start", "1", 0, ok=False, exception="ValueError")
+    md.start_attempt(FLOW, run_id, "start", "1", 1)
+
+    first, second = md.attempts(FLOW, run_id, "start", "1")
+    assert first["attempt"] == 0 and first["pid"] == 11
+    assert first["attempt_ok"] is False and first["exception"] == "ValueError"
+    assert first["finished_at"] >= first["started_at"]
+    assert second["attempt"] == 1 and "attempt_ok" not in second
+
+    md.finish_attempt(FLOW, run_id, "start", "1", 1, ok=True)
+    assert md.attempts(FLOW, run_id, "start", "1")[1]["attempt_ok"] is True
+    assert read(root, FLOW, run_id, "start", "1", "_meta", "1.attempt.json")["attempt_ok"]
+
+
+def test_attempts_are_ordered_as_numbers(md):
+    run_id = new_run(md)
+    for attempt in (10, 2, 9):
+        md.start_attempt(FLOW, run_id, "start", "1", attempt)
+    assert [a["attempt"] for a in md.attempts(FLOW, run_id, "start", "1")] == [2, 9, 10]
+
+
+def test_finish_without_start_still_records(md):
+    run_id = new_run(md)
+    md.finish_attempt(FLOW, run_id, "start", "1", 0, ok=True)
+    (record,) = md.attempts(FLOW, run_id, "start", "1")
+    assert record["attempt"] == 0 and record["attempt_ok"] is True
+
+
+def test_task_meta_dir_is_not_a_task(md):
+    run_id = new_run(md)
+    md.register_task(FLOW, run_id, "start", "1")
+    md.start_attempt(FLOW, run_id, "start", "1", 0)
+    assert [t["task_id"] for t in md.tasks(FLOW, run_id, "start")] == ["1"]
+
+
+# run status
+
+def test_run_status_running_to_succeeded(md, root):
+    run_id = new_run(md)
+    assert md.run(FLOW, run_id)["status"]["status"] == RUNNING
+
+    md.set_run_status(FLOW, run_id, SUCCEEDED)
+
+    status = md.run(FLOW, run_id)["status"]
+    assert status["status"] == SUCCEEDED
+    assert status["finished_at"] == status["ts_epoch"]
+    assert read(root, FLOW, run_id, "_meta", "status.json") == status
+
+
+def test_run_status_failed_with_reason(md):
+    run_id = new_run(md)
+    md.set_run_status(FLOW, run_id, FAILED, reason="step train failed", failed_step="train")
+
+    status = md.run(FLOW, run_id)["status"]
+    assert status["status"] == FAILED
+    assert status["reason"] == "step train failed"
+    assert status["failed_step"] == "train"
+    assert "finished_at" in status
+
+
+# tags
+
+def test_add_and_remove_tags(md):
+    run_id = new_run(md, tags=["keep", "old"])
+
+    record = md.mutate_tags(FLOW, run_id, add=["new", "keep"], remove=["old", "absent"])
+
+    assert record["tags"] == ["keep", "new"]
+    assert md.run(FLOW, run_id)["tags"] == ["keep", "new"]
+    assert md.run(FLOW, run_id)["system_tags"] == ["runtime:dev", "user:ann"]
+
+
+def test_system_tags_cannot_be_removed(md, root):
+    run_id = new_run(md, tags=["mine"])
+    before = md.run(FLOW, run_id)
+
+    with pytest.raises(TaggingException, match="user:ann"):
+        md.mutate_tags(FLOW, run_id, add=["other"], remove=["user:ann", "mine"])
+
+    assert md.run(FLOW, run_id)["tags"] == before["tags"]
+    assert md.run(FLOW, run_id)["system_tags"] == before["system_tags"]
+    assert not os.path.exists(os.path.join(root, FLOW, run_id, "_meta", "_self.json.lock"))
+
+
+def test_system_tag_added_as_user_tag_still_cannot_be_removed(md):
+    run_id = new_run(md)
+
+    md.mutate_tags(FLOW, run_id, add=["runtime:dev"])
+    with pytest.raises(TaggingException, match="runtime:dev"):
+        md.mutate_tags(FLOW, run_id, remove=["runtime:dev"])
+
+    record = md.run(FLOW, run_id)
+    assert "runtime:dev" in record["system_tags"]
+    assert "runtime:dev" not in record["tags"]
+
+
+def test_tagging_a_missing_run_fails_and_releases_the_lock(md, root):
+    os.makedirs(os.path.join(root, FLOW, "404", "_meta"))
+    with pytest.raises(MetaflowException, match="404"):
+        md.mutate_tags(FLOW, "404", add=["x"])
+    assert os.listdir(os.path.join(root, FLOW, "404", "_meta")) == []
+
+
+def test_steps_and_tasks_keep_no_copy_of_tags(md):
+    run_id = new_run(md, tags=["t"])
+    md.register_step(FLOW, run_id, "start")
+    md.register_task(FLOW, run_id, "start", "1")
+    md.mutate_tags(FLOW, run_id, add=["later"])
+
+    assert "tags" not in md.step(FLOW, run_id, "start")
+    assert "tags" not in md.task(FLOW, run_id, "start", "1")
+    assert md.run(FLOW, run_id)["tags"] == ["later", "t"]
+
+
+def _add_tags(root, run_id, worker, count, barrier):
+    md = LocalMetadataProvider(root)
+    barrier.wait()
+    for k in range(count):
+        md.mutate_tags(FLOW, run_id, add=["w%d-%d" % (worker, k)], remove=["seed%d" % worker])
+
+
+def test_concurrent_tag_mutations_all_land(md, root):
+    processes, count = 6, 15
+    run_id = new_run(md, tags=["seed%d" % w for w in range(processes)] + ["stays"])
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    workers = [ctx.Process(target=_add_tags, args=(root, run_id, w, count, barrier))
+               for w in range(processes)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+
+    assert [w.exitcode for w in workers] == [0] * processes
+    expected = {"w%d-%d" % (w, k) for w in range(processes) for k in range(count)}
+    assert set(md.run(FLOW, run_id)["tags"]) == expected | {"stays"}
+
+
+# listing and description
+
+def test_runs_lists_registered_runs_only(md, root):
+    ids = [new_run(md) for _ in range(3)]
+    md.new_run_id(FLOW)
+    flow_ds = FlowDataStore(FLOW, storage=LocalStorage(root))
+    flow_ds.ca_store.save_blob(b"an artifact")
+    flow_ds.set_latest_run(ids[-1])
+
+    runs = md.runs(FLOW)
+
+    assert sorted(r["run_number"] for r in runs) == sorted(ids)
+    assert all(r["status"]["status"] == RUNNING for r in runs)
+    assert md.flows() == [FLOW]
+
+
+def test_runs_of_several_flows_are_separate(md):
+    run_a = new_run(md)
+    other = md.new_run_id("OtherFlow")
+    md.register_run("OtherFlow", other, "bob")
+
+    assert [r["run_number"] for r in md.runs(FLOW)] == [run_a]
+    assert [r["run_number"] for r in md.runs("OtherFlow")] == [other]
+    assert md.flows() == ["MetaFlow", "OtherFlow"]
+
+
+def test_describe(md, tmp_path):
+    assert md.describe() == "local@%s" % tmp_path
+    assert md.TYPE == "local"
+
+
+def test_get_metadata_provider(tmp_path, monkeypatch):
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(tmp_path / "sys"))
+
+    provider = get_metadata_provider()
+
+    assert provider.root == str(tmp_path / "sys" / ".metaflow")
+    assert provider.describe() == "local@%s" % (tmp_path / "sys")
+    assert get_metadata_provider("local", root="/x/.metaflow").root == "/x/.metaflow"
+    with pytest.raises(MetaflowException, match="service"):
+        get_metadata_provider("service")
