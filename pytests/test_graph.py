@@ -1,4 +1,5 @@
 import json
+import textwrap
 
 import pytest
 
@@ -256,7 +257,6 @@ def test_output_steps_structure(tmp_path):
     assert structure == ["start", [["middle", [["leaf"]], "join_inner"]], "join_outer", "end"]
     assert steps["start"]["type"] == "split-foreach"
     assert steps["start"]["foreach_artifact"] == "outer"
-    assert steps["start"]["type"] == "split-foreach"
     assert steps["leaf"]["type"] == "linear"
 
 
@@ -302,6 +302,29 @@ def test_to_json_is_serializable(tmp_path):
     assert decorators[0]["attributes"]["times"] == 3
     assert isinstance(decorators[0]["attributes"]["when"], str)
     assert data["steps"]["start"]["source_file"] == graph.source_file
+
+
+def test_real_step_decorators(tmp_path):
+    source = """
+    from metaflow_core import FlowSpec, retry, step
+
+
+    class RetryFlow(FlowSpec):
+        @retry(times=2)
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+    """
+    graph = graph_of(tmp_path, source, "RetryFlow")
+    assert graph["start"].func_lineno == line_of(source, "def start")
+    info = json.loads(json.dumps(graph.to_json()))["steps"]["start"]["decorators"]
+    assert [deco["name"] for deco in info] == ["retry"]
+    assert info[0]["attributes"]["times"] == 2
+    assert info[0]["statically_defined"] is True
 
 
 def test_source_with_unindented_string_and_inherited_step(tmp_path):
@@ -450,20 +473,24 @@ BROKEN = {
 }
 
 
+def broken_source(shape, class_name):
+    steps = textwrap.indent(textwrap.dedent(BROKEN[shape]).strip("\n"), "    ")
+    return (
+        "from metaflow_core.flowspec import FlowSpec, step\n\n\n"
+        "class %s(FlowSpec):\n%s\n" % (class_name, steps)
+    )
+
+
 @pytest.mark.parametrize("shape", sorted(BROKEN))
 def test_broken_graphs_do_not_crash(tmp_path, shape):
-    body = "\n".join("    " + line for line in BROKEN[shape].strip("\n").splitlines())
-    source = "from metaflow_core.flowspec import FlowSpec, step\n\n\nclass BrokenFlow(FlowSpec):\n" + body + "\n"
-    graph = graph_of(tmp_path, source, "BrokenFlow")
+    graph = graph_of(tmp_path, broken_source(shape, "BrokenFlow"), "BrokenFlow")
     assert len(graph) >= 2
     json.dumps(graph.to_json())
     assert len(graph.sorted_nodes) == len(set(graph.sorted_nodes))
 
 
 def test_loop_graph_details(tmp_path):
-    body = "\n".join("    " + line for line in BROKEN["loop"].strip("\n").splitlines())
-    source = "from metaflow_core.flowspec import FlowSpec, step\n\n\nclass LoopFlow(FlowSpec):\n" + body + "\n"
-    graph = graph_of(tmp_path, source, "LoopFlow")
+    graph = graph_of(tmp_path, broken_source("loop", "LoopFlow"), "LoopFlow")
     assert graph["a"].in_funcs == ["b", "start"]
     assert graph["c"].in_funcs == ["a", "c"]
     assert graph.sorted_nodes == ["start", "a", "b", "c"]
@@ -471,9 +498,7 @@ def test_loop_graph_details(tmp_path):
 
 
 def test_end_step_transition_is_recorded(tmp_path):
-    body = "\n".join("    " + line for line in BROKEN["unknown_and_missing"].strip("\n").splitlines())
-    source = "from metaflow_core.flowspec import FlowSpec, step\n\n\nclass OddFlow(FlowSpec):\n" + body + "\n"
-    graph = graph_of(tmp_path, source, "OddFlow")
+    graph = graph_of(tmp_path, broken_source("unknown_and_missing", "OddFlow"), "OddFlow")
     end = graph["end"]
     assert end.type == "end"
     assert end.has_tail_next and end.out_funcs == ["a"]

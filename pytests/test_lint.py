@@ -459,6 +459,26 @@ def test_join_that_splits(tmp_path, tail):
     assert_located(err, graph, source, "a", "def a")
 
 
+def test_start_taking_inputs_is_an_unmatched_join(tmp_path):
+    source, graph, err = lint_error(
+        tmp_path,
+        """
+        @step
+        def start(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+        """,
+    )
+    assert err.message.startswith(
+        "Step *start* seems like a join step (it takes an extra input argument) but "
+        "it is not preceded by a split."
+    )
+    assert_located(err, graph, source, "start", "def start")
+
+
 def test_missing_self(tmp_path):
     source, graph, err = lint_error(
         tmp_path,
@@ -478,6 +498,35 @@ def test_missing_self(tmp_path):
     )
     assert err.message == "Step *a* is missing the 'self' argument."
     assert_located(err, graph, source, "a", "def a")
+
+
+def test_join_with_invalid_transition_is_reported_as_such(tmp_path):
+    source, graph, err = lint_error(
+        tmp_path,
+        """
+        @step
+        def start(self):
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end, foreach=3)
+
+        @step
+        def end(self):
+            pass
+        """,
+    )
+    assert "specifies an invalid self.next() transition" in err.message
+    assert_located(err, graph, source, "join", "self.next(self.end, foreach=3)")
 
 
 # 8. static transitions

@@ -68,6 +68,15 @@ def test_register_run(md, root):
     assert md.flows() == [FLOW]
 
 
+def test_register_run_keeps_extra_fields_that_are_set(md):
+    run_id = md.new_run_id(FLOW)
+    md.register_run(FLOW, run_id, "ann", origin_run_id="17", code_package=None)
+
+    record = md.run(FLOW, run_id)
+    assert record["origin_run_id"] == "17"
+    assert "code_package" not in record
+
+
 def test_register_step_and_task(md, root):
     run_id = new_run(md)
     md.register_step(FLOW, run_id, "start")

@@ -436,6 +436,13 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
     validate_tags(tags)
     metadata.register_run(flow.name, run_id, user, tags=tags, system_tags=system_tags,
                           origin_run_id=origin_run_id)
+    spec_dir = getattr(type(flow), "_r_spec_dir", None)
+    if spec_dir:
+        files = {}
+        for name in ("flow.json", "flow.py"):
+            with open(os.path.join(spec_dir, name), "rb") as f:
+                files[name] = f.read()
+        metadata.save_code(flow.name, run_id, files)
     if run_id_file:
         with open(run_id_file, "w") as f:
             f.write(run_id)

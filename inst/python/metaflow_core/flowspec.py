@@ -176,14 +176,20 @@ class FlowSpec(object):
                 "Step *%s* has an invalid self.next() transition: foreach takes the name of "
                 "an artifact, as a string, and exactly one step." % step_name, step=step_name
             )
-        try:
-            values = getattr(self, var)
-        except AttributeError:
-            raise InvalidNextException(
-                "Foreach variable *self.%s* in step *%s* does not exist. Check your variable."
-                % (var, step_name), step=step_name
-            )
-        num_splits = self._count_splits(var, values, step_name)
+        counter = self.__dict__.get("_split_counter")
+        counted = counter(var) if counter is not None else None
+        if counted is not None:
+            num_splits, shown = counted
+        else:
+            try:
+                values = getattr(self, var)
+            except AttributeError:
+                raise InvalidNextException(
+                    "Foreach variable *self.%s* in step *%s* does not exist. Check your "
+                    "variable." % (var, step_name), step=step_name
+                )
+            num_splits = self._count_splits(var, values, step_name)
+            shown = [short_repr(v) for v in values] if num_splits <= 10000 else None
         if num_splits == 0:
             raise InvalidNextException(
                 "Foreach iterator over *%s* in step *%s* produced zero splits. Check your "
@@ -191,16 +197,10 @@ class FlowSpec(object):
             )
         self._foreach_var = var
         self._foreach_num_splits = num_splits
-        self._foreach_values = (
-            [short_repr(v) for v in values] if hasattr(values, "__iter__") and num_splits <= 10000 else None
-        )
+        self._foreach_values = shown
 
-    def _count_splits(self, var, values, step_name):
-        counter = self.__dict__.get("_split_counter")
-        if counter is not None:
-            counted = counter(var, values)
-            if counted is not None:
-                return counted
+    @staticmethod
+    def _count_splits(var, values, step_name):
         try:
             return len(values)
         except TypeError:

@@ -4,13 +4,11 @@ Each step method's source is parsed with :mod:`ast` and only its last statement
 is inspected: it must be ``self.next(...)``. The shape of that call gives the
 node its type:
 
-=====================================  ===========
-``self.next(self.a)``                  ``linear`` (``start`` for the start step,
-                                       ``join`` when the step takes ``inputs``)
-``self.next(self.a, self.b, ...)``     ``split``
-``self.next(self.a, foreach="var")``   ``foreach``
-the end step                           ``end``
-=====================================  ===========
+* ``self.next(self.a)``: ``linear``; ``start`` for the start step, ``join`` when
+  the step takes an extra argument (``inputs``)
+* ``self.next(self.a, self.b, ...)``: ``split``
+* ``self.next(self.a, foreach="var")``: ``foreach`` (the name must be a string literal)
+* the end step: ``end``
 
 A step whose last statement is not ``self.next(...)``, or whose transition has
 another shape, gets type ``None``; building the graph never fails on such
@@ -324,7 +322,11 @@ class FlowGraph:
             "source_file": node.source_file,
             "doc": node.doc,
             "decorators": [
-                {"name": deco.name, "attributes": _jsonable(getattr(deco, "attributes", {}))}
+                {
+                    "name": deco.name,
+                    "attributes": _jsonable(getattr(deco, "attributes", {})),
+                    "statically_defined": getattr(deco, "statically_defined", True),
+                }
                 for deco in node.decorators
                 if not deco.name.startswith("_")
             ],

@@ -118,7 +118,8 @@ def check_num_args(graph):
     for node in graph:
         if node.num_args > 2:
             raise _warn(graph, too_many.format(node.name), node)
-        if node.num_args == 2 and node.has_tail_next and node.type != "join":
+        # a missing or invalid self.next() (type None) is left to the checks below
+        if node.num_args == 2 and node.type not in ("join", None):
             raise _warn(graph, join_and_split.format(node.name), node)
         if node.num_args == 0:
             raise _warn(graph, no_self.format(node.name), node)

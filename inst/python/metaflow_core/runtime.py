@@ -272,9 +272,14 @@ class NativeRuntime(object):
     def execute(self, parameters_path):
         self.run_echo("Workflow starting (run-id %s):" % self.run_id)
         self.queue_task("start", [parameters_path], ())
-        previous_term = None
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
-            previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            # Installed explicitly: a runtime started in the background inherits an
+            # ignored SIGINT, and Ctrl-C or a kill must still stop its tasks.
+            for name in ("SIGINT", "SIGTERM"):
+                if hasattr(signal, name):
+                    signum = getattr(signal, name)
+                    previous[signum] = signal.signal(signum, _raise_interrupt)
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -291,8 +296,8 @@ class NativeRuntime(object):
             )
             raise
         finally:
-            if previous_term is not None:
-                signal.signal(signal.SIGTERM, previous_term)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         if ("end", ()) not in self.finished:
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
                                          reason="the end step did not run")

@@ -108,6 +108,7 @@ class Task(object):
     def _bind_flow(self, node, inputs):
         flow = self.flow
         flow._current_step = self.step_name
+        flow._graph = self.graph
         flow._param_source = inputs[0]
         if node.type == "join":
             flow._is_join = True

@@ -8,6 +8,9 @@ import time
 
 from .exceptions import MetaflowUnknownUser
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def get_username():
     """The user a run belongs to, as Metaflow resolves it, but never failing on root.
@@ -40,6 +43,8 @@ def atomic_write(path, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        # mkstemp makes 0600 files; a datastore shared between users needs the umask's mode.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:

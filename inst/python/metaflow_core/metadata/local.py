@@ -9,7 +9,7 @@ import os
 import time
 
 from ..exceptions import MetaflowException, TaggingException
-from ..util import now_ms, read_json, write_json
+from ..util import atomic_write, now_ms, read_json, write_json
 
 META = "_meta"
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
@@ -61,6 +61,15 @@ class LocalMetadataProvider(object):
         write_json(self._self(flow, run_id), record)
         self.set_run_status(flow, run_id, RUNNING)
 
+    def save_code(self, flow, run_id, files):
+        """Keep the files that define a run (an R flow's spec and generated module)."""
+        for name, data in files.items():
+            atomic_write(self._path(flow, run_id, META, "spec", name), data)
+
+    def code_dir(self, flow, run_id):
+        path = self._path(flow, run_id, META, "spec")
+        return path if os.path.isdir(path) else None
+
     def set_run_status(self, flow, run_id, status, reason=None, **fields):
         record = {"status": status, "ts_epoch": now_ms()}
         if status != RUNNING:
@@ -109,6 +118,7 @@ class LocalMetadataProvider(object):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
+                _break_stale_lock(lock)
                 time.sleep(0.02)
                 continue
             try:
@@ -187,3 +197,15 @@ class LocalMetadataProvider(object):
                 if record is not None:
                     found.append(record)
         return sorted(found, key=lambda r: r["attempt"])
+
+
+STALE_LOCK_SECONDS = 30
+
+
+def _break_stale_lock(lock):
+    """A lock left by a killed process would block tagging that run forever."""
+    try:
+        if time.time() - os.path.getmtime(lock) > STALE_LOCK_SECONDS:
+            os.unlink(lock)
+    except OSError:
+        pass

@@ -210,6 +210,15 @@ def _make_user_decorator(cls):
     return decorator
 
 
+def step_decorator(name, attributes):
+    """The decorator called ``name``, as generated code applies it: ``@step_decorator(...)``."""
+    if name not in STEP_DECORATORS:
+        raise DecoratorError(
+            "Unknown step decorator *%s*. Known: %s." % (name, ", ".join(sorted(STEP_DECORATORS)))
+        )
+    return _make_user_decorator(STEP_DECORATORS[name])(**attributes)
+
+
 retry = _make_user_decorator(RetryDecorator)
 catch = _make_user_decorator(CatchDecorator)
 timeout = _make_user_decorator(TimeoutDecorator)

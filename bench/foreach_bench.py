@@ -1,0 +1,232 @@
+"""Wall time of a 20-way foreach run on metaflow_core against Netflix's metaflow.
+
+The same flow (bench/flows/foreach20_*.py: start -> 20 x square -> join -> end,
+23 tasks) runs as ``python flow.py run --max-workers 2`` on each system, the two
+systems alternating, every run in a fresh temporary directory (HOME, working
+directory and local datastore), so each starts from an empty datastore and no
+user configuration. Netflix's metaflow comes from .bench/venv-netflix
+(``make bench-setup`` or bench/ref_env.sh creates it) and runs with the local
+datastore and metadata, ``--no-pylint``, no metadata service. One untimed run
+of each system first checks the setup and warms the page cache. A run that
+fails, or whose end step does not print the right total, stops the benchmark.
+
+Then the costs that make up one metaflow_core task, each its own process run
+alone: interpreter start, ``flow.py --help`` (imports, graph, command line) and
+one ``step`` command as the runtime launches it.
+
+    .venv/bin/python bench/foreach_bench.py [--repeat N] [--task-repeat N]
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLOWS = os.path.join(ROOT, "bench", "flows")
+FLOW_NAME = "Foreach20Flow"
+TASKS = 23
+EXPECTED_OUTPUT = "total=%d" % sum(i * i for i in range(20))
+MAX_WORKERS = 2
+TARGET_RATIO = 0.5
+
+
+class System(object):
+    """One engine under test: its interpreter, flow file and environment."""
+
+    def __init__(self, label, python, flow_file, top_level_options, env):
+        self.label = label
+        self.python = python
+        self.flow_file = flow_file
+        self.top_level_options = top_level_options
+        self.env = env
+
+    def run_command(self, flow_path):
+        return ([self.python, flow_path] + self.top_level_options
+                + ["run", "--max-workers", str(MAX_WORKERS)])
+
+
+def clean_environ():
+    """The caller's environment without anything that configures either engine."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("METAFLOW_") and k != "PYTHONPATH"}
+
+
+def core_system():
+    venv_python = os.path.join(ROOT, ".venv", "bin", "python")
+    python = venv_python if os.access(venv_python, os.X_OK) else sys.executable
+    env = dict(clean_environ(), PYTHONPATH=os.path.join(ROOT, "inst", "python"))
+    return System("metaflow_core", python, "foreach20_core.py", [], env)
+
+
+def netflix_system(python):
+    if not os.access(python, os.X_OK):
+        sys.exit("No reference metaflow at %s: run `make bench-setup` (bench/ref_env.sh) first."
+                 % python)
+    env = dict(clean_environ(), METAFLOW_DEFAULT_DATASTORE="local",
+               METAFLOW_DEFAULT_METADATA="local")
+    return System("metaflow (Netflix)", python, "foreach20_netflix.py", ["--no-pylint"], env)
+
+
+def version_of(system, module):
+    out = subprocess.run([system.python, "-c", "import %s; print(%s.__version__)" % (module, module)],
+                         env=system.env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("%s can't import %s:\n%s" % (system.python, module, out.stderr.strip()))
+    return out.stdout.strip()
+
+
+class Workdir(object):
+    """A fresh temporary directory holding a copy of the flow; HOME and datastore root."""
+
+    def __init__(self, system):
+        self.system = system
+        self.path = tempfile.mkdtemp(prefix="foreach_bench_")
+        self.flow_path = os.path.join(self.path, system.flow_file)
+        shutil.copy(os.path.join(FLOWS, system.flow_file), self.flow_path)
+        self.env = dict(system.env, HOME=self.path, METAFLOW_USER="bench",
+                        METAFLOW_DATASTORE_SYSROOT_LOCAL=self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def timed(cmd, workdir, env):
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    return time.perf_counter() - started, proc
+
+
+def fail(what, cmd, proc, reason):
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
+    sys.exit("Benchmark aborted: %s %s.\n  command: %s\n  exit code: %d\n%s"
+             % (what, reason, " ".join(cmd), proc.returncode, tail))
+
+
+def time_run(system, keep=None):
+    """Seconds for one whole run; ``keep(workdir)`` sees the datastore before cleanup."""
+    with Workdir(system) as wd:
+        cmd = system.run_command(wd.flow_path)
+        seconds, proc = timed(cmd, wd.path, wd.env)
+        if proc.returncode != 0:
+            fail("the %s run" % system.label, cmd, proc, "failed")
+        if EXPECTED_OUTPUT not in proc.stdout + proc.stderr:
+            fail("the %s run" % system.label, cmd, proc,
+                 "did not print %s in its end step" % EXPECTED_OUTPUT)
+        if keep is not None:
+            keep(wd)
+        return seconds
+
+
+def summary(times):
+    return statistics.median(times), min(times), max(times)
+
+
+def time_core_task_parts(core, repeat):
+    """Interpreter start, ``--help`` and one ``step square`` of metaflow_core, run alone."""
+    parts = {}
+
+    def measure(wd):
+        ds_root = os.path.join(wd.path, ".metaflow")
+        flow_dir = os.path.join(ds_root, FLOW_NAME)
+        with open(os.path.join(flow_dir, "latest_run")) as f:
+            run_id = f.read().strip()
+        start_task = os.listdir(os.path.join(flow_dir, run_id, "start"))
+        start_task = [t for t in start_task if not t.startswith("_")][0]
+        commands = {
+            "interpreter start (python -c pass)": [core.python, "-c", "pass"],
+            "flow.py --help (imports, graph, CLI)": [core.python, wd.flow_path, "--help"],
+        }
+        for label, cmd in commands.items():
+            parts[label] = repeat_timed(label, cmd, wd, wd.env, repeat)
+        # The command line NativeRuntime._launch builds for a foreach child.
+        step_times = []
+        env = dict(wd.env, PYTHONUNBUFFERED="x", METAFLOW_RUN_ID=run_id)
+        for i in range(repeat):
+            task_id = "bench%d" % i
+            cmd = [core.python, wd.flow_path, "--quiet", "--datastore", "local",
+                   "--datastore-root", ds_root, "step", "square", "--run-id", run_id,
+                   "--task-id", task_id, "--input-paths", "%s/start/%s" % (run_id, start_task),
+                   "--retry-count", "0", "--max-user-code-retries", "0", "--split-index", "3"]
+            seconds, proc = timed(cmd, wd.path, env)
+            done = os.path.join(flow_dir, run_id, "square", task_id, "0.DONE.lock")
+            if proc.returncode != 0 or not os.path.exists(done):
+                fail("the metaflow_core step command", cmd, proc, "failed")
+            step_times.append(seconds)
+        parts["one task (step square, as launched)"] = step_times
+
+    time_run(core, keep=measure)
+    return parts
+
+
+def repeat_timed(label, cmd, wd, env, repeat):
+    times = []
+    for _ in range(repeat):
+        seconds, proc = timed(cmd, wd.path, env)
+        if proc.returncode != 0:
+            fail(label, cmd, proc, "failed")
+        times.append(seconds)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timed runs of each system (default 3)")
+    parser.add_argument("--task-repeat", type=int, default=5,
+                        help="repetitions of each per-task measurement (default 5)")
+    parser.add_argument("--netflix-python",
+                        default=os.path.join(ROOT, ".bench", "venv-netflix", "bin", "python"),
+                        help="interpreter with Netflix's metaflow installed")
+    args = parser.parse_args()
+    if args.repeat < 1 or args.task_repeat < 1:
+        parser.error("--repeat and --task-repeat must be at least 1")
+
+    core = core_system()
+    netflix = netflix_system(args.netflix_python)
+    core.label += " " + version_of(core, "metaflow_core")
+    netflix.label = "metaflow %s (Netflix)" % version_of(netflix, "metaflow")
+
+    systems = [core, netflix]
+    print("foreach20: start -> 20 x square -> join -> end (%d tasks), run --max-workers %d, "
+          "%d CPUs, %d timed runs each" % (TASKS, MAX_WORKERS, os.cpu_count(), args.repeat))
+    for system in systems:
+        time_run(system)
+    times = {system.label: [] for system in systems}
+    for i in range(args.repeat):
+        for system in systems:
+            seconds = time_run(system)
+            times[system.label].append(seconds)
+            print("  run %d %-28s %6.2f s" % (i + 1, system.label, seconds), flush=True)
+
+    width = max(len(s.label) for s in systems)
+    print("\n%-*s  %8s  %8s  %8s  %9s" % (width, "system", "median", "min", "max", "per task"))
+    for system in systems:
+        median, low, high = summary(times[system.label])
+        print("%-*s  %6.2f s  %6.2f s  %6.2f s  %6.0f ms"
+              % (width, system.label, median, low, high, 1000 * median / TASKS))
+    ratio = summary(times[core.label])[0] / summary(times[netflix.label])[0]
+    print("\nratio metaflow_core / Netflix (medians): %.2f  -> target <= %.1f %s"
+          % (ratio, TARGET_RATIO, "met" if ratio <= TARGET_RATIO else "NOT met"))
+
+    print("\nmetaflow_core per-task costs, each process run alone (%d repetitions):"
+          % args.task_repeat)
+    parts = time_core_task_parts(core, args.task_repeat)
+    width = max(len(label) for label in parts)
+    print("%-*s  %8s  %8s  %8s" % (width, "", "median", "min", "max"))
+    for label, part_times in parts.items():
+        median, low, high = summary(part_times)
+        print("%-*s  %5.0f ms  %5.0f ms  %5.0f ms" % (width, label, 1000 * median, 1000 * low,
+                                                    1000 * high))
+
+
+if __name__ == "__main__":
+    main()

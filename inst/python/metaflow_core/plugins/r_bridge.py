@@ -1,0 +1,151 @@
+"""Running an R step: the Python half of the bridge (see inst/PROTOCOL.md).
+
+The task process writes a request naming the step's inherited artifacts (blob
+paths, never values), starts one ``Rscript`` for the step, and reads back the
+artifacts R assigned as RDS bytes, which the datastore stores verbatim.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from ..current import current
+from ..datastore.serializers import RObject
+from ..exceptions import MetaflowException
+from ..flowspec import FlowSpec
+
+PROTOCOL_VERSION = 1
+R_ENTRY = "metaflow:::bridge_main()"
+_specs = {}
+
+
+class RStepError(MetaflowException):
+    headline = "R error"
+
+    def __init__(self, msg, step=None, call=None, traceback=None):
+        super().__init__(msg, step=step)
+        self.extra_record = {"language": "R", "call": call, "r_traceback": traceback or []}
+
+
+def _spec(spec_dir):
+    if spec_dir not in _specs:
+        with open(os.path.join(spec_dir, "flow.json"), "rb") as f:
+            _specs[spec_dir] = json.loads(f.read())
+    return _specs[spec_dir]
+
+
+def _describe(ds):
+    """Where R finds each artifact of a task: the blob file, its sha and encoding."""
+    if ds is None:
+        return {}
+    storage = ds.storage
+    if not hasattr(storage, "path"):
+        raise MetaflowException(
+            "R steps read artifacts from local files; datastore *%s* can't serve them yet."
+            % storage.TYPE
+        )
+    return {
+        name: {"path": storage.path(ds.ca_store.key(sha)), "sha": sha,
+               "encoding": ds.info[name]["encoding"]}
+        for name, sha in ds.objects.items()
+    }
+
+
+def _jsonable(value):
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _request(flow, step_name, function, inputs, spec_dir, output_dir):
+    graph = flow._graph
+    params = current.parameter_names or []
+    join = None
+    if inputs is not None:
+        split = graph.matching_split(step_name)
+        join = "foreach" if split is not None and graph[split].type == "foreach" else "branch"
+    return {
+        "version": PROTOCOL_VERSION,
+        "functions_rds": os.path.join(spec_dir, "functions.rds"),
+        "function": function,
+        "step": step_name,
+        "output_dir": output_dir,
+        "join": join,
+        "self": {"artifacts": _describe(flow._datastore)},
+        "inputs": [
+            {"step": inp._current_step, "task": inp._datastore.pathspec,
+             "artifacts": _describe(inp._datastore)}
+            for inp in (inputs or [])
+        ],
+        "parameters": {p: _jsonable(getattr(flow, p)) for p in params},
+        "foreach_stack": [f.to_dict() for f in flow._foreach_stack_frames],
+        "foreach_var": graph[step_name].foreach_param,
+        "current": {
+            "flow_name": current.flow_name, "run_id": current.run_id,
+            "step_name": current.step_name, "task_id": current.task_id,
+            "retry_count": current.retry_count, "origin_run_id": current.origin_run_id,
+            "pathspec": current.pathspec, "namespace": current.namespace,
+            "username": current.username, "is_running_flow": True,
+            "parameter_names": list(params),
+        },
+    }
+
+
+def r_step(flow, function, inputs=None):
+    """Run the R body of the current step in a fresh Rscript process."""
+    step_name = flow._current_step
+    spec_dir = type(flow)._r_spec_dir
+    r = _spec(spec_dir)["r"]
+    output_dir = tempfile.mkdtemp(prefix="mf-r-")
+    try:
+        request_path = os.path.join(output_dir, "request.json")
+        with open(request_path, "w") as f:
+            json.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), f)
+        env = dict(os.environ)
+        env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        returncode = subprocess.call(
+            [r["rscript"], "--no-save", "--no-restore", "-e", R_ENTRY, request_path], env=env
+        )
+        result = _read_result(output_dir)
+        if result is None:
+            raise RStepError(
+                "Rscript exited with status %d before the step finished; see the log above."
+                % returncode, step=step_name
+            )
+        if not result.get("ok"):
+            error = result.get("error") or {}
+            raise RStepError(error.get("message", "unknown R error"), step=step_name,
+                             call=error.get("call"), traceback=error.get("traceback"))
+        _apply(flow, result, inputs, output_dir)
+    finally:
+        shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def _read_result(output_dir):
+    try:
+        with open(os.path.join(output_dir, "result.json"), "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return None
+
+
+def _apply(flow, result, inputs, output_dir):
+    for name, filename in (result.get("artifacts") or {}).items():
+        if not name.isidentifier() or name in FlowSpec._EPHEMERAL or hasattr(FlowSpec, name):
+            raise RStepError("Artifact name *%s* is not allowed: it is used by the engine." % name,
+                             step=flow._current_step)
+        with open(os.path.join(output_dir, os.path.basename(filename)), "rb") as f:
+            setattr(flow, name, RObject(f.read()))
+    for name, index in (result.get("merge") or {}).items():
+        flow._passdown[name] = inputs[index]._datastore
+    foreach = result.get("foreach")
+    if foreach:
+        counted = (foreach["num_splits"], foreach.get("values"))
+        flow._split_counter = lambda var: counted if var == foreach["var"] else None
