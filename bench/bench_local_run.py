@@ -20,11 +20,14 @@ def time_one_run():
     with tempfile.TemporaryDirectory() as workdir:
         env = dict(os.environ, METAFLOW_DATASTORE_SYSROOT_LOCAL=workdir)
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, FLOW, "run"], cwd=workdir, env=env, check=True,
-            stdout=subprocess.DEVNULL,
+        result = subprocess.run(
+            [sys.executable, FLOW, "run"], cwd=workdir, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit("hello_flow run failed (exit %d):\n%s" % (result.returncode, result.stdout))
+    return elapsed
 
 
 def main():

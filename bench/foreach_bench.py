@@ -2,22 +2,24 @@
 
 The same flow (bench/flows/foreach20_*.py: start -> 20 x square -> join -> end,
 23 tasks) runs as ``python flow.py run --max-workers 2`` on each system, the two
-systems alternating, every run in a fresh temporary directory (HOME, working
-directory and local datastore), so each starts from an empty datastore and no
-user configuration. Netflix's metaflow comes from .bench/venv-netflix
-(``make bench-setup`` or bench/ref_env.sh creates it) and runs with the local
-datastore and metadata, ``--no-pylint``, no metadata service. One untimed run
-of each system first checks the setup and warms the page cache. A run that
-fails, or whose end step does not print the right total, stops the benchmark.
+systems alternating (who goes first swaps every round), every run in a fresh
+temporary directory (HOME, working directory and local datastore), so each
+starts from an empty datastore and no user configuration. Netflix's metaflow
+comes from .bench/venv-netflix (``make bench-setup`` or bench/ref_env.sh creates
+it) and runs with the local datastore and metadata, ``--no-pylint``, no
+metadata service. One untimed run of each system first checks the setup, writes
+missing bytecode caches and warms the page cache. A run that fails, or whose end
+step does not print the right total, stops the benchmark.
 
 Then the costs that make up one metaflow_core task, each its own process run
 alone: interpreter start, ``flow.py --help`` (imports, graph, command line) and
-one ``step`` command as the runtime launches it.
+one foreach task, rerun with the command line and environment the runtime gave it.
 
     .venv/bin/python bench/foreach_bench.py [--repeat N] [--task-repeat N]
 """
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -28,7 +30,6 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOWS = os.path.join(ROOT, "bench", "flows")
-FLOW_NAME = "Foreach20Flow"
 TASKS = 23
 EXPECTED_OUTPUT = "total=%d" % sum(i * i for i in range(20))
 MAX_WORKERS = 2
@@ -51,9 +52,14 @@ class System(object):
 
 
 def clean_environ():
-    """The caller's environment without anything that configures either engine."""
+    """The caller's environment without anything that configures either engine.
+
+    Bytecode caching stays on, as on a user's machine: without it every task
+    process compiles the engine's modules from source again.
+    """
+    dropped = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
     return {k: v for k, v in os.environ.items()
-            if not k.startswith("METAFLOW_") and k != "PYTHONPATH"}
+            if not k.startswith("METAFLOW_") and k not in dropped}
 
 
 def core_system():
@@ -73,8 +79,9 @@ def netflix_system(python):
 
 
 def version_of(system, module):
-    out = subprocess.run([system.python, "-c", "import %s; print(%s.__version__)" % (module, module)],
-                         env=system.env, capture_output=True, text=True)
+    code = "import %s; print(%s.__version__)" % (module, module)
+    out = subprocess.run([system.python, "-c", code], env=system.env, capture_output=True,
+                         text=True)
     if out.returncode != 0:
         sys.exit("%s can't import %s:\n%s" % (system.python, module, out.stderr.strip()))
     return out.stdout.strip()
@@ -84,7 +91,6 @@ class Workdir(object):
     """A fresh temporary directory holding a copy of the flow; HOME and datastore root."""
 
     def __init__(self, system):
-        self.system = system
         self.path = tempfile.mkdtemp(prefix="foreach_bench_")
         self.flow_path = os.path.join(self.path, system.flow_file)
         shutil.copy(os.path.join(FLOWS, system.flow_file), self.flow_path)
@@ -111,70 +117,98 @@ def fail(what, cmd, proc, reason):
              % (what, reason, " ".join(cmd), proc.returncode, tail))
 
 
-def time_run(system, keep=None):
-    """Seconds for one whole run; ``keep(workdir)`` sees the datastore before cleanup."""
+def checked_run(system, wd, cmd):
+    """Seconds for one whole run in ``wd``; a failed or wrong run stops the benchmark."""
+    seconds, proc = timed(cmd, wd.path, wd.env)
+    if proc.returncode != 0:
+        fail("the %s run" % system.label, cmd, proc, "failed")
+    if EXPECTED_OUTPUT not in proc.stdout + proc.stderr:
+        fail("the %s run" % system.label, cmd, proc,
+             "did not print %s in its end step" % EXPECTED_OUTPUT)
+    return seconds
+
+
+def time_run(system):
     with Workdir(system) as wd:
-        cmd = system.run_command(wd.flow_path)
-        seconds, proc = timed(cmd, wd.path, wd.env)
+        return checked_run(system, wd, system.run_command(wd.flow_path))
+
+
+# Runs a flow as `python flow.py ...` would, logging the command line and
+# environment of every process the runtime starts, so that one task can be
+# rerun alone exactly as the runtime launched it, whatever that command is.
+RECORD_LAUNCHES = """
+import json, os, runpy, subprocess, sys
+log_path, flow_path = sys.argv[1], sys.argv[2]
+sys.argv = [flow_path] + sys.argv[3:]
+popen_init = subprocess.Popen.__init__
+def recording_init(self, args, *rest, **kwargs):
+    with open(log_path, "a") as log:
+        env = kwargs.get("env")
+        log.write(json.dumps({"cmd": list(args), "env": dict(os.environ if env is None else env)}))
+        log.write("\\n")
+    popen_init(self, args, *rest, **kwargs)
+subprocess.Popen.__init__ = recording_init
+runpy.run_path(flow_path, run_name="__main__")
+"""
+
+
+def launched_task(system, wd, step_name):
+    """(command, environment) of one task of ``step_name`` from a recorded run."""
+    log_path = os.path.join(wd.path, "launches.jsonl")
+    run_cmd = system.run_command(wd.flow_path)
+    checked_run(system, wd, [system.python, "-c", RECORD_LAUNCHES, log_path] + run_cmd[1:])
+    with open(log_path) as f:
+        launches = [json.loads(line) for line in f]
+    # The step's name appears in the command after interpreter and flow file.
+    steps = [launch for launch in launches
+             if any(step_name in arg for arg in launch["cmd"][2:])]
+    if len(steps) != 20:
+        sys.exit("Benchmark aborted: expected 20 launches of step %s among the %d recorded, "
+                 "found %d." % (step_name, len(launches), len(steps)))
+    return steps[3]["cmd"], steps[3]["env"]
+
+
+def time_core_task_parts(core, netflix, repeat):
+    """Costs that make up one metaflow_core task, each process run alone ``repeat`` times.
+
+    The task is rerun in the finished run's datastore, so its artifact blobs
+    already exist (as most do for later foreach children in a real run).
+    """
+    with Workdir(core) as wd:
+        task_cmd, task_env = launched_task(core, wd, "square")
+        commands = [
+            ("interpreter start (python -c pass)", [core.python, "-c", "pass"], wd.env),
+            ("flow.py --help (imports, graph, CLI)", [core.python, wd.flow_path, "--help"],
+             wd.env),
+            ("one foreach task (as the runtime launches it)", task_cmd, task_env),
+        ]
+        parts = [(label, repeat_timed(label, cmd, wd.path, env, repeat))
+                 for label, cmd, env in commands]
+    with Workdir(netflix) as wd:
+        cmd = [netflix.python, wd.flow_path, "--no-pylint", "--help"]
+        label = "for comparison: Netflix flow.py --help"
+        parts.append((label, repeat_timed(label, cmd, wd.path, wd.env, repeat)))
+    return parts
+
+
+def repeat_timed(label, cmd, cwd, env, repeat):
+    times = []
+    for _ in range(repeat):
+        seconds, proc = timed(cmd, cwd, env)
         if proc.returncode != 0:
-            fail("the %s run" % system.label, cmd, proc, "failed")
-        if EXPECTED_OUTPUT not in proc.stdout + proc.stderr:
-            fail("the %s run" % system.label, cmd, proc,
-                 "did not print %s in its end step" % EXPECTED_OUTPUT)
-        if keep is not None:
-            keep(wd)
-        return seconds
+            fail(label, cmd, proc, "failed")
+        times.append(seconds)
+    return times
 
 
 def summary(times):
     return statistics.median(times), min(times), max(times)
 
 
-def time_core_task_parts(core, repeat):
-    """Interpreter start, ``--help`` and one ``step square`` of metaflow_core, run alone."""
-    parts = {}
-
-    def measure(wd):
-        ds_root = os.path.join(wd.path, ".metaflow")
-        flow_dir = os.path.join(ds_root, FLOW_NAME)
-        with open(os.path.join(flow_dir, "latest_run")) as f:
-            run_id = f.read().strip()
-        start_task = os.listdir(os.path.join(flow_dir, run_id, "start"))
-        start_task = [t for t in start_task if not t.startswith("_")][0]
-        commands = {
-            "interpreter start (python -c pass)": [core.python, "-c", "pass"],
-            "flow.py --help (imports, graph, CLI)": [core.python, wd.flow_path, "--help"],
-        }
-        for label, cmd in commands.items():
-            parts[label] = repeat_timed(label, cmd, wd, wd.env, repeat)
-        # The command line NativeRuntime._launch builds for a foreach child.
-        step_times = []
-        env = dict(wd.env, PYTHONUNBUFFERED="x", METAFLOW_RUN_ID=run_id)
-        for i in range(repeat):
-            task_id = "bench%d" % i
-            cmd = [core.python, wd.flow_path, "--quiet", "--datastore", "local",
-                   "--datastore-root", ds_root, "step", "square", "--run-id", run_id,
-                   "--task-id", task_id, "--input-paths", "%s/start/%s" % (run_id, start_task),
-                   "--retry-count", "0", "--max-user-code-retries", "0", "--split-index", "3"]
-            seconds, proc = timed(cmd, wd.path, env)
-            done = os.path.join(flow_dir, run_id, "square", task_id, "0.DONE.lock")
-            if proc.returncode != 0 or not os.path.exists(done):
-                fail("the metaflow_core step command", cmd, proc, "failed")
-            step_times.append(seconds)
-        parts["one task (step square, as launched)"] = step_times
-
-    time_run(core, keep=measure)
-    return parts
-
-
-def repeat_timed(label, cmd, wd, env, repeat):
-    times = []
-    for _ in range(repeat):
-        seconds, proc = timed(cmd, wd.path, env)
-        if proc.returncode != 0:
-            fail(label, cmd, proc, "failed")
-        times.append(seconds)
-    return times
+def print_load(when):
+    """Other work on the machine skews every figure; say how busy it was."""
+    if hasattr(os, "getloadavg"):
+        print("load average %s: %.2f %.2f %.2f" % ((when,) + os.getloadavg()))
 
 
 def main():
@@ -196,13 +230,14 @@ def main():
     netflix.label = "metaflow %s (Netflix)" % version_of(netflix, "metaflow")
 
     systems = [core, netflix]
+    print_load("before")
     print("foreach20: start -> 20 x square -> join -> end (%d tasks), run --max-workers %d, "
           "%d CPUs, %d timed runs each" % (TASKS, MAX_WORKERS, os.cpu_count(), args.repeat))
     for system in systems:
         time_run(system)
     times = {system.label: [] for system in systems}
     for i in range(args.repeat):
-        for system in systems:
+        for system in (systems if i % 2 == 0 else systems[::-1]):
             seconds = time_run(system)
             times[system.label].append(seconds)
             print("  run %d %-28s %6.2f s" % (i + 1, system.label, seconds), flush=True)
@@ -219,13 +254,14 @@ def main():
 
     print("\nmetaflow_core per-task costs, each process run alone (%d repetitions):"
           % args.task_repeat)
-    parts = time_core_task_parts(core, args.task_repeat)
-    width = max(len(label) for label in parts)
+    parts = time_core_task_parts(core, netflix, args.task_repeat)
+    width = max(len(label) for label, _ in parts)
     print("%-*s  %8s  %8s  %8s" % (width, "", "median", "min", "max"))
-    for label, part_times in parts.items():
+    for label, part_times in parts:
         median, low, high = summary(part_times)
         print("%-*s  %5.0f ms  %5.0f ms  %5.0f ms" % (width, label, 1000 * median, 1000 * low,
                                                     1000 * high))
+    print_load("after")
 
 
 if __name__ == "__main__":

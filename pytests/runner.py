@@ -130,3 +130,19 @@ def datastore_problems(root):
             problems.append("attempt %s of %s has only one of data.json / DONE.lock"
                             % (attempt, dirpath))
     return problems
+
+
+def assert_succeeded(result, root):
+    assert result.returncode == 0, describe(result)
+    assert "Done!" in result.stderr, describe(result)
+    assert datastore_problems(root) == []
+
+
+def assert_failed_cleanly(result, root, *messages):
+    """The run failed, said each of ``messages``, showed no engine traceback, left no debris."""
+    assert result.returncode != 0, describe(result)
+    for message in messages:
+        assert message in result.stderr, describe(result)
+    assert engine_lines(result.stderr) == [], describe(result)
+    assert "Internal error" not in result.stderr, describe(result)
+    assert datastore_problems(root) == []

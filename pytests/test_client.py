@@ -444,6 +444,19 @@ def test_failed_run():
     assert run["start"].task.exception is None
 
 
+def test_an_r_error_keeps_its_call_and_r_traceback():
+    run = FakeRun("RFlow")
+    record = {"type": "RStepError", "message": "object 'x' not found",
+              "traceback": "RStepError: object 'x' not found\n", "language": "R",
+              "call": "f(x)", "r_traceback": ["g()", "f(x)"]}
+    task = Task(run.task("start", ok=False, exception=record))
+    assert task.exception.message == "object 'x' not found"
+    assert task.exception.record["call"] == "f(x)"
+    assert task.exception.record["r_traceback"] == ["g()", "f(x)"]
+    assert str(task.exception) == "RStepError: object 'x' not found\n"
+    assert repr(task.exception) == "<ExceptionInfo RStepError: object 'x' not found>"
+
+
 def test_a_run_marked_running_asks_its_end_task():
     """A runtime that died after the end task leaves status 'running'."""
     orphan = FakeRun("HelloFlow")
@@ -458,23 +471,23 @@ def test_a_run_marked_running_asks_its_end_task():
     assert not Run(busy.pathspec).finished
 
 
-def test_run_code_is_the_stored_spec(hello, datastore):
+def test_run_code_is_the_stored_spec(hello):
     run = Run(hello.pathspec)
     assert run.code is None
-    spec_dir = datastore / ".metaflow" / "HelloFlow" / hello.run_id / "_meta" / "spec"
-    spec_dir.mkdir()
-    (spec_dir / "hello_flow.py").write_text("class HelloFlow(FlowSpec): pass\n")
-    (spec_dir / "spec.json").write_text('{"name": "HelloFlow", "steps": []}')
+    hello.provider.save_code("HelloFlow", hello.run_id, {
+        "flow.py": b"class HelloFlow(FlowSpec): pass\n",
+        "flow.json": b'{"flow_name": "HelloFlow", "steps": []}',
+    })
     code = run.code
-    assert code.path == str(spec_dir)
-    assert code.script_name == "hello_flow.py"
+    assert code.path == hello.provider.code_dir("HelloFlow", hello.run_id)
+    assert code.script_name == "flow.py"
     assert code.flowspec == "class HelloFlow(FlowSpec): pass\n"
-    assert code.spec == {"name": "HelloFlow", "steps": []}
+    assert code.spec == {"flow_name": "HelloFlow", "steps": []}
 
 
 def test_resumed_run_and_cloned_task_have_an_origin(hello):
     resumed = FakeRun("HelloFlow", origin_run_id=hello.run_id)
-    resumed.task("start", artifacts={"x": 1}, task_fields={"origin-task-id": "2"})
+    resumed.task("start", artifacts={"x": 1}, task_fields={"origin_task_id": "2"})
     resumed.task("end", artifacts={"total": 43},
                  task_fields={"origin-task-pathspec": "%s/end/3" % hello.run_id})
     resumed.finish()
@@ -488,7 +501,7 @@ def test_resumed_run_and_cloned_task_have_an_origin(hello):
 
 def test_a_cloned_task_shows_its_origins_logs(hello, datastore):
     resumed = FakeRun("HelloFlow", origin_run_id=hello.run_id)
-    pathspec = resumed.task("start", artifacts={"x": 1}, task_fields={"origin-task-id": "2"})
+    pathspec = resumed.task("start", artifacts={"x": 1}, task_fields={"origin_task_id": "2"})
     for log in (datastore / ".metaflow").glob("HelloFlow/%s/start/1/*.log" % resumed.run_id):
         log.unlink()
     assert Task(pathspec).stdout == "attempt 0: hello\nattempt 0: world\n"

@@ -32,6 +32,8 @@ class MergeFlow(FlowSpec):
             self.merge_artifacts(inputs, include=["only_a", "common"])
         elif self.mode == "exclude":
             self.merge_artifacts(inputs, exclude=["clash"])
+        elif self.mode == "missing":
+            self.merge_artifacts(inputs, include=["nowhere"])
         else:
             self.merge_artifacts(inputs)
         self.next(self.end)

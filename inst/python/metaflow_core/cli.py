@@ -250,38 +250,6 @@ def make_cli(flow, graph):
         runtime.build_clone_index(origin)
         runtime.execute(runtime.clone_parameters(origin))
 
-    @start.command(hidden=True, help="Internal command to execute a single task.")
-    @click.argument("step_name")
-    @click.option("--run-id", required=True)
-    @click.option("--task-id", required=True)
-    @click.option("--input-paths", default="")
-    @click.option("--split-index", type=int, default=None)
-    @click.option("--retry-count", type=int, default=0)
-    @click.option("--max-user-code-retries", type=int, default=0)
-    @click.option("--namespace", default=None)
-    @click.option("--origin-run-id", default=None)
-    @click.pass_obj
-    def step(state, step_name, run_id, task_id, input_paths, split_index, retry_count,
-             max_user_code_retries, namespace, origin_run_id):
-        from .task import Task, decompress_paths
-
-        if step_name not in graph:
-            raise CommandException("Step *%s* doesn't exist." % step_name)
-        if namespace is not None:
-            from . import client
-
-            client.namespace(namespace or None)
-        extra = [parse_decospec(s) for s in state.decospecs]
-        task = Task(
-            flow, graph, state.flow_datastore, run_id, step_name, task_id,
-            decompress_paths(input_paths), split_index=split_index, retry_count=retry_count,
-            max_user_code_retries=max_user_code_retries,
-            decorators=step_decorators(getattr(type(flow), step_name), extra),
-            namespace=namespace, username=get_username(), origin_run_id=origin_run_id,
-        )
-        if not task.run():
-            sys.exit(1)
-
     @start.command(help="Get data artifacts of a task or all tasks in a step.")
     @click.argument("input_path")
     @click.option("--private/--no-private", default=False, help="Show also private artifacts.")

@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 END_STEP = "end"
-PARAMETERS_STEP = "_parameters"
 LOG_STREAMS = ("stdout", "stderr")
 # Not-found messages name at most this many of the things that do exist.
 MAX_LISTED = 10
@@ -88,6 +87,8 @@ def metadata(ms):
     ``.metaflow`` directory itself). Returns the new ``get_metadata()``.
     """
     global _explicit_root
+    if not isinstance(ms, str):
+        raise MetaflowException("metadata() takes a string such as 'local@/path', not %r." % (ms,))
     if ms == "local":
         _explicit_root = None
         return get_metadata()
@@ -176,8 +177,12 @@ def _as_tag_list(tags):
 
 
 def _metadata_value(value):
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(
-        value, (dict, list)) else str(value)
+    """Metadata values are strings, as in Metaflow; JSON for structured ones."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
 
 
 def _parse_log_line(line):
@@ -218,7 +223,11 @@ class _Source(object):
         return FlowDataStore(flow, storage=self.storage)
 
     def not_found(self, components, artifacts=None):
-        """MetaflowNotFound naming the first missing level of ``components``."""
+        """MetaflowNotFound naming the first missing level of ``components``.
+
+        For an artifact, ``artifacts`` lists the task's artifacts; None means the
+        task has no completed attempt.
+        """
         provider = self.provider
         flow = components[0]
         if provider.flow(flow) is None:
@@ -262,7 +271,6 @@ class _Source(object):
 class MetaflowObject(object):
     """What every client object has: a pathspec, tags, a creation time, children."""
 
-    _NAME = None
     _EXPECTS = None
     _DEPTH = None
     _CHILD_CLASS = None
@@ -436,13 +444,10 @@ class Metaflow(object):
         self._ns = get_namespace()
 
     def _flow(self, name):
-        record = self._source.provider.flow(name)
-        if record is None:
+        try:
+            return Flow._at(self._source, (name,), True, self._ns)
+        except MetaflowNotFound:
             return None
-        flow = Flow.__new__(Flow)
-        flow._setup(self._source, (name,), True, self._ns)
-        flow._record = record
-        return flow
 
     def __iter__(self):
         flows = (self._flow(name) for name in self._source.provider.flows())
@@ -472,7 +477,6 @@ class Metaflow(object):
 class Flow(MetaflowObject):
     """A flow: its runs, newest first. Flows have no tags of their own."""
 
-    _NAME = "flow"
     _EXPECTS = "Flow('FlowName')"
     _DEPTH = 1
 
@@ -525,35 +529,26 @@ class Flow(MetaflowObject):
 
 
 class MetaflowCode(object):
-    """The code a run stored: for an R flow, its generated module and JSON spec."""
+    """The code a run stored: an R flow's generated module and JSON spec."""
+
+    script_name = "flow.py"
 
     def __init__(self, path):
         self.path = path
 
-    def _files(self, suffix):
-        return sorted(name for name in os.listdir(self.path) if name.endswith(suffix))
-
-    def _text(self, suffix):
-        names = self._files(suffix)
-        if not names:
-            return None
-        with open(os.path.join(self.path, names[0]), encoding="utf-8") as f:
+    def _read(self, name):
+        with open(os.path.join(self.path, name), encoding="utf-8") as f:
             return f.read()
-
-    @property
-    def script_name(self):
-        return next(iter(self._files(".py")), None)
 
     @property
     def flowspec(self):
         """The text of the flow's module."""
-        return self._text(".py")
+        return self._read(self.script_name)
 
     @property
     def spec(self):
-        """The R front end's JSON flow spec, parsed; None for a Python flow."""
-        text = self._text(".json")
-        return None if text is None else json.loads(text)
+        """The R front end's flow spec (``flow.json``), parsed."""
+        return json.loads(self._read("flow.json"))
 
     def __repr__(self):
         return "<MetaflowCode %s>" % self.path
@@ -562,7 +557,6 @@ class MetaflowCode(object):
 class Run(MetaflowObject):
     """One execution of a flow."""
 
-    _NAME = "run"
     _EXPECTS = "Run('FlowName/RunID')"
     _DEPTH = 2
 
@@ -637,9 +631,9 @@ class Run(MetaflowObject):
 
     @property
     def code(self):
-        """The code the run stored (``_meta/spec/`` of an R flow), or None."""
-        path = os.path.join(self._source.root, *self._components, "_meta", "spec")
-        return MetaflowCode(path) if os.path.isdir(path) else None
+        """The code the run stored (an R flow's module and spec), or None."""
+        path = self._source.provider.code_dir(*self._components)
+        return None if path is None else MetaflowCode(path)
 
     # tags
     def add_tag(self, tag):
@@ -671,7 +665,6 @@ class Run(MetaflowObject):
 class Step(MetaflowObject):
     """A step of a run: its tasks (several for a foreach), newest first."""
 
-    _NAME = "step"
     _EXPECTS = "Step('FlowName/RunID/StepName')"
     _DEPTH = 3
 
@@ -709,23 +702,21 @@ class Step(MetaflowObject):
 
 
 class ExceptionInfo(object):
-    """The exception that failed a task, as the task recorded it."""
+    """The exception that failed a task, as the task recorded it.
 
-    def __init__(self, type, message, traceback):
-        self.type = type
-        self.message = message
-        self.traceback = traceback
+    ``type``, ``message`` and ``traceback`` are what every task records;
+    ``record`` is the whole record, with what a language adds (an R error's
+    ``language``, ``call`` and ``r_traceback``).
+    """
 
-    @classmethod
-    def from_control(cls, recorded):
-        if isinstance(recorded, dict):
-            return cls(recorded.get("type"), recorded.get("message"), recorded.get("traceback"))
-        return cls(None, str(recorded), None)
+    def __init__(self, record):
+        self.record = dict(record)
+        self.type = record.get("type")
+        self.message = record.get("message")
+        self.traceback = record.get("traceback")
 
     def __str__(self):
-        if self.traceback:
-            return self.traceback
-        return "%s: %s" % (self.type, self.message) if self.type else str(self.message)
+        return self.traceback or "%s: %s" % (self.type, self.message)
 
     def __repr__(self):
         return "<ExceptionInfo %s: %s>" % (self.type, self.message)
@@ -803,7 +794,6 @@ class MetaflowArtifacts(object):
 class Task(MetaflowObject):
     """One task of a step; ``attempt=None`` means its latest attempt."""
 
-    _NAME = "task"
     _EXPECTS = "Task('FlowName/RunID/StepName/TaskID')"
     _DEPTH = 4
     _CACHES = ("_ds",)
@@ -911,7 +901,7 @@ class Task(MetaflowObject):
     def exception(self):
         """The exception that failed the task (``.type``, ``.message``, ``.traceback``)."""
         recorded = self._control().get("exception")
-        return None if recorded is None else ExceptionInfo.from_control(recorded)
+        return None if recorded is None else ExceptionInfo(recorded)
 
     @property
     def foreach_stack(self):
@@ -926,17 +916,14 @@ class Task(MetaflowObject):
 
     @property
     def origin_pathspec(self):
-        record = self._record
-        origin = record.get("origin-task-pathspec") or record.get("origin_task_pathspec")
-        if origin:
-            parts = origin.split("/")
-            return origin if len(parts) == 4 else "/".join([self._components[0]] + parts)
-        task_id = record.get("origin-task-id") or record.get("origin_task_id")
-        if not task_id:
-            return None
-        run_id = (record.get("origin-run-id") or record.get("origin_run_id")
-                  or self._run_record.get("origin_run_id"))
-        if not run_id:
+        """The task this one was cloned from by ``resume``, or None."""
+        pathspec = self._record.get("origin-task-pathspec")
+        if pathspec:
+            return pathspec if pathspec.count("/") == 3 else "%s/%s" % (
+                self._components[0], pathspec)
+        task_id = self._record.get("origin_task_id")
+        run_id = self._run_record.get("origin_run_id")
+        if not (task_id and run_id):
             return None
         return "/".join((self._components[0], str(run_id), self._components[2], str(task_id)))
 
@@ -1013,7 +1000,6 @@ def _check_attempt(attempt):
 class DataArtifact(MetaflowObject):
     """One artifact of a task: its value, size, sha and encoding."""
 
-    _NAME = "artifact"
     _EXPECTS = "DataArtifact('FlowName/RunID/StepName/TaskID/ArtifactName')"
     _DEPTH = 5
     _CACHES = ("_ds",)

@@ -6,6 +6,7 @@ task inherited from its parent; nothing is read until it is touched.
 """
 
 import reprlib
+import sys
 
 from .exceptions import (
     InvalidNextException,
@@ -71,6 +72,12 @@ class FlowSpec(object):
         self._cached_input = {}
         self._split_counter = None
         if use_cli:
+            from .task import TASK_COMMAND
+
+            if len(sys.argv) > 2 and sys.argv[1] == TASK_COMMAND:
+                from . import task
+
+                task.main(self, sys.argv[2:])
             from . import cli
 
             cli.main(self)

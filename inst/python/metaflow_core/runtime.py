@@ -9,6 +9,7 @@ are done. Tasks are keyed by ``(step, foreach indices)``, which is also how
 """
 
 import collections
+import json
 import os
 import queue
 import signal
@@ -22,7 +23,7 @@ from .exceptions import MetaflowException, RunInterrupted, TaskFailed
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
 from .plugins.decorators import retry_counts, step_decorators
-from .task import PARAMETERS_STEP, compress_paths
+from .task import PARAMETERS_STEP, TASK_COMMAND
 
 EXIT_DISALLOW_RETRY = 202
 KILL_GRACE_SECONDS = 5
@@ -138,7 +139,7 @@ class NativeRuntime(object):
     def __init__(self, flow, graph, flow_datastore, metadata, entrypoint, run_id,
                  user, max_workers=16, max_num_splits=100, max_log_size=10, tags=(),
                  namespace=None, decospecs=(), echo=None, quiet=False,
-                 origin_run_id=None, steps_to_rerun=None, top_level_options=()):
+                 origin_run_id=None, steps_to_rerun=None):
         self.flow = flow
         self.graph = graph
         self.flow_datastore = flow_datastore
@@ -156,7 +157,6 @@ class NativeRuntime(object):
         self.quiet = quiet
         self.origin_run_id = origin_run_id
         self.steps_to_rerun = steps_to_rerun
-        self.top_level_options = list(top_level_options)
         self.events = queue.Queue()
         self.run_queue = collections.deque()
         self.active = {}
@@ -330,24 +330,14 @@ class NativeRuntime(object):
     def _launch(self, task):
         decorators = self.decorators[task.step]
         user_retries, _ = retry_counts(decorators)
-        cmd = self.entrypoint + self.top_level_options + [
-            "--quiet", "--datastore", self.flow_datastore.ds_type,
-            "--datastore-root", self.flow_datastore.ds_root,
-        ]
-        for spec in self.decospecs:
-            cmd += ["--with", spec]
-        cmd += [
-            "step", task.step, "--run-id", self.run_id, "--task-id", task.task_id,
-            "--input-paths", compress_paths(task.input_paths),
-            "--retry-count", str(task.retry_count),
-            "--max-user-code-retries", str(user_retries),
-        ]
-        if task.split_index is not None:
-            cmd += ["--split-index", str(task.split_index)]
-        if self.namespace is not None:
-            cmd += ["--namespace", self.namespace]
-        if self.origin_run_id:
-            cmd += ["--origin-run-id", self.origin_run_id]
+        cmd = self.entrypoint + [TASK_COMMAND, self._task_argument({
+            "step": task.step, "run_id": self.run_id, "task_id": task.task_id,
+            "input_paths": task.input_paths, "split_index": task.split_index,
+            "retry_count": task.retry_count, "max_user_code_retries": user_retries,
+            "namespace": self.namespace, "origin_run_id": self.origin_run_id,
+            "datastore": self.flow_datastore.ds_type, "datastore_root": self.flow_datastore.ds_root,
+            "decospecs": self.decospecs,
+        })]
         env = dict(os.environ)
         for deco in decorators:
             env.update(deco.environment())
@@ -363,6 +353,18 @@ class NativeRuntime(object):
         self.tasks_run += 1
         self.system_echo(task, "Task is starting%s." % (" (retry)" if task.retry_count else ""),
                          pid=worker.pid)
+
+    def _task_argument(self, args):
+        """The task's arguments as one JSON argument, or ``@file`` past Linux's 128 KiB limit."""
+        text = json.dumps(args)
+        if len(text) < 100000:
+            return text
+        path = os.path.join(self.metadata.root, self.flow.name, self.run_id, args["step"],
+                            args["task_id"], "_meta", "%d.args.json" % args["retry_count"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return "@" + path
 
     def _on_exit(self, worker):
         self.active.pop(worker.pid, None)

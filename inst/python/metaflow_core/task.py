@@ -7,6 +7,7 @@ ends with a complete ``data.json`` and ``DONE.lock``, so a failed attempt can be
 inspected like a successful one.
 """
 
+import json
 import os
 import sys
 import traceback
@@ -17,24 +18,9 @@ from .flowspec import ForeachFrame, Inputs, is_flow_like
 from .parameters import flow_parameters
 
 PARAMETERS_STEP = "_parameters"
-
-
-def compress_paths(paths):
-    """``run/step/t1,run/step/t2`` as ``run/step:t1,t2`` when they share run and step."""
-    heads = {p.rsplit("/", 1)[0] for p in paths}
-    if len(heads) == 1 and len(paths) > 1:
-        head = heads.pop()
-        return "%s:%s" % (head, ",".join(p.rsplit("/", 1)[1] for p in paths))
-    return ",".join(paths)
-
-
-def decompress_paths(text):
-    if not text:
-        return []
-    if ":" in text:
-        head, tails = text.split(":", 1)
-        return ["%s/%s" % (head, t) for t in tails.split(",")]
-    return text.split(",")
+# The runtime starts a task as ``python flow.py internal-task '<json>'``: one JSON
+# argument, parsed here without click, because every task pays for its imports.
+TASK_COMMAND = "internal-task"
 
 
 def exception_record(exc, user_frames_only=True):
@@ -142,7 +128,9 @@ class Task(object):
             current._set_env(
                 flow_name=flow.name, run_id=self.run_id, step_name=self.step_name,
                 task_id=self.task_id, retry_count=self.retry_count,
-                origin_run_id=self.origin_run_id, namespace=self.namespace,
+                origin_run_id=self.origin_run_id,
+                # Metaflow's current.namespace is the user's own unless the run set one.
+                namespace=self.namespace or "user:%s" % self.username,
                 username=self.username,
                 parameter_names=[attr for attr, _ in flow_parameters(type(flow))],
             )
@@ -243,3 +231,33 @@ class Task(object):
             sys.stderr.write(exception_record(exc)["traceback"])
         sys.stderr.flush()
 
+
+def main(flow, argv):
+    """Entry point of a task process; exits 0 when the step succeeded, 1 otherwise."""
+    from .datastore import FlowDataStore
+    from .graph import FlowGraph
+    from .plugins.decorators import parse_decospec, step_decorators
+    from .util import get_username
+
+    text = argv[0]
+    if text.startswith("@"):
+        with open(text[1:]) as f:
+            text = f.read()
+    args = json.loads(text)
+    graph = FlowGraph(type(flow))
+    if args["namespace"] is not None:
+        from . import client
+
+        client.namespace(args["namespace"] or None)
+    extra = [parse_decospec(s) for s in args["decospecs"]]
+    task = Task(
+        flow, graph,
+        FlowDataStore(flow.name, ds_type=args["datastore"], ds_root=args["datastore_root"]),
+        args["run_id"], args["step"], args["task_id"], args["input_paths"],
+        split_index=args["split_index"], retry_count=args["retry_count"],
+        max_user_code_retries=args["max_user_code_retries"],
+        decorators=step_decorators(getattr(type(flow), args["step"]), extra),
+        namespace=args["namespace"], username=get_username(),
+        origin_run_id=args["origin_run_id"],
+    )
+    sys.exit(0 if task.run() else 1)

@@ -1,0 +1,138 @@
+#' Start a flow
+#'
+#' A flow is a graph of steps. Make one with `metaflow()`, then add
+#' [parameter()]s and [step()]s to it, and run it with `run()`:
+#'
+#' ```
+#' flow <- metaflow("HelloFlow") %>%
+#'   step(step = "start", r_function = function(self) self$x <- 1, next_step = "end") %>%
+#'   step(step = "end")
+#' ```
+#'
+#' The flow is an object you can modify in place: `step()` and `parameter()`
+#' change the flow they are given and return it invisibly, so
+#' `flow %>% step(...)` adds a step to `flow` even without reassigning it.
+#'
+#' Unlike the original R package, `metaflow()` doesn't assign the flow to a
+#' variable named after it in the global environment; keep the value it
+#' returns.
+#'
+#' @param cls The flow's name: letters, digits and underscores, not starting
+#'   with a digit (it names the flow's runs, e.g. `HelloFlow/1712345`).
+#' @param ... Flow-level decorators, made with [decorator()], e.g.
+#'   `decorator("schedule", daily = TRUE)`.
+#' @return A flow, with no steps or parameters yet. Printing it shows its
+#'   parameters and its steps in graph order.
+#' @family flow definition
+#' @export
+#' @examples
+#' flow <- metaflow("HelloFlow")
+#' flow %>%
+#'   step(step = "start", r_function = function(self) self$message <- "hi", next_step = "end") %>%
+#'   step(step = "end")
+#' flow
+#'
+#' metaflow("NightlyFlow", decorator("schedule", daily = TRUE))
+metaflow <- function(cls, ...) {
+  if (missing(cls)) {
+    metaflow_abort(c(
+      "{.arg cls} must be given: it is the flow's name.",
+      i = "Write e.g. {.code metaflow(\"HelloFlow\")}."
+    ), "flow")
+  }
+  if (!is_string(cls) || !grepl("^[A-Za-z_][A-Za-z0-9_]*$", cls)) {
+    metaflow_abort(c(
+      "A flow's name must use letters, digits and underscores, and not start with a digit.",
+      x = "Got {show_value(cls)}.",
+      i = "For example {.code metaflow(\"HelloFlow\")}."
+    ), "flow")
+  }
+  decorators <- list(...)
+  check_decorators(decorators, "metaflow", "flow")
+  Flow$new(cls, unname(decorators))
+}
+
+# Checks shared by the flow-building verbs -------------------------------------
+
+# decorators: the `...` of metaflow() or step(). Every element must be a
+# decorator(), and no decorator may appear twice.
+check_decorators <- function(decorators, verb, kind, where = NULL, call = parent.frame()) {
+  not_decorators <- which(!vapply(decorators, is_decorator, TRUE))
+  if (length(not_decorators) > 0) {
+    position <- not_decorators[[1]]
+    bad <- decorators[[position]]
+    metaflow_abort(c(
+      "{.fn {verb}} takes only decorators in {.arg ...}{where}.",
+      x = "Argument {position} of {.arg ...} is {show_value(bad)}, not a decorator.",
+      i = "Make decorators with {.fn decorator}, {.fn retry}, {.fn catch} and the like."
+    ), kind, call = call)
+  }
+  decorator_names <- vapply(decorators, function(d) d$name, "")
+  repeated <- unique(decorator_names[duplicated(decorator_names)])
+  if (length(repeated) > 0) {
+    metaflow_abort(c(
+      "Each decorator can be given only once{where}.",
+      x = "{.code @{repeated[[1]]}} is given more than once."
+    ), "decorator", call = call)
+  }
+}
+
+is_string <- function(x) {
+  is.character(x) && length(x) == 1 && !is.na(x)
+}
+
+is_true_or_false <- function(x) {
+  is.logical(x) && length(x) == 1 && !is.na(x)
+}
+
+is_scalar_atomic <- function(x) {
+  is.atomic(x) && !is.object(x) && length(x) == 1 && !is.na(x) &&
+    (is.character(x) || is.logical(x) || is.numeric(x))
+}
+
+# A Python-compatible identifier in ASCII: flow, decorator and artifact names.
+is_identifier <- function(x) {
+  is_string(x) && grepl("^[A-Za-z_][A-Za-z0-9_]*$", x)
+}
+
+is_identifier_vector <- function(x) {
+  grepl("^[A-Za-z_][A-Za-z0-9_]*$", x)
+}
+
+names2 <- function(x) {
+  if (is.null(names(x))) rep("", length(x)) else names(x)
+}
+
+# A short, escaped rendering of any value for error messages: strings keep
+# their quotes and show newlines as \n, so smuggled code is visible as such.
+show_value <- function(x) {
+  if (is.null(x)) {
+    return("NULL")
+  }
+  if (is.function(x)) {
+    return("a function")
+  }
+  if (is.character(x) && !is.object(x) && length(x) >= 1 && length(x) <= 5) {
+    shown <- paste(encodeString(x, quote = "\""), collapse = ", ")
+    return(if (length(x) == 1) shown else paste0("c(", shown, ")"))
+  }
+  if (is.atomic(x) && !is.object(x) && length(x) == 1) {
+    return(paste(deparse(x), collapse = " "))
+  }
+  description <- if (is.object(x)) {
+    paste0("an object of class ", class(x)[[1]])
+  } else {
+    paste0("a ", typeof(x), " vector")
+  }
+  paste0(description, " of length ", length(x))
+}
+
+check_flow <- function(flow, verb, call = parent.frame()) {
+  if (!inherits(flow, "Flow")) {
+    metaflow_abort(c(
+      "{.arg flow} of {.fn {verb}} must be a flow made by {.fn metaflow}.",
+      x = "Got {show_value(flow)}.",
+      i = "Write e.g. {.code metaflow(\"HelloFlow\") %>% {verb}(...)}."
+    ), "flow", call = call)
+  }
+}
