@@ -23,7 +23,7 @@ R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
 # R finds the project's venv through this; the tests and the demo rely on it.
 export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
-.PHONY: setup test demo bench docs clean
+.PHONY: setup test demo bench bench-setup docs clean
 
 setup: $(STAMPS)/r-installed $(STAMPS)/venv
 
@@ -67,8 +67,13 @@ demo: setup
 	"$(METAFLOW_PYTHON)" "$(CURDIR)/inst/examples/hello_flow.py" run; \
 	"$(METAFLOW_PYTHON)" -c 'from metaflow_core import Flow; print("HelloFlow total:", Flow("HelloFlow").latest_run.data.total)'
 
-bench: setup
+# Netflix's metaflow from PyPI in .bench/venv-netflix, the reference the benchmarks compare to.
+bench-setup:
+	PYTHON=$(PYTHON) bench/ref_env.sh
+
+bench: setup bench-setup
 	$(VENV_PYTHON) bench/bench_local_run.py
+	$(VENV_PYTHON) bench/foreach_bench.py
 
 docs: $(STAMPS)/roxygen
 

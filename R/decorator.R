@@ -186,10 +186,11 @@ batch <- function(cpu = 1L, gpu = 0L, memory = 4096L, image = NULL, queue = NULL
 #' environment_variables(MODEL = "glm", THREADS = 4)
 environment_variables <- function(...) {
   vars <- list(...)
-  if (length(vars) > 0 && (is.null(names(vars)) || any(!nzchar(names(vars))))) {
+  if (any(!nzchar(names2(vars)))) {
+    positions <- as.character(which(!nzchar(names2(vars))))
     metaflow_abort(c(
       "All environment variables must be named.",
-      x = "Argument{?s} {which(!nzchar(names2(vars)))} {?has/have} no name.",
+      x = "Argument{?s} {positions} {?has/have} no name.",
       i = "Write {.code environment_variables(NAME = \"value\")}."
     ), "decorator")
   }
@@ -318,9 +319,11 @@ check_decorator_attribute_names <- function(decorator_name, attributes, call = p
   }
   attribute_names <- names2(attributes)
   if (any(!nzchar(attribute_names))) {
+    positions <- as.character(which(!nzchar(attribute_names)))
     metaflow_abort(c(
       "All arguments to a decorator must be named.",
-      x = "Argument{?s} {which(!nzchar(attribute_names))} of {.code @{decorator_name}} {?has/have} no name."
+      x = "Argument{?s} {positions} {?has/have} no name.",
+      i = "Write e.g. {.code decorator(\"{decorator_name}\", times = 3)}."
     ), "decorator", call = call)
   }
   bad_names <- attribute_names[!is_identifier_vector(attribute_names)]

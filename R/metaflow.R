@@ -48,22 +48,22 @@ metaflow <- function(cls, ...) {
     ), "flow")
   }
   decorators <- list(...)
-  check_decorators(decorators, "metaflow", "flow")
+  check_decorators(decorators, "metaflow", "flow", paste("flow", encodeString(cls, quote = "\"")))
   Flow$new(cls, unname(decorators))
 }
 
 # Checks shared by the flow-building verbs -------------------------------------
 
-# decorators: the `...` of metaflow() or step(). Every element must be a
-# decorator(), and no decorator may appear twice.
-check_decorators <- function(decorators, verb, kind, where = NULL, call = parent.frame()) {
+# decorators: the `...` of metaflow() or step(), given to `target` (e.g.
+# 'step "train"'). Every element must be a decorator(), none given twice.
+check_decorators <- function(decorators, verb, kind, target, call = parent.frame()) {
   not_decorators <- which(!vapply(decorators, is_decorator, TRUE))
   if (length(not_decorators) > 0) {
     position <- not_decorators[[1]]
-    bad <- decorators[[position]]
+    shown <- show_value(decorators[[position]])
     metaflow_abort(c(
-      "{.fn {verb}} takes only decorators in {.arg ...}{where}.",
-      x = "Argument {position} of {.arg ...} is {show_value(bad)}, not a decorator.",
+      "{.arg ...} of {.fn {verb}} must hold only decorators.",
+      x = "Argument {position} of {.arg ...} is {shown}.",
       i = "Make decorators with {.fn decorator}, {.fn retry}, {.fn catch} and the like."
     ), kind, call = call)
   }
@@ -71,8 +71,8 @@ check_decorators <- function(decorators, verb, kind, where = NULL, call = parent
   repeated <- unique(decorator_names[duplicated(decorator_names)])
   if (length(repeated) > 0) {
     metaflow_abort(c(
-      "Each decorator can be given only once{where}.",
-      x = "{.code @{repeated[[1]]}} is given more than once."
+      "Each decorator can be given only once.",
+      x = "{.code @{repeated[[1]]}} is given to {target} more than once."
     ), "decorator", call = call)
   }
 }

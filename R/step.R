@@ -64,13 +64,13 @@
 #' flow
 step <- function(flow, ..., step, r_function = NULL, foreach = NULL, join = FALSE,
                  next_step = NULL) {
-  check_flow(flow, "step")
+  check_flow(if (!missing(flow)) flow, "step")
   decorators <- list(...)
   if (missing(step)) {
     abort_missing_step_name(decorators)
   }
   check_step_name(step, "step")
-  check_decorators(decorators, "step", "step", where = paste0(" of step ", encodeString(step, quote = "\"")))
+  check_decorators(decorators, "step", "step", paste("step", encodeString(step, quote = "\"")))
   if (flow$has_step(step)) {
     metaflow_abort(c(
       "Each step of a flow must have its own name.",

@@ -21,6 +21,7 @@ one foreach task, rerun with the command line and environment the runtime gave i
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -122,7 +123,7 @@ def checked_run(system, wd, cmd):
     seconds, proc = timed(cmd, wd.path, wd.env)
     if proc.returncode != 0:
         fail("the %s run" % system.label, cmd, proc, "failed")
-    if EXPECTED_OUTPUT not in proc.stdout + proc.stderr:
+    if not re.search(r"\b%s$" % EXPECTED_OUTPUT, proc.stdout + proc.stderr, re.MULTILINE):
         fail("the %s run" % system.label, cmd, proc,
              "did not print %s in its end step" % EXPECTED_OUTPUT)
     return seconds
@@ -159,9 +160,11 @@ def launched_task(system, wd, step_name):
     checked_run(system, wd, [system.python, "-c", RECORD_LAUNCHES, log_path] + run_cmd[1:])
     with open(log_path) as f:
         launches = [json.loads(line) for line in f]
-    # The step's name appears in the command after interpreter and flow file.
+    # The step's name is an argument of the task's command, or a quoted string in
+    # one (JSON); inside input paths (run/step/task) it belongs to a parent task.
+    name = re.compile(r'(^|[\s"])%s([\s"]|$)' % re.escape(step_name))
     steps = [launch for launch in launches
-             if any(step_name in arg for arg in launch["cmd"][2:])]
+             if any(name.search(arg) for arg in launch["cmd"][2:])]
     if len(steps) != 20:
         sys.exit("Benchmark aborted: expected 20 launches of step %s among the %d recorded, "
                  "found %d." % (step_name, len(launches), len(steps)))

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 
 from metaflow_core.datastore import FlowDataStore, LocalStorage
 from metaflow_core.metadata import FAILED, RUNNING, SUCCEEDED, LocalMetadataProvider
-from metaflow_core.util import read_json, write_json
 
 __all__ = ["FakeRun", "hello_run", "foreach_run", "failed_run", "FAILED", "RUNNING",
            "SUCCEEDED"]
@@ -24,8 +23,9 @@ def system_tags(user):
 
 
 def log_line(text):
-    stamp = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
-    return ("%sZ %s\n" % (stamp, text)).encode("utf-8")
+    """A line as the runtime stores it: ``<UTC ISO 8601>Z <text>``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ("%s %s\n" % (stamp, text)).encode("utf-8")
 
 
 class FakeRun(object):
@@ -38,9 +38,7 @@ class FakeRun(object):
         self.flow = flow
         self.run_id = self.provider.new_run_id(flow)
         self.provider.register_run(flow, self.run_id, user, tags=tags,
-                                   system_tags=system_tags(user))
-        if origin_run_id:
-            self._update_run_record(origin_run_id=str(origin_run_id))
+                                   system_tags=system_tags(user), origin_run_id=origin_run_id)
         self.flow_datastore.set_latest_run(self.run_id)
         self._steps = []
         self._next_task_id = 1
@@ -48,12 +46,6 @@ class FakeRun(object):
     @property
     def pathspec(self):
         return "%s/%s" % (self.flow, self.run_id)
-
-    def _update_run_record(self, **fields):
-        path = self.provider._self(self.flow, self.run_id)
-        record = read_json(path)
-        record.update(fields)
-        write_json(path, record)
 
     def task(self, step, artifacts=None, ok=True, foreach_stack=(), exception=None,
              stdout=(), stderr=(), attempts=1, done=True, task_fields=None):

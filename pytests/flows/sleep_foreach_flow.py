@@ -1,4 +1,4 @@
-"""A foreach whose tasks write their pid to $PID_DIR and then sleep."""
+"""A foreach whose tasks write their pid to $PID_DIR, say so, and then sleep."""
 
 import os
 import time
@@ -21,6 +21,7 @@ class SleepForeachFlow(FlowSpec):
         with open(path + ".tmp", "w") as f:
             f.write(str(os.getpid()))
         os.replace(path + ".tmp", path)
+        print("working on %d" % self.index, flush=True)
         time.sleep(self.seconds)
         self.next(self.join)
 

@@ -12,9 +12,11 @@ from .flowspec import FlowSpec, step
 from .parameters import JSONType, Parameter
 from .plugins.decorators import catch, environment, resources, retry, timeout
 
+# ``metadata()`` stays in metaflow_core.client: the name ``metadata`` here is the
+# metadata subpackage.
 _CLIENT_NAMES = frozenset((
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace",
-    "get_namespace", "default_namespace", "metadata", "get_metadata", "default_metadata",
+    "get_namespace", "default_namespace", "get_metadata", "default_metadata",
 ))
 
 

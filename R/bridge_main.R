@@ -1,0 +1,349 @@
+#' Run one R step for the Python engine
+#'
+#' The single entry point the engine runs for every attempt of an R step:
+#' `Rscript --no-save --no-restore -e "metaflow:::bridge_main()" REQUEST_JSON`
+#' (inst/PROTOCOL.md, sections 4 to 6). It reads the request, prepares the
+#' process the way the flow script had it (attached packages, global objects),
+#' calls the step function with `self` (and `inputs` in a join), writes the
+#' artifacts the step assigned and `result.json` to the request's output
+#' directory, and quits with status 0, or 1 if the step failed.
+#'
+#' Every R step pays for R's start-up and for this function, so it and what it
+#' calls use base R and jsonlite only.
+#'
+#' @param request The path of the request file, or the request's JSON text.
+#' @noRd
+bridge_main <- function(request = commandArgs(trailingOnly = TRUE)[1]) {
+  quit(save = "no", status = run_bridge(request))
+}
+
+# Everything bridge_main() does but quitting; returns the exit status.
+run_bridge <- function(request) {
+  # Print warnings as they happen: a deferred warning would be lost when
+  # bridge_main() quits.
+  options(warn = 1L)
+  parsed <- attempt(read_request(request))
+  if (!is.null(parsed$error)) {
+    report_error("Error in the R step bridge", parsed$error)
+    return(1L)
+  }
+  request <- parsed$value
+  outcome <- run_task(request)
+  if (!is.null(outcome$error)) {
+    report_error(sprintf("Error in step %s", request$step), outcome$error)
+  }
+  write_result(request$output_dir, outcome)
+  if (is.null(outcome$error)) 0L else 1L
+}
+
+read_request <- function(request) {
+  if (!is.character(request) || length(request) != 1L || is.na(request)) {
+    bridge_abort(
+      "The R step bridge needs a request: the path of a request file, or its JSON text.",
+      "bridge", call = NULL
+    )
+  }
+  text <- if (startsWith(trimws(request), "{")) {
+    request
+  } else {
+    paste(readLines(request, warn = FALSE, encoding = "UTF-8"), collapse = "\n")
+  }
+  parsed <- jsonlite::parse_json(text, simplifyVector = FALSE)
+  if (!identical(parsed$version, 1L)) {
+    bridge_abort(c(
+      "This version of the metaflow R package reads step requests of version 1.",
+      x = sprintf("The request is of version %s.", format_label(parsed$version)),
+      i = "Install the same version of the R package and of its Python engine."
+    ), "bridge", call = NULL)
+  }
+  # Parameters arrive as typed JSON values; simplified, a JSON parameter's
+  # arrays become R vectors and data frames.
+  parsed$parameters <- jsonlite::parse_json(text, simplifyVector = TRUE)$parameters
+  parsed
+}
+
+# Runs the step in three stages, each of which may fail with an R error:
+# preparing the process, calling the step function, writing the outputs.
+# Returns list(outputs, error).
+run_task <- function(request) {
+  prepared <- attempt(prepare_task(request))
+  if (!is.null(prepared$error)) {
+    return(prepared)
+  }
+  task <- prepared$value
+  called <- attempt(call_step(task), step_function = task$fun)
+  if (!is.null(called$error)) {
+    return(called)
+  }
+  attempt(write_outputs(task$self, request))
+}
+
+prepare_task <- function(request) {
+  functions <- readRDS(request$functions_rds)
+  attach_packages(functions$packages)
+  list2env(as.list(functions$globals), envir = globalenv())
+  set_running_task(request$current)
+  inputs <- join_inputs(request)
+  self <- new_metaflow_self(
+    step = request$step,
+    artifacts = as.list(request$self$artifacts),
+    parameters = as.list(request$parameters),
+    foreach_stack = as.list(request$foreach_stack),
+    join = request$join,
+    inputs = inputs
+  )
+  list(name = request$step, fun = step_function(functions, request), self = self, inputs = inputs)
+}
+
+step_function <- function(functions, request) {
+  key <- request[["function"]]
+  if (is.null(key)) {
+    return(NULL)
+  }
+  fun <- functions$steps[[key]]
+  if (!is.function(fun)) {
+    bridge_abort(c(
+      sprintf("Step `%s` has no R function `%s`.", request$step, key),
+      i = sprintf("The functions file %s has: %s.", request$functions_rds, format_names(names(functions$steps)))
+    ), "bridge", call = NULL)
+  }
+  fun
+}
+
+# `packages` is in search() order, so attaching them from last to first
+# rebuilds the flow script's search path.
+attach_packages <- function(packages) {
+  for (package in rev(as.character(packages))) {
+    tryCatch(
+      suppressPackageStartupMessages(
+        library(package, character.only = TRUE, quietly = TRUE, warn.conflicts = FALSE)
+      ),
+      packageNotFoundError = function(err) {
+        bridge_abort(c(
+          sprintf("Can't attach package `%s`, which the flow script attached.", package),
+          x = sprintf("It is not installed in the step's library paths: %s.", paste(.libPaths(), collapse = ", ")),
+          i = "Install it there, or stop attaching it in the flow script."
+        ), "bridge", package = package, parent = err, call = NULL)
+      }
+    )
+  }
+}
+
+join_inputs <- function(request) {
+  if (is.null(request$join)) {
+    return(NULL)
+  }
+  parameters <- as.list(request$parameters)
+  inputs <- lapply(seq_along(request$inputs), function(i) {
+    input <- request$inputs[[i]]
+    new_metaflow_input(input$step, input$task, i - 1L, as.list(input$artifacts), parameters)
+  })
+  if (identical(request$join, "branch")) {
+    names(inputs) <- vapply(request$inputs, function(input) input$step, "")
+  }
+  new_metaflow_inputs(inputs)
+}
+
+# Calls the step as `<step>(self)` or `<step>(self, inputs)`, so that its name,
+# not the bridge's variables, shows in error calls and tracebacks. The function
+# is bound in an enclosing environment so that a step named like an argument
+# (`self`) still finds it.
+call_step <- function(task) {
+  if (is.null(task$fun)) {
+    return(invisible())
+  }
+  function_env <- new.env(parent = baseenv())
+  assign(task$name, task$fun, envir = function_env)
+  argument_env <- new.env(parent = function_env)
+  argument_env$self <- task$self
+  argument_env$inputs <- task$inputs
+  arguments <- if (is.null(task$inputs)) list(quote(self)) else list(quote(self), quote(inputs))
+  eval(as.call(c(as.name(task$name), arguments)), argument_env)
+  invisible()
+}
+
+# Outputs -------------------------------------------------------------------------
+
+write_outputs <- function(self, request) {
+  list(
+    foreach = foreach_result(self, request$foreach_var),
+    artifacts = write_artifacts(self, request$output_dir),
+    merge = merge_result(self)
+  )
+}
+
+# Files are named by position, so any artifact name is safe.
+write_artifacts <- function(self, output_dir) {
+  values <- self_field(self, "values")
+  files <- paste0(seq_along(values), ".rds")
+  for (i in seq_along(values)) {
+    write_serialized(values[[i]], file.path(output_dir, files[[i]]))
+  }
+  json_object(as.list(files), names(values))
+}
+
+# The bytes of serialize(value, NULL), streamed to the file.
+write_serialized <- function(value, path) {
+  connection <- file(path, open = "wb")
+  on.exit(close(connection))
+  serialize(value, connection)
+}
+
+merge_result <- function(self) {
+  merged <- self_field(self, "merged")
+  indexes <- lapply(merged, function(input) get("index", envir = input))
+  json_object(indexes, names(merged))
+}
+
+foreach_result <- function(self, var) {
+  if (is.null(var)) {
+    return(NULL)
+  }
+  if (self_source(self, var) == "missing") {
+    bridge_abort(c(
+      sprintf("Step `%s` splits over `%s`, which is not an artifact.", self_field(self, "step"), var),
+      i = sprintf("Assign the values to split over in the step, e.g. `self$%s <- c(\"a\", \"b\")`.", var)
+    ), "foreach", artifact = var, call = NULL)
+  }
+  values <- self_get(self, var, call = NULL)
+  num_splits <- length(values)
+  list(
+    var = var,
+    num_splits = num_splits,
+    values = if (num_splits <= max_foreach_labels) as.list(split_labels(values))
+  )
+}
+
+# As the engine: above this many splits the values aren't listed.
+max_foreach_labels <- 10000L
+
+# Short labels of the items of a foreach, for display: atomic items as text,
+# other items as their class, at most 30 characters each.
+split_labels <- function(values) {
+  labels <- if (is.atomic(values)) {
+    as.character(values)
+  } else {
+    vapply(seq_along(values), function(i) item_label(values[[i]]), "")
+  }
+  labels[is.na(labels)] <- "NA"
+  substr(labels, 1L, 30L)
+}
+
+item_label <- function(item) {
+  if (is.atomic(item) && length(item) > 0L) {
+    paste(format(item[seq_len(min(length(item), 10L))], trim = TRUE), collapse = " ")
+  } else {
+    sprintf("<%s>", paste(class(item), collapse = "/"))
+  }
+}
+
+# result.json is written to a temporary name and renamed into place, so the
+# engine never reads half a file.
+write_result <- function(output_dir, outcome) {
+  ok <- is.null(outcome$error)
+  result <- list(
+    ok = ok,
+    artifacts = if (ok) outcome$value$artifacts else json_object(list(), character()),
+    merge = if (ok) outcome$value$merge else json_object(list(), character()),
+    foreach = if (ok) outcome$value$foreach,
+    error = outcome$error
+  )
+  json <- jsonlite::toJSON(result, auto_unbox = TRUE, null = "null", na = "null", digits = NA)
+  temporary <- file.path(output_dir, ".result.json.partial")
+  writeLines(enc2utf8(json), temporary, useBytes = TRUE)
+  if (!file.rename(temporary, file.path(output_dir, "result.json"))) {
+    stop("Can't move result.json into place in ", output_dir, call. = FALSE)
+  }
+}
+
+# A list that jsonlite writes as an object, `{}` when empty.
+json_object <- function(values, names) {
+  names(values) <- as.character(names)
+  values
+}
+
+# Errors --------------------------------------------------------------------------
+
+# Evaluates `expr`; returns list(value) or, on an error, list(error), the
+# error as result.json records it. When the error happens below
+# `step_function`, the record's traceback shows the calls from it down.
+attempt <- function(expr, step_function = NULL) {
+  trace <- character()
+  tryCatch(
+    withCallingHandlers(
+      list(value = expr),
+      error = function(err) trace <<- step_traceback(step_function)
+    ),
+    error = function(err) list(error = error_record(err, trace))
+  )
+}
+
+error_record <- function(err, trace) {
+  call <- conditionCall(err)
+  list(
+    message = conditionMessage(err),
+    call = if (!is.null(call)) format_call(call),
+    traceback = as.list(trace)
+  )
+}
+
+# Called from a calling handler: the stack still holds the failing calls.
+# Keeps the user's part of it: from the step function's call down to the
+# call that raised the error; frames of R's condition machinery and of this
+# package are cut (a call into the package shows, the package's inside doesn't).
+step_traceback <- function(step_function) {
+  if (is.null(step_function)) {
+    return(character())
+  }
+  handler_frame <- sys.parent()
+  frames <- seq_len(handler_frame - 1L)
+  functions <- lapply(frames, sys.function)
+  calls <- sys.calls()[frames]
+  is_step <- vapply(functions, identical, TRUE, step_function)
+  if (!any(is_step)) {
+    return(character())
+  }
+  keep <- seq(which(is_step)[1L], length(frames))
+  in_package <- vapply(functions[keep], is_package_function, TRUE)
+  in_package[1L] <- FALSE
+  if (any(in_package)) {
+    keep <- keep[seq_len(which(in_package)[1L])]
+  } else if (identical(functions[[keep[length(keep)]]], .handleSimpleError)) {
+    keep <- keep[-length(keep)]
+  }
+  shorten_traceback(vapply(calls[keep], format_call, ""))
+}
+
+is_package_function <- function(fun) {
+  is.function(fun) && !is.primitive(fun) &&
+    identical(topenv(environment(fun)), topenv(environment(is_package_function)))
+}
+
+# A runaway recursion would print thousands of frames: keep both ends.
+shorten_traceback <- function(lines, keep = 50L) {
+  if (length(lines) <= 2L * keep) {
+    return(lines)
+  }
+  omitted <- length(lines) - 2L * keep
+  c(
+    lines[seq_len(keep)],
+    sprintf("... %d frames omitted ...", omitted),
+    lines[seq(length(lines) - keep + 1L, length(lines))]
+  )
+}
+
+format_call <- function(call) {
+  lines <- deparse(call, width.cutoff = 200L, nlines = 2L)
+  if (length(lines) > 1L) paste(lines[1L], "...") else lines
+}
+
+# Prints the error for the task log: the headline, then the traceback,
+# outermost call first.
+report_error <- function(headline, error) {
+  lines <- sprintf("%s: %s", headline, error$message)
+  trace <- unlist(error$traceback)
+  if (length(trace) > 0L) {
+    lines <- c(lines, "Traceback (outermost call first):", sprintf("  %d: %s", seq_along(trace), trace))
+  }
+  cat(lines, sep = "\n", file = stderr())
+}

@@ -1,0 +1,271 @@
+#' Run a flow
+#'
+#' `run()` runs a flow on the local machine, one process per task, and
+#' returns the run. It is also how a flow script becomes a command-line
+#' program: a script that ends in `run(flow)` can be started with
+#' `Rscript flow.R run --alpha 0.2`, `Rscript flow.R show`, and so on.
+#'
+#' # Two ways to give options
+#'
+#' Options can come from `...` (`run(flow, alpha = 0.2, max_workers = 4)`)
+#' and, when the script runs under `Rscript`, from its command line
+#' (`Rscript flow.R run --alpha 0.2 --max-workers 4`). When both give the
+#' same option, the command line wins; when the command line names a command
+#' (`Rscript flow.R show`), that command runs instead of the one `...` asks
+#' for. The command line goes to the engine as it is: every command and
+#' option of `Rscript flow.R help` works there, spelled as the engine spells
+#' it (`--max-workers`).
+#'
+#' Options are passed to the engine as separate arguments, never through a
+#' shell, so a value with spaces, quotes, backslashes or newlines arrives
+#' exactly as given.
+#'
+#' # Output and interruption
+#'
+#' The engine's output appears as it happens, each task's lines prefixed by
+#' the task's pathspec (`HelloFlow/1712345/start/1`); with `quiet = TRUE` only
+#' errors are shown. Interrupting R (Ctrl-C, or Esc in RStudio) stops the run
+#' the way Ctrl-C stops the engine: its running tasks are stopped and
+#' recorded as failed before `run()` returns.
+#'
+#' @param flow The flow to run, made with [metaflow()].
+#' @param ... Run options and parameter values, all named:
+#'   * Parameters of the flow, by their names exactly: `alpha = 0.2`. A value
+#'     is a single string, number or logical; several values if the
+#'     parameter has a `separator`. A flag parameter takes `TRUE` or `FALSE`.
+#'     A `json` parameter takes any value [jsonlite::toJSON()] can convert
+#'     (length-one vectors become scalars; wrap in [I()] to keep an array), or
+#'     a string of JSON text.
+#'   * The command, when it isn't a new run: `resume = TRUE` (resume the
+#'     latest run from where it failed) or `resume = "step"` (from that step),
+#'     with `origin_run_id` to resume another run; `show = TRUE` (print the
+#'     flow's steps); `check = TRUE` (validate the flow); `logs = "run/step"`
+#'     or `"run/step/task"` (print a task's output again); `dump =` a
+#'     pathspec (print a task's artifacts); `help = TRUE` (list commands).
+#'   * Options of a run (or a resume): `tag` (character vector),
+#'     `max_workers` (tasks at a time, default 16), `max_num_splits` (the
+#'     most tasks a foreach may start, default 100), `max_log_size` (MB of
+#'     output kept per task, default 10), `namespace` (run only),
+#'     `run_id_file` (a file to write the run's ID to).
+#'   * Options of the engine: `datastore` (`"local"`), `datastore_root`,
+#'     `metadata` (`"local"`), `package_suffixes` (character vector), `with`
+#'     (decorators for every step, e.g. `c("retry", "catch")`), `batch = TRUE`
+#'     (the same as `with = "batch"`), `quiet = TRUE` (no progress output).
+#'   * `other_args`: a character vector of further command-line arguments
+#'     for the command, passed as they are.
+#' @return For a run or a resume, the run, invisibly: a `metaflow_run_id`, the
+#'   run's pathspec (`"HelloFlow/1712345"`). For other commands, `0`,
+#'   invisibly. A run that fails is an error of class `metaflow_error_run`
+#'   (its message names the failed step, its `pathspec` field the run); a
+#'   command line the engine rejects, such as a parameter value of the wrong
+#'   type, is an error of class `metaflow_error_usage`. Under `Rscript`
+#'   either error ends the script with a non-zero exit status.
+#' @family running flows
+#' @export
+#' @examples
+#' flow <- metaflow("HelloFlow") %>%
+#'   parameter("alpha", default = 0.1, help = "Learning rate") %>%
+#'   step(step = "start", r_function = function(self) self$x <- self$alpha * 2, next_step = "end") %>%
+#'   step(step = "end")
+#' \dontrun{
+#' run(flow, alpha = 0.2)
+#' run(flow, show = TRUE)
+#' run(flow, resume = "end", tag = "retried")
+#' }
+run <- function(flow = NULL, ...) {
+  call <- environment()
+  local_run_error_display()
+  validate_flow(flow, call = call)
+  flow_name <- flow$get_name()
+  parameters <- flow$get_parameters()
+  args <- merge_engine_args(
+    engine_args_from_options(list(...), parameters, flow_name, call = call),
+    engine_args_from_command_line(script_command_line(), parameters)
+  )
+  starts_run <- args$command %in% c("run", "resume") && !engine_shows_help(args)
+  run_id_file <- engine_option_value(args, "run-id-file")
+  if (starts_run && is.null(run_id_file)) {
+    run_id_file <- tempfile("metaflow-run-id-")
+    on.exit(unlink(run_id_file), add = TRUE)
+    args$command_args <- c(args$command_args, list(option_entry("run-id-file", run_id_file)))
+  }
+
+  spec_dir <- tempfile("metaflow-spec-")
+  dir.create(spec_dir)
+  on.exit(unlink(spec_dir, recursive = TRUE), add = TRUE)
+  write_flow_spec(flow, spec_dir, evaluate_parameter_defaults(flow, call = call), call = call)
+
+  started <- Sys.time()
+  result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)))
+  run_id <- if (starts_run) read_run_id(run_id_file)
+  pathspec <- if (!is.null(run_id)) paste0(flow_name, "/", run_id)
+  if (result$status != 0) {
+    abort_engine_failure(result, args$command, flow_name, pathspec, call)
+  }
+  if (is.null(pathspec)) {
+    return(invisible(0L))
+  }
+  if (!engine_quiet(args)) {
+    elapsed <- format_elapsed(difftime(Sys.time(), started, units = "secs"))
+    cli::cli_alert_success("Run {pathspec} succeeded in {elapsed}.")
+  }
+  invisible(run_object(pathspec))
+}
+
+# The run a successful run() returns: the run client once the package has
+# one, until then the run's pathspec.
+run_object <- function(pathspec) {
+  client <- get0("run_client", envir = topenv(), inherits = FALSE)
+  if (is.null(client)) {
+    return(structure(pathspec, class = "metaflow_run_id"))
+  }
+  client$new(pathspec)
+}
+
+#' @export
+print.metaflow_run_id <- function(x, ...) {
+  cat("<metaflow run> ", unclass(x), "\n", sep = "")
+  invisible(x)
+}
+
+# The command line of `Rscript flow.R ARGS...`: ARGS. An interactive session
+# has none, whatever R was started with.
+script_command_line <- function() {
+  if (interactive()) character() else commandArgs(trailingOnly = TRUE)
+}
+
+read_run_id <- function(path) {
+  if (!file.exists(path)) {
+    return(NULL)
+  }
+  run_id <- trimws(paste(readLines(path, warn = FALSE), collapse = ""))
+  if (nzchar(run_id)) run_id
+}
+
+format_elapsed <- function(seconds) {
+  seconds <- as.numeric(seconds)
+  if (seconds < 60) {
+    return(sprintf("%.1fs", seconds))
+  }
+  sprintf("%dm %02ds", as.integer(seconds %/% 60), as.integer(round(seconds %% 60)))
+}
+
+# A failed run is about the flow, not about where in this package the error
+# was raised: don't print a backtrace of run()'s internals (rlang prints a
+# full one under Rscript), unless the user chose how backtraces show.
+local_run_error_display <- function(frame = parent.frame()) {
+  if (is.null(getOption("rlang_backtrace_on_error"))) {
+    options(rlang_backtrace_on_error = "none")
+    do.call(on.exit, list(quote(options(rlang_backtrace_on_error = NULL)), add = TRUE), envir = frame)
+  }
+}
+
+# The engine process ------------------------------------------------------------
+
+# Runs the Python engine with `args`, relaying its output line by line as it
+# comes. Returns the exit status and the last lines of its stderr.
+#
+# An interrupt of R (Ctrl-C) is passed on as SIGINT, which the engine handles
+# by stopping its tasks and recording the run as failed; R waits for that to
+# finish and only then lets the interrupt end run(). Never SIGKILL first: the
+# engine's task processes would be orphaned.
+run_engine <- function(args) {
+  process <- processx::process$new(
+    metaflow_python(), args,
+    env = c("current", python_env()),
+    stdout = "|", stderr = "|",
+    cleanup_tree = TRUE
+  )
+  on.exit(stop_engine(process), add = TRUE)
+  errors <- character()
+  withCallingHandlers(
+    {
+      while (process$is_incomplete_output() || process$is_incomplete_error()) {
+        errors <- utils::tail(c(errors, relay_engine_output(process)), 50)
+      }
+      process$wait()
+    },
+    interrupt = function(cnd) stop_engine(process)
+  )
+  list(status = process$get_exit_status(), stderr = errors)
+}
+
+# Waits up to `timeout` ms for output and relays what came: stdout to stdout,
+# stderr as messages (which Rscript writes to stderr unchanged). Returns the
+# stderr lines.
+relay_engine_output <- function(process, timeout = 200) {
+  process$poll_io(timeout)
+  output <- process$read_output_lines()
+  errors <- process$read_error_lines()
+  if (length(output) > 0) {
+    cat(paste0(output, "\n"), sep = "")
+  }
+  for (line in errors) {
+    message(line)
+  }
+  errors
+}
+
+stop_engine <- function(process, grace = 10) {
+  if (!process$is_alive()) {
+    return(invisible())
+  }
+  process$interrupt()
+  deadline <- Sys.time() + grace
+  while (process$is_alive() && Sys.time() < deadline) {
+    tryCatch(relay_engine_output(process, 100), interrupt = function(cnd) NULL)
+  }
+  if (process$is_alive()) {
+    process$kill_tree()
+  }
+  tryCatch(relay_engine_output(process, 0), error = function(err) NULL)
+  invisible()
+}
+
+# Failures --------------------------------------------------------------------
+
+abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
+  problem <- engine_problem(result$stderr, result$status)
+  if (result$status == 2) {
+    metaflow_abort(c(
+      "The engine rejected the command line of {.code {command}} for flow {flow_name}.",
+      x = "{problem}"
+    ), "usage", status = result$status, pathspec = pathspec, call = call)
+  }
+  headline <- if (!is.null(pathspec)) {
+    "Run {pathspec} failed."
+  } else if (command %in% c("run", "resume")) {
+    "Flow {flow_name} failed before its run started."
+  } else {
+    "Command {.code {command}} failed for flow {flow_name}."
+  }
+  metaflow_abort(
+    c(headline, x = "{problem}"),
+    "run", status = result$status, pathspec = pathspec, call = call
+  )
+}
+
+# What went wrong, from the last lines the engine wrote to stderr:
+# * a usage error (status 2, from click): the text after "Error: ";
+# * an engine error: its headline and message, which the engine prints last,
+#   indented by four spaces ("    Step failure:", "    Step start (task-id 2)
+#   failed."), joined into one line;
+# * anything else: the last line.
+engine_problem <- function(lines, status) {
+  lines <- lines[nzchar(trimws(lines))]
+  if (length(lines) == 0) {
+    return(paste("The engine exited with status", status, "without a message."))
+  }
+  if (status == 2) {
+    error_at <- utils::tail(grep("^Error: ", lines), 1)
+    if (length(error_at) == 1) {
+      return(sub("^Error: ", "", paste(lines[error_at:length(lines)], collapse = " ")))
+    }
+  }
+  indented <- startsWith(lines, "    ")
+  if (indented[[length(lines)]]) {
+    block_start <- max(c(0, which(!indented))) + 1
+    return(paste(trimws(lines[block_start:length(lines)]), collapse = " "))
+  }
+  lines[[length(lines)]]
+}

@@ -1,0 +1,230 @@
+#' Write a flow's spec for the engine
+#'
+#' Writes the two files the Python engine reads (see `inst/PROTOCOL.md`,
+#' sections 1 and 2): `dir/flow.json`, the flow as data, and
+#' `dir/functions.rds`, its R step functions with the global objects they use
+#' and the packages the script attached. Each file is written to a temporary
+#' file in `dir` and renamed into place, so a reader never sees half a file.
+#' The flow is validated first ([validate_flow()]).
+#'
+#' @param flow A Flow.
+#' @param dir The spec directory; created if it doesn't exist.
+#' @param parameter_defaults `NULL`, or a named list of already evaluated
+#'   defaults, parameter name -> value, as [evaluate_parameter_defaults()]
+#'   returns; they replace those parameters' defaults. The default functions
+#'   of parameters not in the list are called here.
+#' @param call The call errors are reported for.
+#' @return The paths of the two files, invisibly: a character vector with
+#'   names `flow` and `functions`.
+#' @noRd
+write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.frame()) {
+  validate_flow(flow, call = call)
+  parameters <- resolve_parameters(flow, parameter_defaults, call)
+  if (!dir.exists(dir)) {
+    dir.create(dir, recursive = TRUE)
+  }
+  spec <- list(
+    version = 1L,
+    flow_name = flow$get_name(),
+    doc = NULL,
+    flow_decorators = lapply(flow$get_flow_decorators(), spec_decorator),
+    parameters = unname(lapply(parameters, spec_parameter)),
+    steps = unname(lapply(flow$get_steps(), spec_step)),
+    r = list(
+      rscript = file.path(R.home("bin"), "Rscript"),
+      lib_paths = I(.libPaths()),
+      r_version = as.character(getRversion()),
+      package_version = as.character(utils::packageVersion("metaflow"))
+    )
+  )
+  json <- jsonlite::toJSON(
+    exact_numbers(spec),
+    auto_unbox = TRUE, null = "null", na = "null", json_verbatim = TRUE, pretty = TRUE
+  )
+  functions <- flow$get_functions()
+  flow_path <- file.path(dir, "flow.json")
+  functions_path <- file.path(dir, "functions.rds")
+  write_atomically(flow_path, function(path) writeBin(charToRaw(enc2utf8(paste0(json, "\n"))), path))
+  write_atomically(functions_path, function(path) {
+    saveRDS(
+      list(steps = functions, globals = find_globals(functions), packages = attached_packages()),
+      path
+    )
+  })
+  invisible(c(flow = flow_path, functions = functions_path))
+}
+
+# The flow's parameters with function defaults replaced by their values and
+# every type known.
+resolve_parameters <- function(flow, parameter_defaults, call) {
+  parameters <- flow$get_parameters()
+  given <- parameter_defaults %||% list()
+  unknown <- setdiff(names2(given), names(parameters))
+  if (length(given) > 0 && (length(unknown) > 0 || any(!nzchar(names2(given))))) {
+    metaflow_abort(c(
+      "{.arg parameter_defaults} must be named by the flow's parameters.",
+      x = "Flow {.val {flow$get_name()}} has no parameter {.val {unknown}}."
+    ), "parameter", call = call)
+  }
+  missing_values <- Filter(
+    function(p) is.function(p$default) && !p$name %in% names(given),
+    parameters
+  )
+  if (length(missing_values) > 0) {
+    evaluated <- evaluate_parameter_defaults(flow, call = call)
+    given <- c(given, evaluated[names(missing_values)])
+  }
+  for (name in names(given)) {
+    value <- given[[name]]
+    if (is.factor(value)) {
+      value <- as.character(value)
+    }
+    parameter <- parameters[[name]]
+    parameter$type <- parameter$type %||% infer_parameter_type(value, name, call = call)
+    check_parameter_default(value, parameter$type, name, call = call)
+    parameter["default"] <- list(value)
+    parameters[[name]] <- parameter
+  }
+  parameters
+}
+
+spec_parameter <- function(parameter) {
+  default <- parameter$default
+  if (!is.null(default)) {
+    default <- switch(parameter$type,
+      json = parameter_json_text(default),
+      int = as.integer_if_possible(default),
+      float = as.double(default),
+      default
+    )
+  }
+  list(
+    name = parameter$name,
+    type = parameter$type,
+    default = default,
+    help = parameter$help,
+    required = parameter$required,
+    separator = parameter$separator,
+    is_flag = parameter$is_flag
+  )
+}
+
+spec_step <- function(step) {
+  list(
+    name = step$name,
+    "function" = if (is.null(step$r_function)) NULL else step$name,
+    "next" = I(step$next_step),
+    foreach = step$foreach,
+    join = step$join,
+    decorators = lapply(step$decorators, spec_decorator)
+  )
+}
+
+spec_decorator <- function(decorator) {
+  list(name = decorator$name, attributes = as_json_object(decorator$attributes))
+}
+
+# A named list that is written as an object even when it is empty.
+as_json_object <- function(x) {
+  structure(x, names = names2(x))
+}
+
+as.integer_if_possible <- function(x) {
+  if (abs(x) <= .Machine$integer.max) as.integer(x) else x
+}
+
+# jsonlite writes at most 15 significant digits, which doesn't give back the
+# same double. Every double is replaced here by its shortest text that reads
+# back exactly, with a decimal point so that the engine reads a float.
+exact_numbers <- function(x) {
+  if (is.list(x)) {
+    x[] <- lapply(x, exact_numbers)
+    return(x)
+  }
+  if (!is.double(x) || is.object(x) || length(x) == 0) {
+    return(x)
+  }
+  text <- json_double(x)
+  if (length(x) > 1) {
+    text <- paste0("[", paste(text, collapse = ","), "]")
+  }
+  structure(text, class = "json")
+}
+
+json_double <- function(x) {
+  vapply(x, function(value) {
+    if (is.na(value)) {
+      return("null")
+    }
+    for (digits in 15:17) {
+      text <- sprintf("%.*g", digits, value)
+      if (as.double(text) == value) {
+        break
+      }
+    }
+    if (!grepl("[.eE]", text)) paste0(text, ".0") else text
+  }, "")
+}
+
+write_atomically <- function(path, write) {
+  temporary <- tempfile(paste0(".", basename(path), "-"), tmpdir = dirname(path))
+  on.exit(unlink(temporary))
+  write(temporary)
+  if (!file.rename(temporary, path)) {
+    metaflow_abort("Can't write {.path {path}}.", "spec")
+  }
+}
+
+# The objects of the global environment the functions use, directly or
+# through other such objects that are functions: name -> value. The Flow
+# itself is never included (a step may mention `flow` without needing it).
+find_globals <- function(functions, env = globalenv()) {
+  found <- list()
+  queue <- unname(functions)
+  while (length(queue) > 0) {
+    fn <- queue[[1]]
+    queue <- queue[-1]
+    for (name in setdiff(function_symbols(fn), names(found))) {
+      if (!exists(name, envir = env, inherits = FALSE)) {
+        next
+      }
+      value <- get(name, envir = env, inherits = FALSE)
+      if (inherits(value, "Flow")) {
+        next
+      }
+      found[name] <- list(value)
+      if (is.function(value)) {
+        queue <- c(queue, list(value))
+      }
+    }
+  }
+  found
+}
+
+# The symbols a function's body and its arguments' defaults mention,
+# including those inside functions defined within it.
+function_symbols <- function(fn) {
+  if (is.primitive(fn)) {
+    return(character())
+  }
+  unique(c(expression_symbols(formals(fn)), expression_symbols(body(fn))))
+}
+
+expression_symbols <- function(expr) {
+  if (is.symbol(expr)) {
+    name <- as.character(expr)
+    return(if (nzchar(name)) name else character())
+  }
+  if (is.call(expr) || is.pairlist(expr) || is.expression(expr)) {
+    parts <- as.list(expr)
+    return(unlist(lapply(seq_along(parts), function(i) expression_symbols(parts[[i]])), use.names = FALSE))
+  }
+  character()
+}
+
+# Packages the script attached, in search() order, without the ones every R
+# session attaches and without metaflow (the bridge loads it anyway).
+attached_packages <- function() {
+  attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
+  setdiff(attached, c("base", "methods", "datasets", "utils", "grDevices", "graphics", "stats", "metaflow"))
+}

@@ -1,0 +1,156 @@
+"""The runtime under failure: exceptions, signals, killed tasks and concurrent runs."""
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from runner import (
+    assert_failed_cleanly,
+    assert_succeeded,
+    describe,
+    is_alive,
+    kill_quietly,
+    run_flow,
+    run_id_of,
+    start_flow,
+    wait_for,
+)
+
+
+def test_step_exception_fails_the_run(tmp_path, open_client):
+    result = run_flow("fail_flow.py", "run", cwd=tmp_path)
+
+    assert result.returncode == 1, describe(result)
+    assert_failed_cleanly(result, tmp_path, "<flow FailFlow step boom> failed:",
+                          "ValueError: boom in the boom step", "Step failure",
+                          "Step boom (task-id 2) failed.", "Workflow failed.")
+    # The user's own frame is shown, so the error can be found.
+    assert 'fail_flow.py", line' in result.stderr
+    assert "Task is starting." in result.stderr
+    assert "end/" not in result.stderr
+
+    run = open_client(tmp_path).Run("FailFlow/%s" % run_id_of(result))
+    assert run.status == "failed"
+    assert run.successful is False
+    assert run.finished is False
+    assert "end" not in run
+    boom = run["boom"].task
+    assert boom.finished
+    assert boom.successful is False
+    assert boom.exception.type == "ValueError"
+    assert boom.exception.message == "boom in the boom step"
+    assert "fail_flow.py" in boom.exception.traceback
+    assert "metaflow_core" not in boom.exception.traceback
+    assert "boom in the boom step" in boom.stderr
+    assert run["start"].task.successful
+    assert run["start"].task.data.before == "ok"
+
+
+def _pids(pid_dir, count):
+    files = sorted(pid_dir.glob("*.pid"))
+    if len(files) < count:
+        return None
+    return [int(f.read_text()) for f in files]
+
+
+def _start_sleepers(tmp_path, num):
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    proc = start_flow("sleep_foreach_flow.py", "run", "--num", str(num), "--seconds", "60",
+                      cwd=tmp_path, env={"PID_DIR": str(pid_dir)})
+    try:
+        pids = wait_for(lambda: _pids(pid_dir, num), timeout=60,
+                        what="%d tasks to write their pids" % num)
+    except AssertionError:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc, pids
+
+
+def _finish(proc, pids, tmp_path, timeout=60):
+    """Wait for the runtime; returns a CompletedProcess-like result. Kills leftovers."""
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        survivors = [pid for pid in pids if is_alive(pid)]
+        for pid in survivors:
+            kill_quietly(pid)
+    result = type("Result", (), {"returncode": proc.returncode, "stdout": stdout,
+                                 "stderr": stderr})()
+    return result, survivors
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_every_task(tmp_path, open_client, signum):
+    proc, pids = _start_sleepers(tmp_path, 3)
+    proc.send_signal(signum)
+    started = time.time()
+    result, survivors = _finish(proc, pids, tmp_path)
+
+    assert survivors == [], "task processes outlived the runtime:\n" + describe(result)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert time.time() - started < 30
+    assert_failed_cleanly(result, tmp_path, "Workflow interrupted", "[KILLED BY ORCHESTRATOR]")
+    assert result.stderr.count("[KILLED BY ORCHESTRATOR]") == 3
+
+    run = open_client(tmp_path).Run("SleepForeachFlow/%s" % run_id_of(result))
+    assert run.status == "failed"
+    assert not run.successful
+    assert "join" not in run
+    work = list(run["work"])
+    assert len(work) == 3
+    assert not any(task.successful for task in work)
+
+
+def test_killed_task_fails_the_run(tmp_path, open_client):
+    proc, pids = _start_sleepers(tmp_path, 3)
+    victim = pids[0]
+    kill_quietly(victim, signal.SIGKILL)
+    result, survivors = _finish(proc, pids, tmp_path)
+
+    assert survivors == [], "task processes outlived the runtime:\n" + describe(result)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert result.returncode == 1, describe(result)
+    killed = re.search(r"\[\d+/work/(\d+) \(pid %d\)\] Task failed" % victim, result.stderr)
+    assert killed, describe(result)
+    assert_failed_cleanly(result, tmp_path, "Workflow failed.", "Step failure",
+                          "Step work (task-id %s) failed." % killed.group(1))
+    assert result.stderr.count("[KILLED BY ORCHESTRATOR]") == 2
+
+    run = open_client(tmp_path).Run("SleepForeachFlow/%s" % run_id_of(result))
+    assert run.status == "failed"
+    assert not run.successful
+    assert "join" not in run
+
+
+def test_two_runs_at_once_in_one_datastore(tmp_path, open_client):
+    procs = [start_flow("foreach_flow.py", "run", "--num", str(num), cwd=tmp_path)
+             for num in (3, 4)]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=180)
+        results.append(type("Result", (), {"returncode": proc.returncode, "stdout": stdout,
+                                           "stderr": stderr})())
+    for result in results:
+        assert_succeeded(result, tmp_path)
+
+    run_ids = [run_id_of(result) for result in results]
+    assert run_ids[0] != run_ids[1]
+    client = open_client(tmp_path)
+    for run_id, num in zip(run_ids, (3, 4)):
+        run = client.Run("ForeachFlow/%s" % run_id)
+        assert run.successful
+        assert run.data.num == num
+        assert run.data.values == [i * i for i in range(num)]
+        assert len(list(run["square"])) == num
+    assert sorted(r.id for r in client.Flow("ForeachFlow")) == sorted(run_ids)

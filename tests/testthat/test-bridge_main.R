@@ -1,0 +1,320 @@
+# Values whose exact form R's own serialization keeps and a JSON or pickle
+# round trip would not.
+make_values <- function() {
+  methods::setClass("MetaflowTestPoint", representation(x = "numeric", label = "character"), where = globalenv())
+  offset <- 2
+  env <- new.env(parent = emptyenv())
+  env$a <- 1
+  env$b <- "two"
+  df <- data.frame(a = 1:2, b = c("x", "y"), row.names = c("r1", "r2"))
+  attr(df, "note") <- "kept"
+  list(
+    na = NA, na_values = c(NA_integer_, 1L), empty = numeric(0), named = c(a = 1, b = 2),
+    factor = factor(c("lo", "hi", "lo"), levels = c("lo", "hi")),
+    date = as.Date("2024-02-29"),
+    time = as.POSIXct("2024-03-10 01:30:00", tz = "America/New_York"),
+    data_frame = df,
+    with_null = list(a = NULL, b = list(NULL)),
+    matrix = matrix(1:6, nrow = 2, dimnames = list(c("r1", "r2"), NULL)),
+    environment = env,
+    closure = function(x) x + offset,
+    s4 = methods::new("MetaflowTestPoint", x = c(1, 2), label = "p"),
+    utf8 = c("na\u00efve", "\u65e5\u672c", "\U0001F600")
+  )
+}
+
+expect_same_values <- function(actual, expected) {
+  expect_setequal(names(actual), names(expected))
+  for (name in names(expected)) {
+    if (is.environment(expected[[name]])) {
+      expect_identical(as.list(actual[[name]], sorted = TRUE), as.list(expected[[name]], sorted = TRUE), label = name)
+    } else if (is.function(expected[[name]])) {
+      expect_true(identical(actual[[name]], expected[[name]], ignore.environment = TRUE), label = name)
+    } else {
+      expect_identical(actual[[name]], expected[[name]], label = name)
+    }
+  }
+}
+
+test_that("a step reads inherited artifacts lazily and writes what it assigns", {
+  dir <- withr::local_tempdir()
+  artifacts <- local_blobs(list(x = 41, unused = "never read", broken = "never read"), dir)
+  unlink(artifacts$unused$path)
+  writeBin(charToRaw("MFBzcorrupt"), artifacts$broken$path)
+
+  ran <- run_step(
+    function(self) {
+      self$y <- self$x + 1
+      self[["z"]] <- self[["y"]] * 2
+      self[["odd/name ..\\:*"]] <- "odd"
+      self$nothing <- NULL
+    },
+    artifacts = artifacts, dir = dir
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts, list(y = 42, z = 84, `odd/name ..\\:*` = "odd", nothing = NULL))
+  expect_identical(unlist(ran$result$artifacts, use.names = FALSE), paste0(1:4, ".rds"))
+  expect_identical(ran$result$merge, structure(list(), names = character()))
+  expect_null(ran$result$foreach)
+  expect_null(ran$result$error)
+  expect_identical(sort(list.files(ran$output_dir, all.files = TRUE, no.. = TRUE)), c(paste0(1:4, ".rds"), "result.json"))
+})
+
+test_that("an artifact written without compression or with gzip reads back", {
+  dir <- withr::local_tempdir()
+  artifacts <- c(
+    local_blobs(list(plain = 1:3), dir, codec = "n"),
+    local_blobs(list(gzipped = letters), dir, codec = "g")
+  )
+  ran <- run_step(function(self) self$both <- list(self$plain, self$gzipped), artifacts = artifacts, dir = dir)
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$both, list(1:3, letters))
+})
+
+test_that("the output files hold exactly serialize(value, NULL)", {
+  ran <- run_step(function(self) self$x <- list(a = 1L, b = "two"))
+
+  expect_step_ok(ran)
+  path <- file.path(ran$output_dir, ran$result$artifacts$x)
+  expect_identical(readBin(path, "raw", file.size(path)), serialize(list(a = 1L, b = "two"), NULL))
+})
+
+test_that("a step without a function succeeds and assigns nothing", {
+  ran <- run_step(NULL, step = "end")
+
+  expect_step_ok(ran)
+  expect_identical(ran$result$artifacts, structure(list(), names = character()))
+})
+
+test_that("parameters reach the step as typed R values", {
+  parameters <- list(
+    name = "Ada", count = 3L, rate = 0.25, verbose = TRUE,
+    config = list(layers = list(1L, 2L, 3L), label = "deep"), unset = NULL
+  )
+  ran <- run_step(
+    function(self) {
+      self$seen <- list(
+        name = self$name, count = self$count, rate = self$rate, verbose = self$verbose,
+        config = self$config, unset = self$unset
+      )
+    },
+    parameters = parameters
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$seen, list(
+    name = "Ada", count = 3L, rate = 0.25, verbose = TRUE,
+    config = list(layers = 1:3, label = "deep"), unset = NULL
+  ))
+})
+
+test_that("a foreach task sees its item, its index and the foreach stack", {
+  dir <- withr::local_tempdir()
+  frames_of <- function(splits) {
+    ran <- run_step(
+      function(self) self$seen <- list(input = self$input, index = self$index, stack = self$foreach_stack()),
+      step = "inner",
+      artifacts = local_blobs(list(items = splits), dir),
+      foreach_stack = list(foreach_frame("items", index = length(splits) - 1L, num_splits = length(splits))),
+      dir = withr::local_tempdir()
+    )
+    expect_step_ok(ran)
+    ran$artifacts$seen
+  }
+  frames <- list(data.frame(a = 1), data.frame(b = c("x", "y")))
+
+  expect_identical(frames_of("only"), list(
+    input = "only", index = 0L, stack = list(list(index = 0L, num_splits = 1L, value = "only"))
+  ))
+  expect_identical(frames_of(c(1.5, 2.5, 3.5)), list(
+    input = 3.5, index = 2L, stack = list(list(index = 2L, num_splits = 3L, value = 3.5))
+  ))
+  expect_identical(frames_of(frames), list(
+    input = frames[[2]], index = 1L, stack = list(list(index = 1L, num_splits = 2L, value = frames[[2]]))
+  ))
+})
+
+test_that("nested foreach frames list the outer split first", {
+  dir <- withr::local_tempdir()
+  ran <- run_step(
+    function(self) self$stack <- self$foreach_stack(),
+    step = "inner",
+    artifacts = local_blobs(list(outer = c("a", "b"), inner = 1:3), dir),
+    foreach_stack = list(
+      foreach_frame("outer", index = 1L, num_splits = 2L, value = "b", step = "start"),
+      foreach_frame("inner", index = 0L, num_splits = 3L, value = "1", step = "middle"),
+      foreach_frame("gone", index = 4L, num_splits = 5L, value = "shown", step = "other")
+    ),
+    dir = dir
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$stack, list(
+    list(index = 1L, num_splits = 2L, value = "b"),
+    list(index = 0L, num_splits = 3L, value = 1L),
+    list(index = 4L, num_splits = 5L, value = "shown")
+  ))
+})
+
+test_that("outside a foreach, input and index are NULL", {
+  ran <- run_step(function(self) self$seen <- list(self$input, self$index, self$foreach_stack()))
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$seen, list(NULL, NULL, list()))
+})
+
+test_that("a foreach split reports its size and short labels", {
+  long <- strrep("x", 40)
+  ran <- run_step(
+    function(self) self$genres <- c("Drama", NA, long),
+    foreach_var = "genres", globals = list(long = long)
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$result$foreach, list(var = "genres", num_splits = 3L, values = list("Drama", "NA", strrep("x", 30))))
+})
+
+test_that("a split over a list labels atomic items by value and others by class", {
+  dir <- withr::local_tempdir()
+  items <- list(data.frame(a = 1), 1:3, NULL, 2.5, list(1))
+  ran <- run_step(NULL, artifacts = local_blobs(list(items = items), dir), foreach_var = "items", dir = dir)
+
+  expect_step_ok(ran)
+  expect_identical(ran$result$foreach, list(
+    var = "items", num_splits = 5L,
+    values = list("<data.frame>", "1 2 3", "<NULL>", "2.5", "<list>")
+  ))
+})
+
+test_that("a split over an artifact that doesn't exist fails", {
+  ran <- run_step(function(self) self$x <- 1, foreach_var = "genres")
+
+  expect_identical(ran$status, 1L)
+  expect_match(ran$result$error$message, "splits over `genres`")
+})
+
+test_that("a branch join reads its inputs by step name", {
+  dir <- withr::local_tempdir()
+  ran <- run_step(
+    function(self, inputs) {
+      self$total <- inputs$a$x + inputs[["b"]]$x
+      self$names <- list(names(inputs), names(inputs$a))
+    },
+    step = "join", join = "branch",
+    inputs = list(
+      request_input("a", local_blobs(list(x = 1, only_a = TRUE), dir)),
+      request_input("b", local_blobs(list(x = 2), dir))
+    ),
+    dir = dir
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$total, 3)
+  expect_identical(ran$artifacts$names, list(c("a", "b"), c("x", "only_a")))
+})
+
+test_that("a step finds the flow script's helpers, constants and packages", {
+  ran <- run_step(
+    function(self) {
+      self$scaled <- scale_by(2)
+      self$extension <- file_ext("data.tar.gz")
+    },
+    globals = list(scale_by = function(x) x * factor, factor = 10),
+    packages = "tools"
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$scaled, 20)
+  expect_identical(ran$artifacts$extension, "gz")
+})
+
+test_that("a package that isn't installed fails the step with its name", {
+  ran <- run_step(function(self) self$x <- 1, packages = "notInstalledAnywhere")
+
+  expect_identical(ran$status, 1L)
+  expect_false(ran$result$ok)
+  expect_match(ran$result$error$message, "Can't attach package `notInstalledAnywhere`", fixed = TRUE)
+  expect_match(ran$stderr, "Error in step start: Can't attach package", fixed = TRUE)
+})
+
+test_that("an R error fails the step with its message, call and the user's traceback", {
+  ran <- run_step(
+    function(self) {
+      self$x <- 1
+      check_positive(-1)
+    },
+    step = "train",
+    globals = list(check_positive = function(value) {
+      if (value < 0) stop("`value` must be positive, not ", value, ".")
+    })
+  )
+
+  expect_identical(ran$status, 1L)
+  expect_false(ran$result$ok)
+  expect_identical(ran$result$error, list(
+    message = "`value` must be positive, not -1.",
+    call = "check_positive(-1)",
+    traceback = list("train(self)", "check_positive(-1)", "stop(\"`value` must be positive, not \", value, \".\")")
+  ))
+  expect_identical(ran$result$artifacts, structure(list(), names = character()))
+  expect_identical(list.files(ran$output_dir), "result.json")
+  expect_match(ran$stderr, "Error in step train: `value` must be positive, not -1.", fixed = TRUE)
+  expect_match(ran$stderr, "1: train(self)", fixed = TRUE)
+  expect_no_match(ran$stderr, "bridge_main|run_bridge|tryCatch")
+})
+
+test_that("an error inside the package shows the user's call, not the package's insides", {
+  ran <- run_step(function(self) print(self$missing))
+
+  expect_identical(ran$status, 1L)
+  expect_identical(ran$result$error$call, "self$missing")
+  expect_identical(unlist(ran$result$error$traceback), c("start(self)", "print(self$missing)", "self$missing"))
+})
+
+test_that("warnings are printed when they happen", {
+  ran <- run_step(function(self) {
+    warning("careful")
+    cat("after the warning\n", file = stderr())
+    self$x <- 1
+  })
+
+  expect_step_ok(ran)
+  expect_match(ran$stderr, "Warning in start\\(self\\) : careful\nafter the warning")
+})
+
+test_that("a request that can't be read fails without a result", {
+  process <- run_bridge_process(file.path(withr::local_tempdir(), "missing.json"))
+
+  expect_identical(process$status, 1L)
+  expect_match(process$stderr, "Error in the R step bridge")
+})
+
+test_that("values keep their exact form when assigned in a step", {
+  ran <- run_step(
+    function(self) {
+      values <- make_values()
+      for (name in names(values)) self[[name]] <- values[[name]]
+    },
+    globals = list(make_values = make_values)
+  )
+
+  expect_step_ok(ran)
+  expect_same_values(ran$artifacts, make_values())
+})
+
+test_that("values keep their exact form when read from inherited artifacts", {
+  dir <- withr::local_tempdir()
+  values <- make_values()
+  ran <- run_step(
+    function(self) {
+      for (name in names(self)) self[[paste0("copy_", name)]] <- self[[name]]
+    },
+    artifacts = local_blobs(values, dir),
+    dir = dir
+  )
+
+  expect_step_ok(ran)
+  expect_same_values(stats::setNames(ran$artifacts, sub("^copy_", "", names(ran$artifacts))), values)
+})

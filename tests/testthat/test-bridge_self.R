@@ -1,0 +1,148 @@
+# `self` and join inputs, built directly on real blob files.
+local_self <- function(values = list(), parameters = list(), foreach_stack = list(), env = parent.frame()) {
+  dir <- withr::local_tempdir(.local_envir = env)
+  new_metaflow_self("start", local_blobs(values, dir), parameters, foreach_stack)
+}
+
+test_that("`$` and `[[` read an inherited artifact once, then from memory", {
+  self <- local_self(list(x = 1:3, y = "why"))
+  path <- self_field(self, "artifacts")$refs$x$path
+
+  expect_identical(self$x, 1:3)
+  unlink(path)
+  expect_identical(self[["x"]], 1:3)
+  expect_identical(self[["y"]], "why")
+})
+
+test_that("assigning stores the value and shadows the inherited one, NULL included", {
+  self <- local_self(list(x = 1))
+  self$x <- 2
+  self[["gone"]] <- NULL
+
+  expect_identical(self$x, 2)
+  expect_null(self$gone)
+  expect_identical(self_field(self, "values"), list(x = 2, gone = NULL))
+  expect_identical(names(self), c("x", "gone"))
+})
+
+test_that("assignments made in a function are seen by the caller", {
+  self <- local_self()
+  step <- function(self) self$made <- "here"
+  step(self)
+
+  expect_identical(self$made, "here")
+})
+
+test_that("parameters are readable and read-only", {
+  self <- local_self(parameters = list(alpha = 0.5))
+
+  expect_identical(self$alpha, 0.5)
+  expect_snapshot(self$alpha <- 1, error = TRUE)
+  expect_error(self[["alpha"]] <- 1, class = "metaflow_error_artifact")
+})
+
+test_that("the foreach names can't be assigned", {
+  self <- local_self()
+
+  expect_error(self$input <- 1, class = "metaflow_error_artifact")
+  expect_error(self$index <- 1, class = "metaflow_error_artifact")
+  expect_snapshot(self[["foreach_stack"]] <- 1, error = TRUE)
+})
+
+test_that("self and join inputs can't be assigned as artifacts", {
+  self <- local_self()
+
+  expect_snapshot(self$me <- self, error = TRUE)
+})
+
+test_that("reading an artifact that doesn't exist names the step and the artifacts there are", {
+  self <- local_self(list(a = 1, b = 2), parameters = list(alpha = 1))
+  self$c <- 3
+
+  expect_snapshot(self$missing, error = TRUE)
+  err <- expect_error(self[["missing"]], class = "metaflow_error_artifact")
+  expect_identical(err$artifact, "missing")
+  expect_identical(err$call, quote(self[["missing"]]))
+})
+
+test_that("the list of available artifacts is cut at ten", {
+  self <- local_self()
+  for (i in 1:12) self[[paste0("a", i)]] <- i
+
+  expect_snapshot(self$missing, error = TRUE)
+})
+
+test_that("artifact names must be single strings", {
+  self <- local_self()
+
+  expect_snapshot(self[[1]], error = TRUE)
+  expect_error(self[[""]] <- 1, class = "metaflow_error_artifact")
+  expect_error(self[[c("a", "b")]], class = "metaflow_error_artifact")
+})
+
+test_that("an artifact written by Python can't be read and says so", {
+  dir <- withr::local_tempdir()
+  self <- new_metaflow_self("train", list(model = local_pickle_blob(dir)))
+
+  expect_snapshot(self$model, error = TRUE)
+})
+
+test_that("reading a Python artifact in a step fails the step clearly", {
+  dir <- withr::local_tempdir()
+  ran <- run_step(function(self) self$copy <- self$model, artifacts = list(model = local_pickle_blob(dir)), dir = dir)
+
+  expect_identical(ran$status, 1L)
+  expect_match(ran$result$error$message, "Can't read artifact `model` of step `start` in R.", fixed = TRUE)
+  expect_match(ran$result$error$message, "written by Python (encoding `pickle`)", fixed = TRUE)
+  expect_match(ran$stderr, "Error in step start: Can't read artifact `model`", fixed = TRUE)
+})
+
+test_that("a missing or damaged blob is an artifact error naming the artifact", {
+  dir <- withr::local_tempdir()
+  refs <- local_blobs(list(gone = 1, damaged = 2, headless = 3), dir)
+  unlink(refs$gone$path)
+  writeBin(c(charToRaw("MFBz"), as.raw(1:10)), refs$damaged$path)
+  writeBin(charToRaw("plain"), refs$headless$path)
+  self <- new_metaflow_self("start", refs)
+
+  err <- expect_error(self$gone, class = "metaflow_error_artifact")
+  expect_match(conditionMessage(err), "Can't read artifact `gone` of step `start`.\n.*datastore file is missing")
+  err <- expect_error(self$damaged, class = "metaflow_error_artifact")
+  expect_s3_class(err$parent, "error")
+  err <- expect_error(self$headless, class = "metaflow_error_artifact")
+  expect_match(conditionMessage(err), "no `MFB` header", fixed = TRUE)
+})
+
+test_that("print() shows the step, artifacts and parameters, not internals", {
+  self <- local_self(list(x = 1), parameters = list(alpha = 1))
+  self$y <- 2
+
+  expect_snapshot(print(self))
+})
+
+test_that("a join input reads lazily, lists its names and is read-only", {
+  dir <- withr::local_tempdir()
+  input <- new_metaflow_input("a", "F/1/a/3", 0L, local_blobs(list(x = 1, y = "b"), dir), list(alpha = 2))
+
+  expect_identical(input$x, 1)
+  expect_identical(input[["y"]], "b")
+  expect_identical(input$alpha, 2)
+  expect_identical(names(input), c("x", "y"))
+  expect_snapshot(input$x <- 2, error = TRUE)
+  expect_error(input[["x"]] <- 2, class = "metaflow_error_artifact")
+  expect_snapshot(input$nope, error = TRUE)
+  expect_snapshot(print(input))
+})
+
+test_that("asking a join for a step it has no input from is an error", {
+  dir <- withr::local_tempdir()
+  branch <- new_metaflow_inputs(list(
+    a = new_metaflow_input("a", "F/1/a/3", 0L, list()),
+    b = new_metaflow_input("b", "F/1/b/4", 1L, list())
+  ))
+  foreach <- new_metaflow_inputs(list(new_metaflow_input("a", "F/1/a/3", 0L, list())))
+
+  expect_identical(branch$b, branch[[2]])
+  expect_snapshot(branch$c, error = TRUE)
+  expect_snapshot(foreach[["a"]], error = TRUE)
+})
