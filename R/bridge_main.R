@@ -45,8 +45,10 @@ read_request <- function(request) {
   }
   text <- if (startsWith(trimws(request), "{")) {
     request
-  } else {
+  } else if (file.exists(request)) {
     paste(readLines(request, warn = FALSE, encoding = "UTF-8"), collapse = "\n")
+  } else {
+    bridge_abort(sprintf("Can't find the step request %s.", request), "bridge", call = NULL)
   }
   parsed <- jsonlite::parse_json(text, simplifyVector = FALSE)
   if (!identical(parsed$version, 1L)) {
@@ -64,7 +66,7 @@ read_request <- function(request) {
 
 # Runs the step in three stages, each of which may fail with an R error:
 # preparing the process, calling the step function, writing the outputs.
-# Returns list(outputs, error).
+# Returns attempt()'s list(value = <outputs>) or list(error = <record>).
 run_task <- function(request) {
   prepared <- attempt(prepare_task(request))
   if (!is.null(prepared$error)) {
@@ -80,7 +82,7 @@ run_task <- function(request) {
 
 prepare_task <- function(request) {
   functions <- readRDS(request$functions_rds)
-  attach_packages(functions$packages)
+  attach_packages(c(functions$packages, "metaflow"))
   list2env(as.list(functions$globals), envir = globalenv())
   set_running_task(request$current)
   inputs <- join_inputs(request)
@@ -104,14 +106,19 @@ step_function <- function(functions, request) {
   if (!is.function(fun)) {
     bridge_abort(c(
       sprintf("Step `%s` has no R function `%s`.", request$step, key),
-      i = sprintf("The functions file %s has: %s.", request$functions_rds, format_names(names(functions$steps)))
+      i = sprintf(
+        "The functions file %s has: %s.",
+        request$functions_rds, format_names(names(functions$steps))
+      )
     ), "bridge", call = NULL)
   }
   fun
 }
 
 # `packages` is in search() order, so attaching them from last to first
-# rebuilds the flow script's search path.
+# rebuilds the flow script's search path. The flow script attached metaflow
+# too (the request leaves it out); step functions call its exports, such as
+# current(), without `metaflow::`.
 attach_packages <- function(packages) {
   for (package in rev(as.character(packages))) {
     tryCatch(
@@ -121,7 +128,10 @@ attach_packages <- function(packages) {
       packageNotFoundError = function(err) {
         bridge_abort(c(
           sprintf("Can't attach package `%s`, which the flow script attached.", package),
-          x = sprintf("It is not installed in the step's library paths: %s.", paste(.libPaths(), collapse = ", ")),
+          x = sprintf(
+            "It is not installed in the step's library paths: %s.",
+            paste(.libPaths(), collapse = ", ")
+          ),
           i = "Install it there, or stop attaching it in the flow script."
         ), "bridge", package = package, parent = err, call = NULL)
       }
@@ -175,7 +185,7 @@ write_outputs <- function(self, request) {
 # Files are named by position, so any artifact name is safe.
 write_artifacts <- function(self, output_dir) {
   values <- self_field(self, "values")
-  files <- paste0(seq_along(values), ".rds")
+  files <- sprintf("%d.rds", seq_along(values))
   for (i in seq_along(values)) {
     write_serialized(values[[i]], file.path(output_dir, files[[i]]))
   }
@@ -201,8 +211,10 @@ foreach_result <- function(self, var) {
   }
   if (self_source(self, var) == "missing") {
     bridge_abort(c(
-      sprintf("Step `%s` splits over `%s`, which is not an artifact.", self_field(self, "step"), var),
-      i = sprintf("Assign the values to split over in the step, e.g. `self$%s <- c(\"a\", \"b\")`.", var)
+      sprintf(
+        "Step `%s` splits over `%s`, which is not an artifact.", self_field(self, "step"), var
+      ),
+      i = sprintf("Assign the values to split over in the step: `self$%s <- c(\"a\", \"b\")`.", var)
     ), "foreach", artifact = var, call = NULL)
   }
   values <- self_get(self, var, call = NULL)
@@ -264,8 +276,8 @@ json_object <- function(values, names) {
 
 # Errors --------------------------------------------------------------------------
 
-# Evaluates `expr`; returns list(value) or, on an error, list(error), the
-# error as result.json records it. When the error happens below
+# Evaluates `expr`; returns list(value = <its value>) or, on an error,
+# list(error = <the error as result.json records it>). When the error happens below
 # `step_function`, the record's traceback shows the calls from it down.
 attempt <- function(expr, step_function = NULL) {
   trace <- character()
@@ -305,9 +317,13 @@ step_traceback <- function(step_function) {
   }
   keep <- seq(which(is_step)[1L], length(frames))
   in_package <- vapply(functions[keep], is_package_function, TRUE)
-  in_package[1L] <- FALSE
   if (any(in_package)) {
     keep <- keep[seq_len(which(in_package)[1L])]
+    # A method reached from a primitive (`self$x`) has the primitive's frame,
+    # which shows the user's call, above its own.
+    if (is.primitive(functions[[keep[length(keep) - 1L]]])) {
+      keep <- keep[-length(keep)]
+    }
   } else if (identical(functions[[keep[length(keep)]]], .handleSimpleError)) {
     keep <- keep[-length(keep)]
   }
@@ -319,7 +335,8 @@ is_package_function <- function(fun) {
     identical(topenv(environment(fun)), topenv(environment(is_package_function)))
 }
 
-# A runaway recursion would print thousands of frames: keep both ends.
+# A deep recursion would print thousands of frames: keep both ends. (A runaway
+# one ends in a stack overflow, which leaves no room to record a traceback.)
 shorten_traceback <- function(lines, keep = 50L) {
   if (length(lines) <= 2L * keep) {
     return(lines)
@@ -343,7 +360,10 @@ report_error <- function(headline, error) {
   lines <- sprintf("%s: %s", headline, error$message)
   trace <- unlist(error$traceback)
   if (length(trace) > 0L) {
-    lines <- c(lines, "Traceback (outermost call first):", sprintf("  %d: %s", seq_along(trace), trace))
+    lines <- c(
+      lines, "Traceback (outermost call first):",
+      sprintf("  %d: %s", seq_along(trace), trace)
+    )
   }
   cat(lines, sep = "\n", file = stderr())
 }

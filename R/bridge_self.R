@@ -292,6 +292,7 @@ names.metaflow_self <- function(x) {
   self_artifact_names(x)
 }
 
+#' @rdname metaflow_self
 #' @export
 print.metaflow_self <- function(x, ...) {
   cat(sprintf("<metaflow self: step `%s`>\n", self_field(x, "step")))
@@ -324,7 +325,8 @@ new_metaflow_input <- function(step, task, index, artifacts, parameters = list()
   input$task <- task
   input$index <- index
   input$parameters <- parameters
-  input$store <- new_artifact_store(artifacts, sprintf("the input from step `%s` (task %s)", step, task))
+  owner <- sprintf("the input from step `%s` (task %s)", step, task)
+  input$store <- new_artifact_store(artifacts, owner)
   class(input) <- "metaflow_input"
   input
 }
@@ -387,6 +389,7 @@ names.metaflow_input <- function(x) {
   setdiff(store_names(input_store(x)), parameters)
 }
 
+#' @rdname metaflow_self
 #' @export
 print.metaflow_input <- function(x, ...) {
   cat(sprintf("<metaflow input: %s>\n", input_store(x)$owner))
@@ -407,7 +410,10 @@ inputs_get <- function(inputs, i, call) {
     } else {
       sprintf("Its inputs come from %s.", format_names(names(inputs)))
     }
-    bridge_abort(c(sprintf("This join has no input from step `%s`.", i), i = hint), "artifact", call = call)
+    bridge_abort(
+      c(sprintf("This join has no input from step `%s`.", i), i = hint),
+      "artifact", call = call
+    )
   }
   .subset2(inputs, i)
 }
@@ -424,6 +430,7 @@ inputs_get <- function(inputs, i, call) {
   inputs_get(x, i, call = user_call(sys.call(), "[["))
 }
 
+#' @rdname metaflow_self
 #' @export
 print.metaflow_inputs <- function(x, ...) {
   steps <- vapply(x, function(input) get("step", envir = input), "")

@@ -121,7 +121,7 @@ format_steps <- function(steps) {
       line <- paste(line, "(join)")
     }
     if (length(step$next_step) > 0) {
-      line <- paste(line, cli::symbol$arrow_right, paste(step$next_step, collapse = ", "))
+      line <- paste(line, arrow(), paste(step$next_step, collapse = ", "))
     }
     if (!is.null(step$foreach)) {
       line <- paste0(line, " (foreach ", step$foreach, ")")
@@ -164,6 +164,10 @@ graph_order <- function(steps) {
     }
   }
   c(rev(postorder), setdiff(names(steps), postorder))
+}
+
+arrow <- function() {
+  if (cli::is_utf8_output()) cli::symbol$arrow_right else "->"
 }
 
 truncate_text <- function(text, width) {

@@ -287,6 +287,9 @@ format_python_value <- function(value) {
   if (is.list(value)) {
     items <- vapply(value, format_python_value, "")
     if (!is.null(names(value))) {
+      if (length(value) == 0) {
+        return("{}")
+      }
       items <- paste0(encodeString(names(value), quote = "'"), ": ", items)
       return(paste0("{", paste(items, collapse = ", "), "}"))
     }

@@ -34,10 +34,9 @@ merge_artifacts <- function(flow, inputs, exclude = list()) {
   }
   step <- self_field(flow, "step")
   if (is.null(self_field(flow, "join"))) {
-    bridge_abort(
-      sprintf("`merge_artifacts()` can only be called in a join, and step `%s` is not a join.", step),
-      "merge", call = call
-    )
+    bridge_abort(sprintf(
+      "`merge_artifacts()` can only be called in a join, and step `%s` is not a join.", step
+    ), "merge", call = call)
   }
   exclude <- unlist(exclude)
   if (!is.null(exclude) && !is.character(exclude)) {

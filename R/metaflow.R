@@ -113,18 +113,16 @@ show_value <- function(x) {
     return("a function")
   }
   if (is.character(x) && !is.object(x) && length(x) >= 1 && length(x) <= 5) {
-    shown <- paste(encodeString(x, quote = "\""), collapse = ", ")
+    shown <- paste(vapply(encodeString(x, quote = "\""), truncate_text, "", width = 60), collapse = ", ")
     return(if (length(x) == 1) shown else paste0("c(", shown, ")"))
   }
   if (is.atomic(x) && !is.object(x) && length(x) == 1) {
     return(paste(deparse(x), collapse = " "))
   }
-  description <- if (is.object(x)) {
-    paste0("an object of class ", class(x)[[1]])
-  } else {
-    paste0("a ", typeof(x), " vector")
+  if (is.object(x)) {
+    return(paste0("an object of class ", class(x)[[1]]))
   }
-  paste0(description, " of length ", length(x))
+  paste0("a ", typeof(x), " vector of length ", length(x))
 }
 
 check_flow <- function(flow, verb, call = parent.frame()) {

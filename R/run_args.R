@@ -97,10 +97,11 @@ engine_args_from_options <- function(options, parameters, flow_name, call = pare
 
 check_option_names <- function(options, parameters, flow_name, call) {
   keys <- names(options) %||% rep("", length(options))
-  if (any(keys == "")) {
+  unnamed <- as.character(which(keys == ""))
+  if (length(unnamed) > 0) {
     metaflow_abort(c(
       "Every argument in {.arg ...} of {.fn run} must be named.",
-      x = "Argument{?s} {which(keys == '')} {?is/are} not named.",
+      x = "Argument{?s} {unnamed} {?is/are} not named.",
       i = "Name run options ({.code max_workers = 4}) and parameters ({.code alpha = 0.2})."
     ), "usage", call = call)
   }
@@ -289,7 +290,7 @@ parameter_text <- function(parameter, value, call = parent.frame()) {
   name <- parameter$name
   type <- parameter$type %||% "any"
   if (type == "json") {
-    if (is_string(value)) {
+    if (is_string(value) && !inherits(value, "AsIs")) {
       return(value)
     }
     json <- jsonlite::toJSON(

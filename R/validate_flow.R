@@ -88,7 +88,7 @@ check_start_has_no_parents <- function(steps, call) {
 check_no_loops <- function(steps, call) {
   loop <- find_loop(steps)
   if (!is.null(loop)) {
-    shown <- paste(loop, collapse = paste0(" ", cli::symbol$arrow_right, " "))
+    shown <- paste(loop, collapse = paste0(" ", arrow(), " "))
     metaflow_abort(c(
       "A flow can't have loops.",
       x = "It has the loop {shown}.",

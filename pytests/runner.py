@@ -15,7 +15,6 @@ from pathlib import Path
 
 FLOWS_DIR = Path(__file__).resolve().parent / "flows"
 ENGINE_DIR = Path(__file__).resolve().parent.parent / "inst" / "python"
-ENGINE_PACKAGE_DIR = ENGINE_DIR / "metaflow_core"
 
 # Settings of the calling shell that would change how a flow runs.
 _LEAKY_PREFIXES = ("METAFLOW_RUN_", "METAFLOW_RESUME_")
@@ -51,7 +50,8 @@ def run_flow(flow_file, *args, cwd, env=None, timeout=120):
     """``python <flow_file> <args>`` in ``cwd``; the finished process, output as text."""
     return subprocess.run(
         flow_command(flow_file, *args), cwd=str(cwd), env=flow_env(cwd, env),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL, capture_output=True, encoding="utf-8", errors="replace",
+        timeout=timeout,
     )
 
 
@@ -59,7 +59,8 @@ def start_flow(flow_file, *args, cwd, env=None):
     """Like run_flow, but returns the running Popen (output piped, as text)."""
     return subprocess.Popen(
         flow_command(flow_file, *args), cwd=str(cwd), env=flow_env(cwd, env),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        encoding="utf-8", errors="replace",
     )
 
 
@@ -97,6 +98,26 @@ def is_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def processes_in(directory):
+    """Pids of the processes whose working directory is ``directory``.
+
+    Read from ``/proc``; where there is none this finds nothing, and the tests
+    rely on the pid files their flows write instead.
+    """
+    found = []
+    if not os.path.isdir("/proc"):
+        return found
+    target = os.path.realpath(str(directory))
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                if os.readlink("/proc/%s/cwd" % name) == target and is_alive(int(name)):
+                    found.append(int(name))
+            except OSError:
+                continue
+    return found
 
 
 def kill_quietly(pid, signum=signal.SIGKILL):

@@ -210,6 +210,16 @@ def test_quiet_run(tmp_path, open_client):
     assert run.data.b == 20
 
 
+def test_invalid_tag_leaves_no_run(tmp_path):
+    result = run_flow("linear_flow.py", "run", "--tag", "", cwd=tmp_path)
+
+    assert_failed_cleanly(result, tmp_path, "Invalid tag", "Tags must be non-empty strings")
+    assert "Workflow starting" not in result.stderr
+    flow_dir = tmp_path / ".metaflow" / "LinearFlow"
+    runs = [p.name for p in flow_dir.iterdir() if p.name.isdigit()] if flow_dir.exists() else []
+    assert runs == []
+
+
 @pytest.mark.parametrize("args, message", [
     (("run", "--bogus"), "No such option"),
     (("frobnicate",), "No such command"),

@@ -1,6 +1,15 @@
 """Step decorators end to end: @retry, @catch, @timeout and @environment."""
 
-from runner import assert_failed_cleanly, assert_succeeded, describe, run_flow, run_id_of
+import pytest
+
+from runner import (
+    assert_failed_cleanly,
+    assert_succeeded,
+    describe,
+    engine_lines,
+    run_flow,
+    run_id_of,
+)
 
 
 def test_retry_succeeds_on_the_second_attempt(tmp_path, open_client):
@@ -33,9 +42,15 @@ def test_retry_succeeds_on_the_second_attempt(tmp_path, open_client):
     assert "attempt 0" not in latest.stdout.splitlines()
 
 
-def test_catch_stores_the_exception(tmp_path, open_client):
-    result = run_flow("catch_flow.py", "run", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def caught(tmp_path_factory):
+    """A CatchFlow run: (root, result)."""
+    root = tmp_path_factory.mktemp("catch")
+    return root, run_flow("catch_flow.py", "run", cwd=root)
 
+
+def test_catch_stores_the_exception(caught, open_client):
+    tmp_path, result = caught
     assert_succeeded(result, tmp_path)
     assert "@catch caught an exception from" in result.stderr
     run = open_client(tmp_path).Run("CatchFlow/%s" % run_id_of(result))
@@ -71,3 +86,12 @@ def test_environment_reaches_the_step_only(tmp_path, open_client):
     assert run["start"].task.data.greeting == "hello world"
     assert run["start"].task.data.number == "7"
     assert run.data.greeting_in_end is None
+
+
+def test_catch_shows_only_user_frames(caught, open_client):
+    """What @catch prints and stores is the user's error: no frames of the engine."""
+    tmp_path, result = caught
+    assert 'catch_flow.py", line' in result.stderr
+    assert engine_lines(result.stderr) == [], describe(result)
+    run = open_client(tmp_path).Run("CatchFlow/%s" % run_id_of(result))
+    assert "metaflow_core" not in run["risky"].task.data.err.traceback

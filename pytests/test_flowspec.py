@@ -9,9 +9,9 @@ import pytest
 from runner import assert_failed_cleanly, assert_succeeded, run_flow, run_id_of
 
 
-def run_ok(open_client, tmp_path, flow_file, *args):
+def run_ok(open_client, tmp_path, flow_file, *args, timeout=120):
     """Run a flow that must succeed; return (client Run, CompletedProcess)."""
-    result = run_flow(flow_file, "run", *args, cwd=tmp_path)
+    result = run_flow(flow_file, "run", *args, cwd=tmp_path, timeout=timeout)
     assert_succeeded(result, tmp_path)
     client = open_client(tmp_path)
     flow_name = client.Metaflow().flows[0].id
@@ -80,7 +80,7 @@ def test_foreach_over_one_item(open_client, tmp_path):
 
 
 def test_foreach_over_fifty_items(open_client, tmp_path):
-    run, result = run_ok(open_client, tmp_path, "foreach_flow.py", "--num", "50")
+    run, result = run_ok(open_client, tmp_path, "foreach_flow.py", "--num", "50", timeout=300)
 
     assert "Foreach yields 50 child steps." in result.stderr
     assert run.data.values == [i * i for i in range(50)]

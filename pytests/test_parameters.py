@@ -37,7 +37,7 @@ def test_defaults(open_client, tmp_path):
 
 
 def test_values_from_the_command_line(open_client, tmp_path):
-    tricky = 'say "hi", it\'s a \\back\\slash\nand a second line\t'
+    tricky = 'say "hi", it\'s a \\back\\slash\nand a second line\t, en français ✓'
     result = run_flow(
         "params_flow.py", "run", "--text", tricky, "--count", "7", "--alpha", "0.25",
         "--flag", "true", "--config", '{"layers": [1, 2], "name": "x\\"y"}',

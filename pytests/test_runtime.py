@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from runner import (
     describe,
     is_alive,
     kill_quietly,
+    processes_in,
     run_flow,
     run_id_of,
     start_flow,
@@ -71,18 +73,19 @@ def _start_sleepers(tmp_path, num):
     return proc, pids
 
 
-def _finish(proc, pids, tmp_path, timeout=60):
-    """Wait for the runtime; returns a CompletedProcess-like result. Kills leftovers."""
+def _finish(proc, pids, tmp_path, timeout=60, stderr_before=""):
+    """Wait for the runtime: (CompletedProcess-like result, processes left). Kills leftovers."""
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
-        survivors = [pid for pid in pids if is_alive(pid)]
+        survivors = sorted(set(pid for pid in pids if is_alive(pid))
+                           | set(processes_in(tmp_path)))
         for pid in survivors:
             kill_quietly(pid)
-    result = type("Result", (), {"returncode": proc.returncode, "stdout": stdout,
-                                 "stderr": stderr})()
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout,
+                                         stderr_before + stderr)
     return result, survivors
 
 
@@ -108,6 +111,35 @@ def test_interrupt_stops_every_task(tmp_path, open_client, signum):
     work = list(run["work"])
     assert len(work) == 3
     assert not any(task.successful for task in work)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05])
+def test_interrupt_while_tasks_are_starting(tmp_path, open_client, delay):
+    """Ctrl-C while the runtime launches a foreach's tasks leaves none of them running."""
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    proc = start_flow("sleep_foreach_flow.py", "run", "--num", "20", "--seconds", "60",
+                      cwd=tmp_path, env={"PID_DIR": str(pid_dir)})
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if re.search(r"/work/\d+ \(pid \d+\)\] Task is starting", line):
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            break
+    result, survivors = _finish(proc, [], tmp_path, stderr_before="".join(seen))
+    # A task that was started just as the runtime exited writes its pid a little later.
+    time.sleep(1)
+    survivors += [pid for pid in (_pids(pid_dir, 0) or []) if is_alive(pid)]
+    for pid in survivors:
+        kill_quietly(pid)
+
+    assert survivors == [], "task processes outlived the runtime:\n" + describe(result)
+    assert_failed_cleanly(result, tmp_path, "Workflow interrupted")
+    started = len(re.findall(r"/work/\d+ \(pid \d+\)\] Task is starting", result.stderr))
+    assert result.stderr.count("[KILLED BY ORCHESTRATOR]") == started, describe(result)
+    run = open_client(tmp_path).Run("SleepForeachFlow/%s" % run_id_of(result))
+    assert run.status == "failed"
 
 
 def test_killed_task_fails_the_run(tmp_path, open_client):
@@ -139,8 +171,7 @@ def test_two_runs_at_once_in_one_datastore(tmp_path, open_client):
     results = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=180)
-        results.append(type("Result", (), {"returncode": proc.returncode, "stdout": stdout,
-                                           "stderr": stderr})())
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
     for result in results:
         assert_succeeded(result, tmp_path)
 

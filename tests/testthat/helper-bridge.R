@@ -95,7 +95,7 @@ test_current <- function(step, parameter_names = character()) {
     flow_name = "TestFlow", run_id = "1", step_name = step, task_id = "2",
     retry_count = 0L, origin_run_id = NULL, pathspec = paste0("TestFlow/1/", step, "/2"),
     namespace = "user:tester", username = "tester", is_running_flow = TRUE,
-    parameter_names = I(parameter_names)
+    parameter_names = I(as.character(parameter_names))
   )
 }
 

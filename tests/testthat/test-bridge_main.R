@@ -273,6 +273,19 @@ test_that("an error inside the package shows the user's call, not the package's 
   expect_identical(unlist(ran$result$error$traceback), c("start(self)", "print(self$missing)", "self$missing"))
 })
 
+test_that("a deep traceback keeps its first and last 50 calls", {
+  ran <- run_step(
+    function(self) descend(1),
+    globals = list(descend = function(depth) if (depth == 150) stop("too deep") else descend(depth + 1))
+  )
+
+  traceback <- unlist(ran$result$error$traceback)
+  expect_length(traceback, 101)
+  expect_identical(traceback[c(1, 2, 51, 101)], c(
+    "start(self)", "descend(1)", "... 52 frames omitted ...", "stop(\"too deep\")"
+  ))
+})
+
 test_that("warnings are printed when they happen", {
   ran <- run_step(function(self) {
     warning("careful")
@@ -288,7 +301,7 @@ test_that("a request that can't be read fails without a result", {
   process <- run_bridge_process(file.path(withr::local_tempdir(), "missing.json"))
 
   expect_identical(process$status, 1L)
-  expect_match(process$stderr, "Error in the R step bridge")
+  expect_match(process$stderr, "Error in the R step bridge: Can't find the step request", fixed = TRUE)
 })
 
 test_that("values keep their exact form when assigned in a step", {

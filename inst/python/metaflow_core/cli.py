@@ -398,10 +398,10 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
 
     flow = state.flow
     metadata = state.metadata
+    validate_tags(tags)
     run_id = metadata.new_run_id(flow.name)
     system_tags = ["user:%s" % user, "runtime:dev", "metaflow_version:%s" % __version__,
                    "python_version:%s" % sys.version.split()[0]]
-    validate_tags(tags)
     metadata.register_run(flow.name, run_id, user, tags=tags, system_tags=system_tags,
                           origin_run_id=origin_run_id)
     spec_dir = getattr(type(flow), "_r_spec_dir", None)

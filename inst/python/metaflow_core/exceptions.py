@@ -5,6 +5,9 @@ Each exception carries a one-line ``headline`` and a message; the CLI prints
 with ``exit_code``. Messages use ``*x*`` to highlight a name, as Metaflow does.
 """
 
+import os
+import traceback
+
 
 class MetaflowException(Exception):
     headline = "Flow failed"
@@ -101,3 +104,20 @@ class TaggingException(MetaflowException):
 
 class CodegenError(MetaflowException):
     headline = "Invalid flow specification"
+
+
+def exception_record(exc):
+    """An error as data: type, message and a traceback of the user's frames only.
+
+    Engine frames are dropped: they say nothing about the user's step and make
+    a failure look like a bug in the engine.
+    """
+    engine_dir = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(engine_dir)]
+    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    message = exc.message if isinstance(exc, MetaflowException) else str(exc)
+    record = {"type": type(exc).__name__, "message": message, "traceback": text}
+    record.update(getattr(exc, "extra_record", {}))
+    return record

@@ -174,6 +174,7 @@ class NativeRuntime(object):
             self.decorators[node.name] = step_decorators(getattr(type(flow), node.name), extra)
         self.started = time.time()
         self.tasks_run = 0
+        self.interrupted = False
 
     # output
     def task_echo(self, worker, text, stream="stdout"):
@@ -279,7 +280,7 @@ class NativeRuntime(object):
             for name in ("SIGINT", "SIGTERM"):
                 if hasattr(signal, name):
                     signum = getattr(signal, name)
-                    previous[signum] = signal.signal(signum, _raise_interrupt)
+                    previous[signum] = signal.signal(signum, self._interrupt)
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -307,8 +308,17 @@ class NativeRuntime(object):
         self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
         self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
 
+    def _interrupt(self, signum, frame):
+        # Only noted: raised at an arbitrary point, the interrupt could fall between
+        # starting a task and tracking it, and nothing would stop that task. The loop
+        # raises it where every started task is tracked; a second Ctrl-C can't cut
+        # the clean-up short either.
+        self.interrupted = True
+
     def _loop(self):
         while self.run_queue or self.active:
+            if self.interrupted:
+                raise KeyboardInterrupt()
             while self.run_queue and len(self.active) < self.max_workers:
                 task = self.run_queue.popleft()
                 origin = self.clone_index.get((task.step, task.key))
@@ -473,10 +483,6 @@ class NativeRuntime(object):
         self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                      task.retry_count, False, return_code=worker.returncode,
                                      killed=True)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt()
 
 
 def resolve_parameters(flow_cls, given, user, ds_type="local"):

@@ -13,7 +13,12 @@ import sys
 import traceback
 
 from .current import current
-from .exceptions import MetaflowException, MetaflowInternalError, MetaflowDataMissing
+from .exceptions import (
+    MetaflowDataMissing,
+    MetaflowException,
+    MetaflowInternalError,
+    exception_record,
+)
 from .flowspec import ForeachFrame, Inputs, is_flow_like
 from .parameters import flow_parameters
 
@@ -21,22 +26,6 @@ PARAMETERS_STEP = "_parameters"
 # The runtime starts a task as ``python flow.py internal-task '<json>'``: one JSON
 # argument, parsed here without click, because every task pays for its imports.
 TASK_COMMAND = "internal-task"
-
-
-def exception_record(exc, user_frames_only=True):
-    tb = exc.__traceback__
-    if user_frames_only:
-        engine_dir = os.path.dirname(os.path.abspath(__file__))
-        frames = [f for f in traceback.extract_tb(tb)
-                  if not os.path.abspath(f.filename).startswith(engine_dir)]
-        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-        text += "".join(traceback.format_exception_only(type(exc), exc))
-    else:
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
-    message = exc.message if isinstance(exc, MetaflowException) else str(exc)
-    record = {"type": type(exc).__name__, "message": message, "traceback": text}
-    record.update(getattr(exc, "extra_record", {}))
-    return record
 
 
 class Task(object):
@@ -191,8 +180,10 @@ class Task(object):
 
     def _persist(self, output, node, inputs, error):
         flow = self.flow
-        if error is None:
-            for name, value in flow._artifacts_to_persist().items():
+        # A failed attempt keeps what it could save, so it can be inspected; its
+        # own error is already reported, so a second one here is not raised.
+        for name, value in flow._artifacts_to_persist().items():
+            try:
                 if is_flow_like(value):
                     raise MetaflowException(
                         "Flows can't be serialized. Maybe you tried to assign *self* or one "
@@ -200,6 +191,9 @@ class Task(object):
                         % (name, self.step_name), step=self.step_name
                     )
                 output.save_object(name, value)
+            except MetaflowException:
+                if error is None:
+                    raise
         if inputs:
             if node.type == "join":
                 params = [attr for attr, _ in flow_parameters(type(flow))]

@@ -8,7 +8,7 @@ import json
 import re
 import signal
 
-from ..exceptions import DecoratorError, MetaflowException
+from ..exceptions import DecoratorError, MetaflowException, exception_record
 
 MAX_ATTEMPTS = 6
 
@@ -93,12 +93,9 @@ class CatchDecorator(StepDecorator):
         if retry_count < max_user_code_retries:
             return False
         if self.attributes["print_exception"]:
-            import traceback
-
             print("@catch caught an exception from %s" % flow, flush=True)
-            for line in traceback.format_exception(type(exc), exc, exc.__traceback__):
-                for sub in line.rstrip("\n").split("\n"):
-                    print(">  " + sub, flush=True)
+            for line in exception_record(exc)["traceback"].rstrip("\n").split("\n"):
+                print(">  " + line, flush=True)
         var = self.attributes["var"]
         if var:
             setattr(flow, var, CaughtException(exc))
@@ -109,13 +106,10 @@ class CaughtException(object):
     """What ``@catch(var=...)`` stores: the type, message and traceback of the error."""
 
     def __init__(self, exc):
-        import traceback
-
-        self.type = type(exc).__name__
-        self.message = str(exc)
-        self.traceback = "".join(
-            traceback.format_exception(type(exc), exc, exc.__traceback__)
-        )
+        record = exception_record(exc)
+        self.type = record["type"]
+        self.message = record["message"]
+        self.traceback = record["traceback"]
 
     def __str__(self):
         return "%s: %s" % (self.type, self.message)

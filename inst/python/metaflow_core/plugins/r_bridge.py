@@ -108,6 +108,8 @@ def r_step(flow, function, inputs=None):
             json.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), f)
         env = dict(os.environ)
         env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
+        # The R client inside a step talks to the same Python that runs the task.
+        env.setdefault("METAFLOW_PYTHON", sys.executable)
         sys.stdout.flush()
         sys.stderr.flush()
         returncode = subprocess.call(

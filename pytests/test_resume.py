@@ -1,0 +1,147 @@
+"""Resume end to end: a foreach with one failed split, resumed after the fix.
+
+ResumeFlow's split 1 raises while ``RESUME_FAIL=1``; resuming without it must
+re-run that split only (and what follows it), cloning the rest unchanged.
+"""
+
+import re
+
+import pytest
+
+from runner import (
+    assert_failed_cleanly,
+    assert_succeeded,
+    datastore_problems,
+    describe,
+    run_flow,
+    run_id_of,
+)
+
+
+def cloned_lines(result):
+    """{new task pathspec: origin task pathspec} from the ``Cloning ...`` lines."""
+    return dict(re.findall(r"\[(\S+)\] Cloning previously run task (\S+)", result.stderr))
+
+
+def started_steps(result):
+    return sorted(re.findall(r"\[\d+/(\w+)/\d+ \(pid \d+\)\] Task is starting", result.stderr))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The failed origin run, its resume, and a resume of that from ``join``."""
+    root = tmp_path_factory.mktemp("resume")
+    origin = run_flow("resume_flow.py", "run", cwd=root, env={"RESUME_FAIL": "1"})
+    resumed = run_flow("resume_flow.py", "resume", cwd=root)
+    rejoined = run_flow("resume_flow.py", "resume", "join", "--origin-run-id",
+                        run_id_of(resumed), cwd=root)
+    return {"root": root, "origin": origin, "resumed": resumed, "rejoined": rejoined}
+
+
+@pytest.fixture
+def client(runs, open_client):
+    return open_client(runs["root"])
+
+
+def test_origin_run_failed_in_split_one(runs, client):
+    origin = runs["origin"]
+    failed = re.search(r"Step work \(task-id (\d+)\) failed\.", origin.stderr)
+    assert failed, describe(origin)
+    assert_failed_cleanly(origin, runs["root"], "ValueError: split 1 fails")
+
+    run = client.Run("ResumeFlow/%s" % run_id_of(origin))
+    assert run.status == "failed"
+    by_index = {task.index: task for task in run["work"]}
+    assert by_index[1].id == failed.group(1)
+    assert not by_index[1].successful
+    assert by_index[1].exception.message == "split 1 fails"
+
+
+def test_resume_reruns_only_the_failed_split(runs, client):
+    origin_id = run_id_of(runs["origin"])
+    resumed = runs["resumed"]
+    assert_succeeded(resumed, runs["root"])
+    assert "Gathering required information to resume run" in resumed.stderr
+
+    clones = cloned_lines(resumed)
+    assert sorted(path.split("/")[1] for path in clones.values()) == ["start", "work", "work"]
+    assert all(path.startswith(origin_id + "/") for path in clones.values())
+    assert started_steps(resumed) == ["end", "join", "work"]
+
+    run = client.Run("ResumeFlow/%s" % run_id_of(resumed))
+    assert run.successful
+    assert run.data.outs == [0, 10, 20]
+    assert run.origin_pathspec == "ResumeFlow/%s" % origin_id
+
+
+def test_cloned_tasks_keep_their_artifacts(runs, client):
+    origin = client.Run("ResumeFlow/%s" % run_id_of(runs["origin"]))
+    resumed = client.Run("ResumeFlow/%s" % run_id_of(runs["resumed"]))
+    clones = cloned_lines(runs["resumed"])
+    origin_work = {task.index: task for task in origin["work"]}
+    resumed_work = {task.index: task for task in resumed["work"]}
+
+    for index in (0, 2):
+        new, old = resumed_work[index], origin_work[index]
+        assert clones[new.pathspec.split("/", 1)[1]] == old.pathspec.split("/", 1)[1]
+        assert new.origin_pathspec == old.pathspec
+        assert new.data.stamp == old.data.stamp
+        assert new.data.out == old.data.out == index * 10
+        assert {a.id: a.sha for a in new} == {a.id: a.sha for a in old}
+        assert new.data.origin_in_work is None
+    rerun = resumed_work[1]
+    assert rerun.origin_pathspec is None
+    assert rerun.data.out == 10
+    assert rerun.data.origin_in_work == origin.id
+    assert resumed["start"].task.data.start_stamp == origin["start"].task.data.start_stamp
+    assert rerun.data.start_stamp == origin["start"].task.data.start_stamp
+
+
+def test_origin_run_id_in_current(runs, client):
+    origin_id = run_id_of(runs["origin"])
+    resumed = client.Run("ResumeFlow/%s" % run_id_of(runs["resumed"]))
+    assert resumed.data.origin_in_end == origin_id
+    assert resumed.data.run_in_end == resumed.id
+
+
+def test_resume_keeps_latest_run(runs):
+    latest = runs["root"] / ".metaflow" / "ResumeFlow" / "latest_run"
+    assert latest.read_text().strip() == run_id_of(runs["origin"])
+
+
+def test_resume_from_a_step_reruns_it_and_what_follows(runs, client):
+    resumed_id = run_id_of(runs["resumed"])
+    rejoined = runs["rejoined"]
+    assert_succeeded(rejoined, runs["root"])
+
+    clones = cloned_lines(rejoined)
+    assert sorted(path.split("/")[1] for path in clones.values()) == [
+        "start", "work", "work", "work"]
+    assert all(path.startswith(resumed_id + "/") for path in clones.values())
+    assert started_steps(rejoined) == ["end", "join"]
+
+    before = client.Run("ResumeFlow/%s" % resumed_id)
+    after = client.Run("ResumeFlow/%s" % run_id_of(rejoined))
+    assert after.successful
+    assert after.data.outs == [0, 10, 20]
+    assert after["join"].task.data.join_stamp != before["join"].task.data.join_stamp
+    assert after["join"].task.origin_pathspec is None
+    assert after.data.origin_in_end == resumed_id
+    assert sorted(t.data.stamp for t in after["work"]) == sorted(
+        t.data.stamp for t in before["work"])
+
+
+def test_resume_unknown_step(runs):
+    result = run_flow("resume_flow.py", "resume", "nope", cwd=runs["root"])
+
+    assert_failed_cleanly(result, runs["root"], "invalid step name nope specified",
+                          "Valid step names include: start, work, join, end")
+    assert "Workflow starting" not in result.stderr
+
+
+def test_resume_unknown_origin(runs):
+    result = run_flow("resume_flow.py", "resume", "--origin-run-id", "123", cwd=runs["root"])
+
+    assert_failed_cleanly(result, runs["root"], "Resume could not find run id 123")
+    assert "Workflow starting" not in result.stderr
+    assert datastore_problems(runs["root"]) == []

@@ -1,0 +1,345 @@
+# End-to-end tests: real runs on the real engine (the Python of
+# metaflow_python()), with every R step in its own Rscript process. Nothing
+# here is skipped: without Python or Rscript these tests fail.
+
+# A fresh directory holding the local datastore, made the working directory
+# for the rest of the calling test.
+local_run_dir <- function(env = parent.frame()) {
+  dir <- tempfile("metaflow-run-test-")
+  dir.create(dir)
+  old_wd <- setwd(dir)
+  old_root <- Sys.getenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", unset = NA)
+  Sys.setenv(METAFLOW_DATASTORE_SYSROOT_LOCAL = dir)
+  restore <- bquote({
+    setwd(.(old_wd))
+    if (is.na(.(old_root))) {
+      Sys.unsetenv("METAFLOW_DATASTORE_SYSROOT_LOCAL")
+    } else {
+      Sys.setenv(METAFLOW_DATASTORE_SYSROOT_LOCAL = .(old_root))
+    }
+    unlink(.(dir), recursive = TRUE)
+  })
+  do.call(on.exit, list(restore, add = TRUE), envir = env)
+  normalizePath(dir)
+}
+
+rscript_path <- function() {
+  rscript <- file.path(R.home("bin"), if (.Platform$OS.type == "windows") "Rscript.exe" else "Rscript")
+  if (!file.exists(rscript)) {
+    stop("These tests need Rscript, and there is none at ", rscript, call. = FALSE)
+  }
+  rscript
+}
+
+# The environment of an `Rscript flow.R ...` started by a test: this
+# session's libraries, engine and datastore.
+script_env <- function() {
+  c(
+    "current",
+    R_LIBS = paste(.libPaths(), collapse = .Platform$path.sep),
+    METAFLOW_PYTHON = metaflow_python()
+  )
+}
+
+# Runs `Rscript <script> <args>` and returns processx::run()'s result.
+run_script <- function(script, args = character()) {
+  processx::run(rscript_path(), c(script, args), env = script_env(), error_on_status = FALSE)
+}
+
+# Writes a flow script: `library(metaflow)`, the code, then `run(flow)`.
+write_flow_script <- function(code, dir = getwd()) {
+  path <- file.path(dir, "flow.R")
+  writeLines(c("library(metaflow)", code, "run(flow)"), path)
+  path
+}
+
+# Evaluates `expr` and collects its messages instead of showing them.
+collect_messages <- function(expr) {
+  messages <- character()
+  value <- withCallingHandlers(
+    expr,
+    message = function(m) {
+      messages <<- c(messages, sub("\n$", "", conditionMessage(m)))
+      invokeRestart("muffleMessage")
+    }
+  )
+  list(value = value, messages = messages)
+}
+
+# Reads an R artifact of a run back from the datastore: the Python client
+# gives its stored bytes, which are serialize() output.
+read_artifact <- function(run_pathspec, step, name) {
+  out <- tempfile()
+  on.exit(unlink(out))
+  code <- paste(
+    "import sys",
+    "from metaflow_core import Run, namespace",
+    "namespace(None)",
+    "task = Run(sys.argv[1])[sys.argv[2]].task",
+    "open(sys.argv[4], 'wb').write(task[sys.argv[3]].raw_bytes())",
+    sep = "\n"
+  )
+  processx::run(metaflow_python(), c("-c", code, run_pathspec, step, name, out), env = c("current", python_env()))
+  unserialize(readBin(out, "raw", file.size(out)))
+}
+
+latest_run <- function(flow_name) {
+  code <- paste(
+    "import sys",
+    "from metaflow_core import Flow, namespace",
+    "namespace(None)",
+    "print(Flow(sys.argv[1]).latest_run.pathspec)",
+    sep = "\n"
+  )
+  result <- processx::run(metaflow_python(), c("-c", code, flow_name), env = c("current", python_env()))
+  trimws(result$stdout)
+}
+
+without_run_id <- function(lines) {
+  gsub("[0-9]{6,}", "<run-id>", lines)
+}
+
+linear_flow_code <- c(
+  'flow <- metaflow("LinearFlow") %>%',
+  '  parameter("alpha", default = 0.1, help = "Learning rate") %>%',
+  '  step(step = "start", r_function = function(self) {',
+  '    self$doubled <- self$alpha * 2',
+  '    cat("alpha is", self$alpha, "\\n")',
+  '  }, next_step = "end") %>%',
+  '  step(step = "end", r_function = function(self) self$result <- self$doubled + 1)'
+)
+
+linear_flow <- function() {
+  eval(parse(text = linear_flow_code))
+  flow
+}
+
+# A flow with a parameter of every type; its start step keeps every value it
+# got in the artifact `seen`.
+params_flow_code <- c(
+  'flow <- metaflow("ParamsFlow") %>%',
+  '  parameter("message", default = "hello") %>%',
+  '  parameter("count", default = 1L) %>%',
+  '  parameter("alpha", default = 0.1) %>%',
+  '  parameter("strict", type = "bool", default = FALSE) %>%',
+  '  parameter("dry_run", is_flag = TRUE) %>%',
+  '  parameter("config", type = "json", default = list(a = 1)) %>%',
+  '  parameter("genres", separator = ",", default = "Drama") %>%',
+  '  parameter("top_k", default = 5L) %>%',
+  '  step(step = "start", r_function = function(self) {',
+  '    self$seen <- list(',
+  '      message = self$message, count = self$count, alpha = self$alpha, strict = self$strict,',
+  '      dry_run = self$dry_run, config = self$config, genres = self$genres, top_k = self$top_k',
+  '    )',
+  '  }, next_step = "end") %>%',
+  '  step(step = "end")'
+)
+
+params_flow <- function() {
+  eval(parse(text = params_flow_code))
+  flow
+}
+
+tricky_text <- "it's \"quoted\" \\ back\\slash $HOME `date`; rm -rf /\nsecond line\t{glue} --help"
+
+test_that("the engine's last error lines say what went wrong", {
+  step_failure <- c(
+    "2026-01-01 10:00:00.000 [17/boom/2 (pid 5)] Task failed.",
+    "Workflow failed.",
+    "    Step failure:",
+    "    Step boom (task-id 2) failed.",
+    ""
+  )
+  expect_equal(engine_problem(step_failure, 1), "Step failure: Step boom (task-id 2) failed.")
+  usage <- c(
+    "Usage: flow.py run [OPTIONS]",
+    "Try 'flow.py run --help' for help.",
+    "",
+    "Error: Invalid value for '--alpha': 'abc' is not a valid float"
+  )
+  expect_equal(engine_problem(usage, 2), "Invalid value for '--alpha': 'abc' is not a valid float")
+  expect_equal(engine_problem(c("Traceback:", "  x", "ValueError: bad"), 1), "ValueError: bad")
+  expect_equal(engine_problem(character(), 1), "The engine exited with status 1 without a message.")
+})
+
+test_that("run() runs a flow in the session and returns the run", {
+  local_run_dir()
+  flow <- linear_flow()
+  result <- collect_messages(run(flow, alpha = 0.25))
+  run_id <- result$value
+  expect_s3_class(run_id, "metaflow_run_id")
+  expect_match(run_id, "^LinearFlow/[0-9]+$")
+  expect_equal(read_artifact(run_id, "end", "result"), 1.5)
+  expect_true(any(grepl(paste0(sub("^LinearFlow/", "", run_id), "/start/[0-9]+ \\(pid [0-9]+\\)\\] alpha is 0.25"), result$messages)))
+  expect_match(result$messages[[length(result$messages)]], paste0("Run ", run_id, " succeeded in [0-9.]+s"))
+  expect_output(print(run_id), paste0("<metaflow run> ", run_id), fixed = TRUE)
+})
+
+test_that("run(quiet = TRUE) prints nothing", {
+  local_run_dir()
+  result <- collect_messages(run(linear_flow(), quiet = TRUE))
+  expect_match(result$value, "^LinearFlow/[0-9]+$")
+  expect_equal(result$messages, character())
+})
+
+test_that("`Rscript flow.R run --alpha 0.2` runs the flow with that value", {
+  dir <- local_run_dir()
+  script <- write_flow_script(linear_flow_code, dir)
+  result <- run_script(script, c("run", "--alpha", "0.2"))
+  expect_equal(result$status, 0, info = result$stderr)
+  pathspec <- latest_run("LinearFlow")
+  expect_equal(read_artifact(pathspec, "end", "result"), 1.4)
+  expect_match(result$stderr, "alpha is 0.2")
+  expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"))
+})
+
+test_that("parameters of every type given to run() reach the steps unchanged", {
+  local_run_dir()
+  run_id <- collect_messages(run(
+    params_flow(),
+    message = tricky_text, count = 3, alpha = 1 / 3, strict = TRUE, dry_run = TRUE,
+    config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L
+  ))$value
+  expect_equal(read_artifact(run_id, "start", "seen"), list(
+    message = tricky_text, count = 3L, alpha = 1 / 3, strict = TRUE, dry_run = TRUE,
+    config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L
+  ))
+})
+
+test_that("parameters of every type given on the command line reach the steps unchanged", {
+  dir <- local_run_dir()
+  script <- write_flow_script(params_flow_code, dir)
+  id_file <- file.path(dir, "run-id.txt")
+  result <- run_script(script, c(
+    "run", "--message", tricky_text, "--count", "3", "--alpha", "0.125", "--strict", "true",
+    "--dry_run", "--config", '{"x": [1, 2], "y": "z"}', "--genres", "Sci-Fi,Drama", "--top_k=12",
+    "--run-id-file", id_file
+  ))
+  expect_equal(result$status, 0, info = result$stderr)
+  pathspec <- paste0("ParamsFlow/", readLines(id_file, warn = FALSE))
+  expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"), fixed = TRUE)
+  expect_equal(read_artifact(pathspec, "start", "seen"), list(
+    message = tricky_text, count = 3L, alpha = 0.125, strict = TRUE, dry_run = TRUE,
+    config = list(x = 1:2, y = "z"), genres = c("Sci-Fi", "Drama"), top_k = 12L
+  ))
+})
+
+test_that("the command line overrides the values run() gives in the script", {
+  dir <- local_run_dir()
+  script <- file.path(dir, "flow.R")
+  writeLines(c("library(metaflow)", params_flow_code, 'run(flow, count = 5, message = "from R", dry_run = TRUE)'), script)
+  result <- run_script(script, c("run", "--count", "6", "--no-dry_run"))
+  expect_equal(result$status, 0, info = result$stderr)
+  seen <- read_artifact(latest_run("ParamsFlow"), "start", "seen")
+  expect_equal(seen[c("count", "message", "dry_run")], list(count = 6L, message = "from R", dry_run = FALSE))
+})
+
+test_that("a bad parameter value is an error with the engine's message", {
+  local_run_dir()
+  err <- expect_error(collect_messages(run(linear_flow(), alpha = "abc")), class = "metaflow_error_usage")
+  expect_snapshot(cat(conditionMessage(err)))
+  expect_equal(err$status, 2)
+})
+
+test_that("a bad parameter value on the command line fails the script with a clear message", {
+  dir <- local_run_dir()
+  script <- write_flow_script(linear_flow_code, dir)
+  result <- run_script(script, c("run", "--alpha", "abc"))
+  expect_false(result$status == 0)
+  expect_match(result$stderr, "Error in `run()`:", fixed = TRUE)
+  expect_match(result$stderr, "Invalid value for '--alpha': 'abc' is not a valid float", fixed = TRUE)
+  expect_no_match(result$stderr, "Backtrace")
+})
+
+test_that("a failing step is a metaflow_error_run that names the step", {
+  local_run_dir()
+  flow <- metaflow("FailingFlow") %>%
+    step(step = "start", r_function = function(self) self$x <- 1, next_step = "explode") %>%
+    step(step = "explode", r_function = function(self) stop("the {data} is bad"), next_step = "end") %>%
+    step(step = "end")
+  output <- NULL
+  err <- expect_error(
+    withCallingHandlers(
+      run(flow),
+      message = function(m) {
+        output <<- c(output, conditionMessage(m))
+        invokeRestart("muffleMessage")
+      }
+    ),
+    class = "metaflow_error_run"
+  )
+  expect_match(err$pathspec, "^FailingFlow/[0-9]+$")
+  expect_match(conditionMessage(err), err$pathspec, fixed = TRUE)
+  expect_snapshot(cat(conditionMessage(err)), transform = without_run_id)
+  print(output); expect_true(any(grepl("the {data} is bad", output, fixed = TRUE)))
+})
+
+test_that("a failing step makes `Rscript flow.R run` exit non-zero", {
+  dir <- local_run_dir()
+  script <- write_flow_script(c(
+    'flow <- metaflow("FailingFlow") %>%',
+    '  step(step = "start", r_function = function(self) stop("no luck"), next_step = "end") %>%',
+    '  step(step = "end")'
+  ), dir)
+  result <- run_script(script, "run")
+  expect_false(result$status == 0)
+  expect_match(result$stderr, "Step failure: Step start \\(task-id [0-9]+\\) failed\\.")
+  expect_no_match(result$stderr, "Backtrace")
+})
+
+test_that("`Rscript flow.R show`, `check`, `help` and `run --help` work", {
+  dir <- local_run_dir()
+  script <- write_flow_script(linear_flow_code, dir)
+  show <- run_script(script, "show")
+  expect_equal(show$status, 0, info = show$stderr)
+  expect_match(show$stdout, "Step start\n")
+  expect_match(show$stdout, "=> end")
+  check <- run_script(script, "check")
+  expect_equal(check$status, 0, info = check$stderr)
+  expect_match(check$stderr, "The graph looks good!")
+  help <- run_script(script, "help")
+  expect_equal(help$status, 0, info = help$stderr)
+  expect_match(help$stdout, "Commands:")
+  run_help <- run_script(script, c("run", "--help"))
+  expect_equal(run_help$status, 0, info = run_help$stderr)
+  expect_match(run_help$stdout, "--alpha FLOAT")
+  expect_match(run_help$stdout, "Learning rate")
+  expect_false(dir.exists(file.path(dir, ".metaflow", "LinearFlow")))
+})
+
+test_that("run() runs other commands and returns 0", {
+  local_run_dir()
+  flow <- linear_flow()
+  output <- capture.output(status <- run(flow, show = TRUE))
+  expect_equal(status, 0L)
+  expect_true("Step start" %in% output)
+  run_id <- collect_messages(run(flow))$value
+  logs <- collect_messages(capture.output(run(flow, logs = paste0(sub("^LinearFlow/", "", run_id), "/start"))))
+  expect_true(any(grepl("alpha is 0.1", logs$value, fixed = TRUE)))
+})
+
+test_that("interrupting `Rscript flow.R run` stops the run and its tasks first", {
+  dir <- local_run_dir()
+  script <- write_flow_script(c(
+    'flow <- metaflow("SlowFlow") %>%',
+    '  step(step = "start", r_function = function(self) Sys.sleep(120), next_step = "end") %>%',
+    '  step(step = "end")'
+  ), dir)
+  process <- processx::process$new(rscript_path(), c(script, "run"), env = script_env(), stdout = "|", stderr = "2>&1")
+  on.exit(process$kill_tree(), add = TRUE)
+  output <- character()
+  deadline <- Sys.time() + 60
+  while (!any(grepl("Task is starting", output)) && Sys.time() < deadline && process$is_alive()) {
+    process$poll_io(200)
+    output <- c(output, process$read_output_lines())
+  }
+  expect_true(any(grepl("Task is starting", output)))
+  Sys.sleep(1)
+  process$interrupt()
+  process$wait(30000)
+  expect_false(process$is_alive())
+  output <- c(output, process$read_all_output_lines())
+  expect_false(process$get_exit_status() == 0)
+  expect_true(any(grepl("[KILLED BY ORCHESTRATOR]", output, fixed = TRUE)))
+  expect_true(any(grepl("Run interrupted", output, fixed = TRUE)))
+})
