@@ -129,3 +129,8 @@ def test_top_level_help(tmp_path):
     assert result.returncode == 0, describe(result)
     for command in ("run", "resume", "show", "check", "dump", "logs", "tag"):
         assert "\n  %s " % command in result.stdout
+    help_text = " ".join(result.stdout.split())
+    assert "Parameters (options of 'run'):" in help_text
+    for option, help_line in (("--alpha FLOAT", "Learning rate"), ("--flag", "A boolean switch")):
+        assert option in help_text
+        assert help_line in help_text

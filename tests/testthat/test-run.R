@@ -109,9 +109,16 @@ linear_flow_code <- c(
   '  step(step = "end", r_function = function(self) self$result <- self$doubled + 1)'
 )
 
+# The flow a script of `code` defines, made the way a script makes it: in an
+# environment of its own whose parent is the global environment.
+flow_from_code <- function(code) {
+  env <- new.env(parent = globalenv())
+  eval(parse(text = code), envir = env)
+  env$flow
+}
+
 linear_flow <- function() {
-  eval(parse(text = linear_flow_code))
-  flow
+  flow_from_code(linear_flow_code)
 }
 
 # A flow with a parameter of every type; its start step keeps every value it
@@ -136,8 +143,7 @@ params_flow_code <- c(
 )
 
 params_flow <- function() {
-  eval(parse(text = params_flow_code))
-  flow
+  flow_from_code(params_flow_code)
 }
 
 tricky_text <- "it's \"quoted\" \\ back\\slash $HOME `date`; rm -rf /\nsecond line\t{glue} --help"
@@ -253,10 +259,12 @@ test_that("a bad parameter value on the command line fails the script with a cle
 
 test_that("a failing step is a metaflow_error_run that names the step", {
   local_run_dir()
-  flow <- metaflow("FailingFlow") %>%
-    step(step = "start", r_function = function(self) self$x <- 1, next_step = "explode") %>%
-    step(step = "explode", r_function = function(self) stop("the {data} is bad"), next_step = "end") %>%
-    step(step = "end")
+  flow <- flow_from_code(c(
+    'flow <- metaflow("FailingFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$x <- 1, next_step = "explode") %>%',
+    '  step(step = "explode", r_function = function(self) stop("the {data} is bad"), next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
   output <- NULL
   err <- expect_error(
     withCallingHandlers(
@@ -271,7 +279,7 @@ test_that("a failing step is a metaflow_error_run that names the step", {
   expect_match(err$pathspec, "^FailingFlow/[0-9]+$")
   expect_match(conditionMessage(err), err$pathspec, fixed = TRUE)
   expect_snapshot(cat(conditionMessage(err)), transform = without_run_id)
-  print(output); expect_true(any(grepl("the {data} is bad", output, fixed = TRUE)))
+  expect_true(any(grepl("the {data} is bad", output, fixed = TRUE)))
 })
 
 test_that("a failing step makes `Rscript flow.R run` exit non-zero", {

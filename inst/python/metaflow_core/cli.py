@@ -121,8 +121,23 @@ def parameter_options(flow_cls):
     return options
 
 
+def parameters_epilog(options):
+    """The flow's parameters for the top-level --help, which otherwise lists only commands."""
+    if not options:
+        return None
+    rows = [(" ".join(filter(None, [opt.opts[0], opt.metavar])), opt.help or "")
+            for opt in options]
+    width = max(len(name) for name, _ in rows) + 2
+    lines = ["\b", "Parameters (options of 'run'):"]
+    lines += ["  %s%s" % (name.ljust(width), text) for name, text in rows]
+    return "\n".join(lines)
+
+
 def make_cli(flow, graph):
-    @click.group(invoke_without_command=True, help=(type(flow).__doc__ or "").strip() or None)
+    options = parameter_options(type(flow))
+
+    @click.group(invoke_without_command=True, help=(type(flow).__doc__ or "").strip() or None,
+                 epilog=parameters_epilog(options))
     @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
     @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
     @click.option("--datastore", default="local", type=click.Choice(["local", "s3"]),
@@ -215,8 +230,7 @@ def make_cli(flow, graph):
         state.flow_datastore.set_latest_run(runtime.run_id)
         runtime.execute(runtime.persist_parameters(values))
 
-    for option in parameter_options(type(flow)):
-        run.params.append(option)
+    run.params.extend(options)
 
     @start.command(help="Resume execution of a previous run of this flow.")
     @click.argument("step_to_rerun", required=False)
