@@ -140,7 +140,7 @@ def _read_result(output_dir):
 
 def _apply(flow, result, inputs, output_dir):
     for name, filename in (result.get("artifacts") or {}).items():
-        if not name.isidentifier() or name in FlowSpec._EPHEMERAL or hasattr(FlowSpec, name):
+        if not name or name in FlowSpec._EPHEMERAL or hasattr(FlowSpec, name):
             raise RStepError("Artifact name *%s* is not allowed: it is used by the engine." % name,
                              step=flow._current_step)
         with open(os.path.join(output_dir, os.path.basename(filename)), "rb") as f:
