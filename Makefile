@@ -42,7 +42,7 @@ $(STAMPS)/debs: | $(STAMPS)
 $(STAMPS)/venv: requirements-dev.txt inst/python/requirements.txt inst/python/pyproject.toml | $(STAMPS)
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -e inst/python
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -e inst/python --config-settings editable_mode=compat
 	touch $@
 
 $(STAMPS)/roxygen: $(STAMPS)/debs DESCRIPTION $(wildcard R/*.R)

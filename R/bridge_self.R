@@ -48,7 +48,7 @@ read_artifact <- function(name, ref, owner, call) {
       i = "R steps can read the artifacts that R steps assigned."
     ), "artifact", artifact = name, call = call)
   }
-  tryCatch(
+  value <- tryCatch(
     unserialize(read_blob(ref$path)),
     error = function(err) {
       bridge_abort(c(
@@ -58,6 +58,16 @@ read_artifact <- function(name, ref, owner, call) {
       ), "artifact", artifact = name, parent = err, call = call)
     }
   )
+  attach_methods_for(value)
+  value
+}
+
+# Step processes start without `methods` attached (see PROTOCOL.md §6); an S4
+# value needs it, as it would in any Rscript session.
+attach_methods_for <- function(value) {
+  if (isS4(value) && !"package:methods" %in% search()) {
+    suppressPackageStartupMessages(library("methods"))
+  }
 }
 
 # A datastore blob: "MFB", a codec byte (n: none, z: zlib, g: gzip), then the

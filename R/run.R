@@ -75,6 +75,7 @@
 run <- function(flow = NULL, ...) {
   call <- environment()
   local_run_error_display()
+  check_flow(flow, "run", call = call)
   validate_flow(flow, call = call)
   flow_name <- flow$get_name()
   parameters <- flow$get_parameters()
@@ -95,10 +96,13 @@ run <- function(flow = NULL, ...) {
   on.exit(unlink(spec_dir, recursive = TRUE), add = TRUE)
   write_flow_spec(flow, spec_dir, evaluate_parameter_defaults(flow, call = call), call = call)
 
+  # A run ID file the user named may hold the ID of an earlier run until the
+  # engine writes this run's.
+  earlier_run_id <- if (starts_run) read_run_id(run_id_file)
   started <- Sys.time()
   result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)))
-  run_id <- if (starts_run) read_run_id(run_id_file)
-  pathspec <- if (!is.null(run_id)) paste0(flow_name, "/", run_id)
+  run_id <- if (starts_run) setdiff(read_run_id(run_id_file), earlier_run_id)
+  pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
   if (result$status != 0) {
     abort_engine_failure(result, args$command, flow_name, pathspec, call)
   }

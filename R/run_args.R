@@ -90,7 +90,7 @@ engine_args_from_options <- function(options, parameters, flow_name, call = pare
     command$args,
     unlist(lapply(run_keys, function(key) run_option_entries(key, options[[key]], call)), recursive = FALSE),
     lapply(parameter_keys, function(key) parameter_entry(parameters[[key]], options[[key]], call)),
-    if (!is.null(options$other_args)) other_args_entries(options$other_args, call)
+    if (!is.null(options[["other_args"]])) other_args_entries(options[["other_args"]], call)
   )
   new_engine_args(top, command$name, command_args)
 }
@@ -132,8 +132,8 @@ check_option_names <- function(options, parameters, flow_name, call) {
 # of resume, show, check, logs, dump or help is given.
 option_command <- function(options, call) {
   chosen <- list()
-  if (!is.null(options$resume)) {
-    resume <- options$resume
+  if (!is.null(options[["resume"]])) {
+    resume <- options[["resume"]]
     if (is_string(resume) && nzchar(resume)) {
       chosen$resume <- list(name = "resume", args = list(arg_entry("", resume)))
     } else if (!is_true_or_false(resume)) {
@@ -430,7 +430,8 @@ parameter_negations <- function(command, parameters) {
     return(character())
   }
   flags <- parameter_names(parameters, flags = TRUE)
-  stats::setNames(flags, sprintf("no-%s", flags))
+  names(flags) <- sprintf("no-%s", flags)
+  flags
 }
 
 parameter_names <- function(parameters, flags) {

@@ -46,10 +46,9 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.
   functions_path <- file.path(dir, "functions.rds")
   write_atomically(flow_path, function(path) writeBin(charToRaw(enc2utf8(paste0(json, "\n"))), path))
   write_atomically(functions_path, function(path) {
-    saveRDS(
-      list(steps = functions, globals = find_globals(functions), packages = attached_packages()),
-      path
-    )
+    globals <- find_globals(functions)
+    code <- c(functions, Filter(is.function, globals))
+    saveRDS(list(steps = functions, globals = globals, packages = attached_packages(code)), path)
   })
   invisible(c(flow = flow_path, functions = functions_path))
 }
@@ -223,8 +222,19 @@ expression_symbols <- function(expr) {
 }
 
 # Packages the script attached, in search() order, without the ones every R
-# session attaches and without metaflow (the bridge loads it anyway).
-attached_packages <- function() {
+# session attaches and without metaflow (the bridge loads it anyway). Step
+# processes start without `methods`, the slowest default package to attach
+# (about 0.1 s a task), so it is listed only when the code calls into it.
+attached_packages <- function(code = list()) {
   attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
-  setdiff(attached, c("base", "methods", "datasets", "utils", "grDevices", "graphics", "stats", "metaflow"))
+  defaults <- c("base", "datasets", "utils", "grDevices", "graphics", "stats", "metaflow")
+  if ("methods" %in% attached && !uses_methods(code)) {
+    defaults <- c(defaults, "methods")
+  }
+  setdiff(attached, defaults)
+}
+
+uses_methods <- function(code) {
+  symbols <- unique(unlist(lapply(code, function_symbols), use.names = FALSE))
+  any(symbols %in% getNamespaceExports("methods"))
 }

@@ -248,3 +248,13 @@ test_that("options that don't apply to the command are errors", {
     argv_for(logs = "1/start", alpha = 0.3)
   })
 })
+
+test_that("a parameter whose name starts like a run option is still a parameter", {
+  flow <- metaflow("PrefixFlow") %>%
+    parameter("resume_from", default = "start") %>%
+    parameter("other_args_too", default = "x") %>%
+    step(step = "start", next_step = "end") %>%
+    step(step = "end")
+  args <- engine_args_from_options(list(resume_from = "train", other_args_too = "y"), flow$get_parameters(), "PrefixFlow")
+  expect_equal(engine_argv(args), c("run", "--resume_from", "train", "--other_args_too", "y"))
+})

@@ -6,7 +6,6 @@ with ``exit_code``. Messages use ``*x*`` to highlight a name, as Metaflow does.
 """
 
 import os
-import traceback
 
 
 class MetaflowException(Exception):
@@ -112,6 +111,8 @@ def exception_record(exc):
     Engine frames are dropped: they say nothing about the user's step and make
     a failure look like a bug in the engine.
     """
+    import traceback
+
     engine_dir = os.path.dirname(os.path.abspath(__file__))
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not os.path.abspath(f.filename).startswith(engine_dir)]

@@ -10,7 +10,6 @@ inspected like a successful one.
 import json
 import os
 import sys
-import traceback
 
 from .current import current
 from .exceptions import (

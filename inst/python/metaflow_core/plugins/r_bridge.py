@@ -108,6 +108,8 @@ def r_step(flow, function, inputs=None):
             json.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), f)
         env = dict(os.environ)
         env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
+        # R's defaults minus methods, which the spec lists when the flow's code needs it.
+        env["R_DEFAULT_PACKAGES"] = "datasets,utils,grDevices,graphics,stats"
         # The R client inside a step talks to the same Python that runs the task.
         env.setdefault("METAFLOW_PYTHON", sys.executable)
         sys.stdout.flush()

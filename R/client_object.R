@@ -1,0 +1,277 @@
+#' What every client object has
+#'
+#' `metaflow_object` is the R6 class that [flow_client], [run_client],
+#' [step_client] and [task_client] inherit from. It wraps one object of the
+#' package's Python client (a `Flow`, `Run`, `Step` or `Task` of
+#' `metaflow_core.client`) and gives the fields and methods they share.
+#' Make objects with the subclasses or with [new_flow()], [new_run()],
+#' [new_step()] and [new_task()], not with `metaflow_object$new()`.
+#'
+#' An object keeps reading the datastore and namespace that were in force
+#' when it was made, even after [setwd()], [set_metadata()] or
+#' [set_namespace()]; make a new object to follow them.
+#'
+#' @section Fields:
+#' * `id`: the object's id, a string: the flow's name, the run's id, the
+#'   step's name or the task's id.
+#' * `pathspec`: the object's path, `"Flow/run/step/task"` up to its level.
+#' * `parent`: the id of the object it belongs to, or `NULL` for a flow.
+#' * `tags`: the tags of its run (user and system tags, sorted); a flow's are
+#'   empty.
+#' * `created_at`: when it was created, a `POSIXct`.
+#'
+#' @section Methods:
+#' * `is_in_namespace()`: whether it is in the current namespace
+#'   ([get_namespace()]).
+#' * `get_values()`: the ids of its children: a flow's run ids (newest
+#'   first), a run's step names, a step's task ids, a task's artifact names.
+#' * `get_obj()`: the Python object it wraps (a reticulate object), for
+#'   anything this class doesn't offer.
+#' * `print()`: what a person wants to know first: status, times, counts.
+#' * `summary()`: that and a table of its children.
+#'
+#' @family client
+#' @keywords internal
+#' @export
+metaflow_object <- R6::R6Class(
+  "metaflow_object",
+  public = list(
+    #' @description Wrap a Python client object (internal).
+    #' @param obj An object of `metaflow_core.client`.
+    initialize = function(obj) {
+      if (!inherits(obj, "metaflow_core.client.MetaflowObject")) {
+        metaflow_abort(c(
+          "{.arg obj} must be an object of the Python metaflow client.",
+          i = "Make client objects with {.fn new_flow}, {.fn new_run}, {.fn new_step} or {.fn new_task}."
+        ), "usage")
+      }
+      private$obj <- obj
+    },
+
+    #' @description Whether the object is in the current namespace.
+    is_in_namespace = function() {
+      py_logical(with_python_errors(private$obj$is_in_namespace()))
+    },
+
+    #' @description The Python object this one wraps.
+    get_obj = function() {
+      private$obj
+    },
+
+    #' @description The ids of the object's children.
+    get_values = function() {
+      with_python_errors(py_column(private$children(), "id", NA_character_))
+    },
+
+    #' @description Print the object's status, times and counts.
+    #' @param ... Ignored.
+    print = function(...) {
+      cli::cat_rule(left = paste(private$noun, private$obj_pathspec()))
+      cat_facts(private$facts())
+      invisible(self)
+    },
+
+    #' @description Print the object and a table of its children.
+    #' @param ... Ignored.
+    summary = function(...) {
+      self$print()
+      private$details()
+      invisible(self)
+    }
+  ),
+  active = list(
+    #' @field id The object's id.
+    id = function(value) {
+      assert_read_only(value, "id")
+      py_string(private$obj$id)
+    },
+    #' @field pathspec The object's pathspec.
+    pathspec = function(value) {
+      assert_read_only(value, "pathspec")
+      private$obj_pathspec()
+    },
+    #' @field parent The id of the object this one belongs to.
+    parent = function(value) {
+      assert_read_only(value, "parent")
+      components <- strsplit(private$obj_pathspec(), "/", fixed = TRUE)[[1]]
+      if (length(components) > 1L) components[[length(components) - 1L]]
+    },
+    #' @field tags The tags of the object's run.
+    tags = function(value) {
+      assert_read_only(value, "tags")
+      py_sorted_strings(private$obj$tags)
+    },
+    #' @field created_at When the object was created.
+    created_at = function(value) {
+      assert_read_only(value, "created_at")
+      py_time(private$obj$created_at)
+    }
+  ),
+  private = list(
+    obj = NULL,
+    noun = "Object",
+
+    obj_pathspec = function() py_string(private$obj$pathspec),
+
+    # The Python list of children that get_values() and the tables read.
+    children = function() client_python$builtins$list(private$obj),
+
+    # Label -> value, the lines print() shows.
+    facts = function() character(),
+
+    # What summary() shows after print().
+    details = function() invisible()
+  )
+)
+
+#' @export
+summary.metaflow_object <- function(object, ...) {
+  object$summary(...)
+}
+
+# The Python object a client is made from ---------------------------------------
+
+# `x` is a pathspec string, or the Python object itself (how a client hands
+# over its children). Returns the Python object of class `class_name`.
+python_object_at <- function(x, class_name, call) {
+  if (inherits(x, paste0("metaflow_core.client.", class_name))) {
+    return(x)
+  }
+  check_pathspec(x, class_name, call = call)
+  client <- mf_py(call)
+  with_python_errors(client[[class_name]](x), call = call)
+}
+
+# The child `id` of the Python object `parent`. A missing child is the
+# client's not-found error, which lists the children that do exist.
+python_child <- function(parent, id, child_class, call) {
+  with_python_errors(
+    {
+      if (py_logical(parent$`__contains__`(id))) {
+        reticulate::py_get_item(parent, id)
+      } else {
+        mf_py(call)[[child_class]](paste0(py_string(parent$pathspec), "/", id))
+      }
+    },
+    call = call
+  )
+}
+
+pathspec_depths <- c(Flow = 1L, Run = 2L, Step = 3L, Task = 4L)
+pathspec_forms <- c(
+  Flow = "FlowName", Run = "FlowName/RunID", Step = "FlowName/RunID/StepName",
+  Task = "FlowName/RunID/StepName/TaskID"
+)
+
+check_pathspec <- function(x, class_name, arg = "pathspec", call = parent.frame()) {
+  form <- pathspec_forms[[class_name]]
+  if (!is.character(x) || length(x) != 1L || is.na(x)) {
+    metaflow_abort(c(
+      "The {tolower(class_name)} must be given as a pathspec {.val {form}}.",
+      x = "Got {.obj_type_friendly {x}}."
+    ), "pathspec", call = call)
+  }
+  components <- strsplit(x, "/", fixed = TRUE)[[1]]
+  if (length(components) != pathspec_depths[[class_name]] || !all(nzchar(components)) ||
+      endsWith(x, "/")) {
+    metaflow_abort(c(
+      "A {tolower(class_name)} pathspec must look like {.val {form}}.",
+      x = "Got {.val {x}}."
+    ), "pathspec", call = call)
+  }
+  invisible(x)
+}
+
+# An id given to a client (`run_id`, `step_id`, ...) as a string: a string,
+# or a whole number such as a run id typed without quotes.
+as_client_id <- function(id, arg, call) {
+  if (is.numeric(id) && length(id) == 1L && !is.na(id) && id == trunc(id) && id >= 0) {
+    return(format(id, scientific = FALSE, trim = TRUE))
+  }
+  if (!is.character(id) || length(id) != 1L || is.na(id)) {
+    metaflow_abort(c(
+      "{.arg {arg}} must be a single id, a string.",
+      x = "Got {.obj_type_friendly {id}}."
+    ), "usage", call = call)
+  }
+  if (!nzchar(id) || grepl("/", id, fixed = TRUE)) {
+    metaflow_abort(c(
+      "{.arg {arg}} must be a single id, not a path.",
+      x = "Got {.val {id}}."
+    ), "usage", call = call)
+  }
+  id
+}
+
+# Active fields can't be assigned: `run$id <- "x"` is an error, not a no-op.
+assert_read_only <- function(value, field) {
+  if (!missing(value)) {
+    metaflow_abort("{.field {field}} is read-only.", "usage", call = NULL)
+  }
+}
+
+# Printing ---------------------------------------------------------------------------
+
+cat_facts <- function(facts) {
+  if (length(facts) == 0L) {
+    return(invisible())
+  }
+  labels <- format(names(facts))
+  cli::cat_line(labels, "  ", facts)
+  invisible()
+}
+
+format_time <- function(time) {
+  if (is.null(time) || is.na(time)) {
+    return("-")
+  }
+  format(time, "%Y-%m-%d %H:%M:%S")
+}
+
+# "2024-04-05 10:00:04 (3.2s)": when something finished and how long it took.
+format_finished <- function(created_at, finished_at) {
+  if (is.null(finished_at)) {
+    return("not finished")
+  }
+  paste0(format_time(finished_at), " (", format_elapsed(difftime(finished_at, created_at, units = "secs")), ")")
+}
+
+format_status <- function(successful, finished = TRUE, status = NULL) {
+  if (isTRUE(successful)) {
+    return(paste(cli::col_green(cli::symbol$tick), "succeeded"))
+  }
+  if (identical(status, "running") || !isTRUE(finished)) {
+    return(paste(cli::col_cyan(cli::symbol$circle), "running"))
+  }
+  paste(cli::col_red(cli::symbol$cross), "failed")
+}
+
+# "start, a, b, join, end": at most `max` names, then how many more.
+format_list <- function(names, max = 8L) {
+  if (length(names) == 0L) {
+    return("none")
+  }
+  shown <- paste(utils::head(names, max), collapse = ", ")
+  if (length(names) > max) {
+    shown <- paste0(shown, ", ... (", length(names) - max, " more)")
+  }
+  shown
+}
+
+# "3 tasks", "1 task".
+count_of <- function(n, noun) {
+  paste(n, if (n == 1L) noun else paste0(noun, "s"))
+}
+
+# Prints a data frame under a heading, without row names.
+cat_table <- function(title, table, empty) {
+  cli::cat_line()
+  cli::cat_line(title)
+  if (nrow(table) == 0L) {
+    cli::cat_line("  ", empty)
+    return(invisible())
+  }
+  lines <- utils::capture.output(print(table, row.names = FALSE, right = FALSE))
+  cli::cat_line("  ", lines)
+  invisible()
+}
