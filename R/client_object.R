@@ -196,7 +196,7 @@ as_client_id <- function(id, arg, call) {
   }
   if (!nzchar(id) || grepl("/", id, fixed = TRUE)) {
     metaflow_abort(c(
-      "{.arg {arg}} must be a single id, not a path.",
+      "{.arg {arg}} must be a non-empty id without {.val /}.",
       x = "Got {.val {id}}."
     ), "usage", call = call)
   }
@@ -274,4 +274,8 @@ cat_table <- function(title, table, empty) {
   lines <- utils::capture.output(print(table, row.names = FALSE, right = FALSE))
   cli::cat_line("  ", lines)
   invisible()
+}
+
+format_duration <- function(duration) {
+  if (is.na(duration)) "-" else format_elapsed(duration)
 }

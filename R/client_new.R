@@ -1,0 +1,66 @@
+#' Read a flow, run, step or task
+#'
+#' Shortcuts to the client objects by ids: `new_run("HelloFlow",
+#' "latest_successful_run")` is
+#' `mf_client$new()$flow("HelloFlow")$run("latest_successful_run")`.
+#' An id that doesn't exist is an error of class
+#' `metaflow_error_not_found` naming it and listing what does exist there
+#' (e.g. the flow's latest runs); an object of another user's namespace is
+#' an error of class `metaflow_error_namespace` (see [set_namespace()]).
+#'
+#' @param flow_id The flow's name.
+#' @param run_id A run id, `"latest_run"` (the newest run) or
+#'   `"latest_successful_run"` (the newest successful run).
+#' @param step_id The step's name.
+#' @param task_id The task's id.
+#' @return A [flow_client], [run_client], [step_client] or [task_client].
+#' @examples
+#' \dontrun{
+#' run <- new_run("HelloFlow", "latest_successful_run")
+#' run$artifact("total")
+#' new_task("HelloFlow", run$id, "end", run$end_task)$stdout
+#' }
+#' @family client
+#' @export
+new_flow <- function(flow_id) {
+  flow_client$new(python_object_at(flow_id, "Flow", call = environment()))
+}
+
+#' @rdname new_flow
+#' @export
+new_run <- function(flow_id, run_id) {
+  run_client$new(resolve_run(flow_id, run_id, call = environment()))
+}
+
+#' @rdname new_flow
+#' @export
+new_step <- function(flow_id, run_id, step_id) {
+  call <- environment()
+  run <- resolve_run(flow_id, run_id, call = call)
+  step_client$new(resolve_step(run_client$new(run), step_id, call = call))
+}
+
+#' @rdname new_flow
+#' @export
+new_task <- function(flow_id, run_id, step_id, task_id) {
+  call <- environment()
+  run <- resolve_run(flow_id, run_id, call = call)
+  step <- resolve_step(run_client$new(run), step_id, call = call)
+  task_client$new(resolve_task(step_client$new(step), task_id, call = call))
+}
+
+#' The flows there are
+#'
+#' @return The names of the flows with at least one run in the current
+#'   namespace (all flows with [set_namespace()]`(NULL)`), newest first, a
+#'   character vector.
+#' @examples
+#' \dontrun{
+#' list_flows()
+#' }
+#' @family client
+#' @export
+list_flows <- function() {
+  client <- mf_py()
+  with_python_errors(py_column(client$Metaflow()$flows, "id", NA_character_))
+}

@@ -1,0 +1,52 @@
+#' Choose where the client reads runs from
+#'
+#' The client reads runs from a local metadata location: a directory holding
+#' the `.metaflow` directory that runs write. By default that is
+#' `METAFLOW_DATASTORE_SYSROOT_LOCAL` if it is set, else the nearest
+#' `.metaflow` in the working directory or above it, found again each time a
+#' flow or run is read, so the client follows [setwd()].
+#'
+#' * `set_metadata(ms)` reads from `ms` from now on, whatever the working
+#'   directory: a directory (holding `.metaflow`, or the `.metaflow`
+#'   directory itself), `"local@<directory>"`, or `"local"` for the default.
+#' * `get_metadata()` is the location in use, as `"local@<directory>"`.
+#' * `reset_default_metadata()` goes back to the default.
+#'
+#' Only the local metadata provider is supported; a service URL is an
+#' error.
+#'
+#' @param ms The location: a directory, `"local@<directory>"` or `"local"`.
+#' @return The location in use, `"local@<directory>"`: invisibly from
+#'   `set_metadata()` and `reset_default_metadata()`.
+#' @examples
+#' \dontrun{
+#' set_metadata("~/projects/churn")
+#' get_metadata()
+#' reset_default_metadata()
+#' }
+#' @family client
+#' @export
+set_metadata <- function(ms) {
+  if (!is.character(ms) || length(ms) != 1L || is.na(ms) || !nzchar(ms)) {
+    metaflow_abort(c(
+      "{.arg ms} must be a directory, {.val local@<directory>} or {.val local}.",
+      x = "Got {.obj_type_friendly {ms}}."
+    ), "usage")
+  }
+  client <- mf_py()
+  invisible(py_string(with_python_errors(client$metadata(path.expand(ms)))))
+}
+
+#' @rdname set_metadata
+#' @export
+get_metadata <- function() {
+  client <- mf_py()
+  py_string(with_python_errors(client$get_metadata()))
+}
+
+#' @rdname set_metadata
+#' @export
+reset_default_metadata <- function() {
+  client <- mf_py()
+  invisible(py_string(with_python_errors(client$default_metadata())))
+}

@@ -1,0 +1,208 @@
+#' Client for a run: its status, steps and results
+#'
+#' A `run_client` reads one run of a flow. Make one from a [flow_client]
+#' and a run id (`run_client$new(flow, "1712345")`, where the id may also be
+#' `"latest_run"` or `"latest_successful_run"`), or from the run's pathspec
+#' (`run_client$new("HelloFlow/1712345")`). [run()] returns one for the run
+#' it made.
+#'
+#' @section Fields:
+#' * `id`, `pathspec`, `parent` (the flow's name), `tags`, `created_at`: see
+#'   [metaflow_object].
+#' * `status`: `"running"`, `"succeeded"` or `"failed"`.
+#' * `successful`: `TRUE` if the run succeeded.
+#' * `finished`: `TRUE` once the run has finished (its `end` step did).
+#' * `finished_at`: when its `end` step finished, or `NULL`.
+#' * `end_task`: the id of the `end` step's task, or `NULL`.
+#' * `steps`: the names of its steps, newest first.
+#' * `artifacts`: the names of the artifacts of its `end` step (the run's
+#'   results); empty if it has none.
+#' * `code`: the code the run stored, a list of `flowspec` (the generated
+#'   flow module, a string) and `spec` (the flow's spec, a list), or `NULL`
+#'   for a flow that stored none.
+#'
+#' @section Methods:
+#' * `step(step_id)`: the [step_client] of a step.
+#' * `artifact(name)`: the value of an artifact of the `end` step (see
+#'   [task_client] for how values are read).
+#' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
+#'   `summary()`: see [metaflow_object].
+#'
+#' @examples
+#' \dontrun{
+#' run <- run_client$new("HelloFlow/1712345")
+#' run$successful
+#' run$artifact("total")
+#' run$step("start")$task(run$step("start")$a_task)
+#' }
+#' @family client
+#' @export
+run_client <- R6::R6Class(
+  "RunClient",
+  inherit = metaflow_object,
+  lock_class = TRUE,
+  public = list(
+    #' @description Read a run.
+    #' @param flow A [flow_client] or a flow's name, with `run_id`; or the
+    #'   run's pathspec (`"Flow/RunID"`) alone.
+    #' @param run_id A run id, `"latest_run"` or `"latest_successful_run"`.
+    initialize = function(flow, run_id = NULL) {
+      super$initialize(resolve_run(flow, run_id, call = sys.call(-1)))
+    },
+
+    #' @description A step of the run.
+    #' @param step_id The step's name.
+    step = function(step_id) {
+      step_client$new(resolve_step(self, step_id, call = environment()))
+    },
+
+    #' @description The value of an artifact of the `end` step.
+    #' @param name The artifact's name.
+    artifact = function(name) {
+      call <- environment()
+      name <- as_client_id(name, "name", call)
+      task <- with_python_errors(private$obj$end_task, call = call)
+      if (inherits(task, "python.builtin.NoneType")) {
+        pathspec <- self$pathspec
+        metaflow_abort(c(
+          "Run {.val {pathspec}} has no results: its {.field end} step didn't run.",
+          i = "Read artifacts of its other steps with {.code run$step(name)$task(id)$artifact()}."
+        ), "not_found", call = call)
+      }
+      artifact_value(task, name, call)
+    }
+  ),
+  active = list(
+    #' @field status `"running"`, `"succeeded"` or `"failed"`.
+    status = function(value) {
+      assert_read_only(value, "status")
+      py_string(with_python_errors(private$obj$status))
+    },
+    #' @field successful Whether the run succeeded.
+    successful = function(value) {
+      assert_read_only(value, "successful")
+      py_logical(with_python_errors(private$obj$successful))
+    },
+    #' @field finished Whether the run has finished.
+    finished = function(value) {
+      assert_read_only(value, "finished")
+      py_logical(with_python_errors(private$obj$finished))
+    },
+    #' @field finished_at When the run's `end` step finished.
+    finished_at = function(value) {
+      assert_read_only(value, "finished_at")
+      py_time(with_python_errors(private$obj$finished_at))
+    },
+    #' @field end_task The id of the `end` step's task.
+    end_task = function(value) {
+      assert_read_only(value, "end_task")
+      task <- with_python_errors(private$obj$end_task)
+      if (!inherits(task, "python.builtin.NoneType")) py_string(task$id)
+    },
+    #' @field steps The names of the run's steps, newest first.
+    steps = function(value) {
+      assert_read_only(value, "steps")
+      self$get_values()
+    },
+    #' @field artifacts The names of the `end` step's artifacts.
+    artifacts = function(value) {
+      assert_read_only(value, "artifacts")
+      task <- with_python_errors(private$obj$end_task)
+      if (inherits(task, "python.builtin.NoneType")) character() else artifact_names(task)
+    },
+    #' @field code The code the run stored.
+    code = function(value) {
+      assert_read_only(value, "code")
+      run_code(private$obj)
+    }
+  ),
+  private = list(
+    noun = "Run",
+
+    facts = function() {
+      obj <- private$obj
+      status <- py_string(with_python_errors(obj$status))
+      successful <- py_logical(with_python_errors(obj$successful))
+      created_at <- self$created_at
+      steps <- rev(self$steps)
+      user_tags <- py_sorted_strings(obj$user_tags)
+      facts <- c(
+        Status = format_status(successful, status = status),
+        Created = format_time(created_at),
+        Finished = format_finished(created_at, self$finished_at),
+        Steps = paste0(length(steps), ": ", format_list(steps)),
+        User = run_user(self$tags),
+        Tags = format_list(user_tags)
+      )
+      if (!successful && status != "running") {
+        facts <- c(facts, Error = failed_task_summary(obj))
+      }
+      facts
+    },
+
+    details = function() {
+      steps <- with_python_errors(steps_frame(private$obj))
+      cat_table(
+        "Steps",
+        data.frame(
+          step = steps$step,
+          tasks = steps$tasks,
+          status = ifelse(
+            steps$failed > 0L, paste(steps$failed, "failed"),
+            ifelse(steps$finished, "succeeded", "running")
+          ),
+          duration = vapply(seq_len(nrow(steps)), function(i) format_duration(steps$duration[i]), "")
+        ),
+        empty = "none yet"
+      )
+      artifacts <- self$artifacts
+      if (length(artifacts) > 0L) {
+        cli::cat_line()
+        cli::cat_line("Results (artifacts of end): ", format_list(artifacts, max = 20L))
+      }
+    }
+  )
+)
+
+# The user who made a run, from its `user:` system tag.
+run_user <- function(tags) {
+  user <- sub("^user:", "", grep("^user:", tags, value = TRUE))
+  if (length(user) == 0L) "unknown" else user[[1L]]
+}
+
+# "start/1: boom" for the first failed task of a failed run, newest step
+# first; or why the run failed when no task did.
+failed_task_summary <- function(run_obj) {
+  for (step in py_elements(with_python_errors(run_obj$steps()))) {
+    tasks <- with_python_errors(step$tasks())
+    finished <- py_column(tasks, "finished", NA)
+    successful <- py_column(tasks, "successful", NA)
+    failed <- which(finished & !successful)
+    if (length(failed) > 0L) {
+      task <- py_elements(tasks)[[failed[[1L]]]]
+      exception <- with_python_errors(task$exception)
+      message <- if (inherits(exception, "python.builtin.NoneType")) "failed" else py_string(exception$message)
+      return(paste0(py_string(step$id), "/", py_string(task$id), ": ", first_line(message)))
+    }
+  }
+  "no task failed (the run was stopped)"
+}
+
+first_line <- function(text) {
+  strsplit(text %||% "", "\n", fixed = TRUE)[[1]][1] %||% ""
+}
+
+# The code a run stored, read from the run's code directory.
+run_code <- function(run_obj) {
+  code <- with_python_errors(run_obj$code)
+  if (inherits(code, "python.builtin.NoneType")) {
+    return(NULL)
+  }
+  path <- py_string(code$path)
+  flowspec <- file.path(path, "flow.py")
+  spec <- file.path(path, "flow.json")
+  list(
+    flowspec = if (file.exists(flowspec)) paste(readLines(flowspec, warn = FALSE, encoding = "UTF-8"), collapse = "\n"),
+    spec = if (file.exists(spec)) jsonlite::read_json(spec, simplifyVector = FALSE)
+  )
+}
