@@ -12,8 +12,8 @@ STAMPS := .make
 
 # Debian packages for R and the R packages they provide (same order).
 R_DEBS := r-base-core r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
-	r-cran-testthat r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown
-R_PKGS := R6 jsonlite cli processx magrittr testthat reticulate roxygen2 knitr rmarkdown
+	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown
+R_PKGS := R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # What the installed R package is built from (inst/ carries the Python engine).
@@ -64,8 +64,8 @@ demo: setup
 	trap 'rm -rf "$$workdir"' EXIT; \
 	cd "$$workdir"; \
 	export METAFLOW_DATASTORE_SYSROOT_LOCAL="$$workdir"; \
-	"$(METAFLOW_PYTHON)" "$(CURDIR)/inst/examples/hello_flow.py" run; \
-	"$(METAFLOW_PYTHON)" -c 'from metaflow_core import Flow; print("HelloFlow total:", Flow("HelloFlow").latest_run.data.total)'
+	Rscript "$(CURDIR)/inst/examples/hello_flow.R" run; \
+	Rscript -e 'library(metaflow); cat("Read back from the datastore:", new_run("HelloFlow", "latest_run")$$artifact("total"), "\n")'
 
 # Netflix's metaflow from PyPI in .bench/venv-netflix, the reference the benchmarks compare to.
 bench-setup:
@@ -74,6 +74,7 @@ bench-setup:
 bench: setup bench-setup
 	$(VENV_PYTHON) bench/bench_local_run.py
 	$(VENV_PYTHON) bench/foreach_bench.py
+	$(VENV_PYTHON) bench/r_bench.py
 
 docs: $(STAMPS)/roxygen
 

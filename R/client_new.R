@@ -8,7 +8,8 @@
 #' (e.g. the flow's latest runs); an object of another user's namespace is
 #' an error of class `metaflow_error_namespace` (see [set_namespace()]).
 #'
-#' @param flow_id The flow's name.
+#' @param flow_id The flow's name; or, alone, the pathspec of the run, step
+#'   or task (`new_run("HelloFlow/1712345")`).
 #' @param run_id A run id, `"latest_run"` (the newest run) or
 #'   `"latest_successful_run"` (the newest successful run).
 #' @param step_id The step's name.
@@ -19,6 +20,7 @@
 #' run <- new_run("HelloFlow", "latest_successful_run")
 #' run$artifact("total")
 #' new_task("HelloFlow", run$id, "end", run$end_task)$stdout
+#' new_step("HelloFlow/1712345/start")$tasks
 #' }
 #' @family client
 #' @export
@@ -28,25 +30,43 @@ new_flow <- function(flow_id) {
 
 #' @rdname new_flow
 #' @export
-new_run <- function(flow_id, run_id) {
+new_run <- function(flow_id, run_id = NULL) {
   run_client$new(resolve_run(flow_id, run_id, call = environment()))
 }
 
 #' @rdname new_flow
 #' @export
-new_step <- function(flow_id, run_id, step_id) {
+new_step <- function(flow_id, run_id = NULL, step_id = NULL) {
   call <- environment()
-  run <- resolve_run(flow_id, run_id, call = call)
-  step_client$new(resolve_step(run_client$new(run), step_id, call = call))
+  if (is.null(run_id) && is.null(step_id)) {
+    return(step_client$new(python_object_at(flow_id, "Step", call)))
+  }
+  check_all_ids(list(run_id = run_id, step_id = step_id), call)
+  run <- run_client$new(resolve_run(flow_id, run_id, call = call))
+  step_client$new(resolve_step(run, step_id, call = call))
 }
 
 #' @rdname new_flow
 #' @export
-new_task <- function(flow_id, run_id, step_id, task_id) {
+new_task <- function(flow_id, run_id = NULL, step_id = NULL, task_id = NULL) {
   call <- environment()
-  run <- resolve_run(flow_id, run_id, call = call)
-  step <- resolve_step(run_client$new(run), step_id, call = call)
-  task_client$new(resolve_task(step_client$new(step), task_id, call = call))
+  if (is.null(run_id) && is.null(step_id) && is.null(task_id)) {
+    return(task_client$new(python_object_at(flow_id, "Task", call)))
+  }
+  check_all_ids(list(run_id = run_id, step_id = step_id, task_id = task_id), call)
+  run <- run_client$new(resolve_run(flow_id, run_id, call = call))
+  step <- step_client$new(resolve_step(run, step_id, call = call))
+  task_client$new(resolve_task(step, task_id, call = call))
+}
+
+check_all_ids <- function(ids, call) {
+  missing <- names(ids)[vapply(ids, is.null, TRUE)]
+  if (length(missing) > 0L) {
+    metaflow_abort(c(
+      "Give {.arg flow_id} a pathspec alone, or give every id.",
+      x = "{.arg {missing}} {?is/are} missing."
+    ), "usage", call = call)
+  }
 }
 
 #' The flows there are

@@ -32,7 +32,6 @@
 #'
 #' @family client
 #' @keywords internal
-#' @export
 metaflow_object <- R6::R6Class(
   "metaflow_object",
   public = list(
@@ -113,7 +112,7 @@ metaflow_object <- R6::R6Class(
 
     obj_pathspec = function() py_string(private$obj$pathspec),
 
-    # The Python list of children that get_values() and the tables read.
+    # The Python list of the children get_values() lists.
     children = function() client_python$builtins$list(private$obj),
 
     # Label -> value, the lines print() shows.
@@ -186,7 +185,7 @@ check_pathspec <- function(x, class_name, arg = "pathspec", call = parent.frame(
 # or a whole number such as a run id typed without quotes.
 as_client_id <- function(id, arg, call) {
   if (is.numeric(id) && length(id) == 1L && !is.na(id) && id == trunc(id) && id >= 0) {
-    return(format(id, scientific = FALSE, trim = TRUE))
+    return(sprintf("%.0f", id))
   }
   if (!is.character(id) || length(id) != 1L || is.na(id)) {
     metaflow_abort(c(
@@ -229,9 +228,9 @@ format_time <- function(time) {
 }
 
 # "2024-04-05 10:00:04 (3.2s)": when something finished and how long it took.
-format_finished <- function(created_at, finished_at) {
+format_finished <- function(created_at, finished_at, status = "running") {
   if (is.null(finished_at)) {
-    return("not finished")
+    return(if (identical(status, "running")) "not yet" else "never")
   }
   paste0(format_time(finished_at), " (", format_elapsed(difftime(finished_at, created_at, units = "secs")), ")")
 }
@@ -258,9 +257,9 @@ format_list <- function(names, max = 8L) {
   shown
 }
 
-# "3 tasks", "1 task".
-count_of <- function(n, noun) {
-  paste(n, if (n == 1L) noun else paste0(noun, "s"))
+# "3: a, b, c", or "none".
+format_count_list <- function(names) {
+  if (length(names) == 0L) "none" else paste0(length(names), ": ", format_list(names))
 }
 
 # Prints a data frame under a heading, without row names.

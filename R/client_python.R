@@ -43,7 +43,10 @@ mf_py <- function(call = parent.frame()) {
 }
 
 start_client_python <- function(call) {
-  python <- metaflow_python()
+  # Not metaflow_python(): its check starts a Python process, which costs
+  # more than the client's own start. check_python() runs only if the import
+  # fails, to say why.
+  python <- find_python(call = call)
   bundled <- system.file("python", package = "metaflow", mustWork = TRUE)
   if (!reticulate::py_available(initialize = FALSE)) {
     # RETICULATE_PYTHON would win over use_python(): point it at the
@@ -64,7 +67,9 @@ start_client_python <- function(call) {
     "lambda when: None if when is None else when.timestamp()",
     convert = FALSE
   )
-  client_python$environment <- python_environment_now()
+  # Python may have started before (reticulate used elsewhere in the
+  # session), with other values: pass every variable on at the first sync.
+  client_python$environment <- NULL
   task <- running_task$current
   if (!is.null(task)) {
     client$namespace(task$namespace)
@@ -74,8 +79,8 @@ start_client_python <- function(call) {
 }
 
 abort_client_import <- function(python, err, call) {
-  active <- tryCatch(reticulate::py_config()$python, error = function(e) python)
   problem <- python_error_text(err)
+  active <- tryCatch(reticulate::py_config()$python, error = function(e) python)
   if (!identical(normalizePath(active, mustWork = FALSE), normalizePath(python, mustWork = FALSE))) {
     metaflow_abort(c(
       "Can't start the metaflow client in this R session.",
@@ -83,6 +88,7 @@ abort_client_import <- function(python, err, call) {
       i = "Restart R and use the client before anything else starts Python."
     ), "python", call = call)
   }
+  check_python(python, call = call)
   metaflow_abort(c(
     "Can't start the metaflow client in Python {.path {python}}.",
     x = "{problem}"
@@ -103,7 +109,8 @@ python_environment_now <- function() {
 
 sync_python_environment <- function() {
   now <- python_environment_now()
-  changed <- names(now)[!mapply(identical, now, client_python$environment[names(now)])]
+  synced <- client_python$environment
+  changed <- if (is.null(synced)) names(now) else names(now)[!mapply(identical, now, synced)]
   if (length(changed) == 0L) {
     return(invisible())
   }
@@ -214,7 +221,7 @@ py_logical <- function(x) {
 # A Python datetime (naive, local, as the client makes them) or None as a
 # POSIXct or NULL.
 py_time <- function(x) {
-  seconds <- reticulate::py_to_r(client_python$timestamp(x))
+  seconds <- reticulate::py_to_r(reticulate::py_call(client_python$timestamp, x))
   if (is.null(seconds)) NULL else .POSIXct(seconds)
 }
 
@@ -260,9 +267,9 @@ py_time_column <- function(objects, name) {
   .POSIXct(na_for_null(seconds, NA_real_))
 }
 
-py_tags_column <- function(objects) {
+py_tags_column <- function(objects, name = "tags") {
   builtins <- client_python$builtins
-  sorted <- builtins$list(builtins$map(builtins$sorted, py_attribute_of_each(objects, "tags")))
+  sorted <- builtins$list(builtins$map(builtins$sorted, py_attribute_of_each(objects, name)))
   lapply(reticulate::py_to_r(sorted), function(tags) as.character(unlist(tags)))
 }
 

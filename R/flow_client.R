@@ -120,7 +120,8 @@ flow_client <- R6::R6Class(
     details = function() {
       runs <- with_python_errors(private$obj$runs())
       count <- py_length(runs)
-      latest <- runs_frame(reticulate::py_get_item(runs, client_python$builtins$slice(0L, 10L)))
+      shown <- reticulate::py_get_item(runs, client_python$builtins$slice(0L, 10L))
+      latest <- runs_frame(shown)
       cat_table(
         if (count > 10L) paste("Latest 10 of", count, "runs") else "Runs",
         data.frame(
@@ -128,7 +129,7 @@ flow_client <- R6::R6Class(
           status = latest$status,
           created = vapply(seq_len(nrow(latest)), function(i) format_time(latest$created_at[i]), ""),
           duration = vapply(seq_len(nrow(latest)), function(i) format_duration(latest$duration[i]), ""),
-          tags = vapply(latest$tags, format_list, "", max = 4L)
+          tags = vapply(py_tags_column(shown, "user_tags"), format_list, "", max = 4L)
         ),
         empty = "none in this namespace"
       )

@@ -40,8 +40,8 @@
 #'     latest run from where it failed) or `resume = "step"` (from that step),
 #'     with `origin_run_id` to resume another run; `show = TRUE` (print the
 #'     flow's steps); `check = TRUE` (validate the flow); `logs = "run/step"`
-#'     or `"run/step/task"` (print a task's output again); `dump =` a
-#'     pathspec (print a task's artifacts); `help = TRUE` (list commands).
+#'     or `"run/step/task"` (print a task's output again); `dump = "run/step"` or a
+#'     task's pathspec (print artifacts); `help = TRUE` (list commands).
 #'   * Options of a run (or a resume): `tag` (character vector),
 #'     `max_workers` (tasks at a time, default 16), `max_num_splits` (the
 #'     most tasks a foreach may start, default 100), `max_log_size` (MB of
@@ -53,9 +53,8 @@
 #'     (the same as `with = "batch"`), `quiet = TRUE` (no progress output).
 #'   * `other_args`: a character vector of further command-line arguments
 #'     for the command, passed as they are.
-#' @return For a run or a resume, the run, invisibly: a `metaflow_run_id`, the
-#'   run's pathspec (`"HelloFlow/1712345"`). For other commands, `0`,
-#'   invisibly. A run that fails is an error of class `metaflow_error_run`
+#' @return For a run or a resume, the run, invisibly: a [run_client], e.g.
+#'   `run(flow)$artifact("total")`. For other commands, `0`, invisibly. A run that fails is an error of class `metaflow_error_run`
 #'   (its message names the failed step, its `pathspec` field the run); a
 #'   command line the engine rejects, such as a parameter value of the wrong
 #'   type, is an error of class `metaflow_error_usage`. Under `Rscript`
@@ -113,23 +112,15 @@ run <- function(flow = NULL, ...) {
     elapsed <- format_elapsed(difftime(Sys.time(), started, units = "secs"))
     cli::cli_alert_success("Run {pathspec} succeeded in {elapsed}.")
   }
-  invisible(run_object(pathspec))
+  invisible(client_for_new_run(pathspec, call))
 }
 
-# The run a successful run() returns: the run client once the package has
-# one, until then the run's pathspec.
-run_object <- function(pathspec) {
-  client <- get0("run_client", envir = topenv(), inherits = FALSE)
-  if (is.null(client)) {
-    return(structure(pathspec, class = "metaflow_run_id"))
-  }
-  client$new(pathspec)
-}
-
-#' @export
-print.metaflow_run_id <- function(x, ...) {
-  cat("<metaflow run> ", unclass(x), "\n", sep = "")
-  invisible(x)
+# The client of the run run() just made. Like Metaflow's Runner, it skips the
+# namespace check: the run is the caller's whatever namespace the session is
+# in (e.g. after set_namespace("user:someone_else"), or a run's --namespace).
+client_for_new_run <- function(pathspec, call) {
+  run <- with_python_errors(mf_py(call)$Run(pathspec, `_namespace_check` = FALSE), call = call)
+  run_client$new(run)
 }
 
 # The command line of `Rscript flow.R ARGS...`: ARGS. An interactive session

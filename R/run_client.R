@@ -129,8 +129,8 @@ run_client <- R6::R6Class(
       facts <- c(
         Status = format_status(successful, status = status),
         Created = format_time(created_at),
-        Finished = format_finished(created_at, self$finished_at),
-        Steps = paste0(length(steps), ": ", format_list(steps)),
+        Finished = format_finished(created_at, self$finished_at, status),
+        Steps = format_count_list(steps),
         User = run_user(self$tags),
         Tags = format_list(user_tags)
       )

@@ -151,7 +151,7 @@ task_client <- R6::R6Class(
         Index = foreach_position(private$obj),
         Created = format_time(created_at),
         Finished = format_finished(created_at, self$finished_at),
-        Artifacts = paste0(length(artifacts), ": ", format_list(artifacts))
+        Artifacts = format_count_list(artifacts)
       )
       exception <- self$exception
       if (!is.null(exception)) {
@@ -226,7 +226,7 @@ rds_artifact_value <- function(artifact, name, call) {
   tryCatch(
     unserialize(bytes),
     error = function(err) {
-      pathspec <- py_string(artifact$pathspec)
+      pathspec <- task_pathspec_of(artifact)
       metaflow_abort(
         "Can't read R artifact {.val {name}} of {.val {pathspec}}: its stored bytes are damaged.",
         "artifact", artifact = name, parent = err, call = call
@@ -237,7 +237,7 @@ rds_artifact_value <- function(artifact, name, call) {
 
 python_artifact_value <- function(artifact, name, call) {
   type <- with_python_errors(py_string(artifact$type), call = call)
-  pathspec <- py_string(artifact$pathspec)
+  pathspec <- task_pathspec_of(artifact)
   value <- tryCatch(
     with_python_errors(artifact$data, call = call),
     metaflow_error = function(err) {
@@ -261,6 +261,10 @@ python_artifact_value <- function(artifact, name, call) {
     ), "artifact", artifact = name, python_type = type, call = call)
   }
   converted
+}
+
+task_pathspec_of <- function(artifact) {
+  sub("/[^/]*$", "", py_string(artifact$pathspec))
 }
 
 # The first Python object left in a value reticulate converted, or NULL.

@@ -20,6 +20,10 @@ local_run_dir <- function(env = parent.frame()) {
     unlink(.(dir), recursive = TRUE)
   })
   do.call(on.exit, list(restore, add = TRUE), envir = env)
+  # Runs the tests read back may belong to any user (Rscript picks its own).
+  old_namespace <- get_namespace()
+  set_namespace(NULL)
+  do.call(on.exit, list(bquote(set_namespace(.(old_namespace))), add = TRUE), envir = env)
   normalizePath(dir)
 }
 
@@ -64,41 +68,6 @@ collect_messages <- function(expr) {
     }
   )
   list(value = value, messages = messages)
-}
-
-# Reads an R artifact of a run back from the datastore: the Python client
-# gives its stored bytes, which are serialize() output.
-read_artifact <- function(run_pathspec, step, name) {
-  out <- tempfile()
-  on.exit(unlink(out))
-  code <- paste(
-    "import sys",
-    "from metaflow_core import Run, namespace",
-    "namespace(None)",
-    "task = Run(sys.argv[1])[sys.argv[2]].task",
-    "open(sys.argv[4], 'wb').write(task[sys.argv[3]].raw_bytes())",
-    sep = "\n"
-  )
-  processx::run(metaflow_python(), c("-c", code, run_pathspec, step, name, out), env = c("current", python_env()))
-  unserialize(readBin(out, "raw", file.size(out)))
-}
-
-latest_run <- function(flow_name) {
-  code <- paste(
-    "import sys",
-    "from metaflow_core import Flow, namespace",
-    "namespace(None)",
-    "print(Flow(sys.argv[1]).latest_run.pathspec)",
-    sep = "\n"
-  )
-  result <- processx::run(metaflow_python(), c("-c", code, flow_name), env = c("current", python_env()))
-  trimws(result$stdout)
-}
-
-# run() returns the run: a run client once the package has one, until then
-# the run's pathspec.
-pathspec_of <- function(run) {
-  if (inherits(run, "metaflow_run_id")) unclass(run) else run$pathspec
 }
 
 without_run_id <- function(lines) {
@@ -154,14 +123,6 @@ params_flow <- function() {
 
 tricky_text <- "it's \"quoted\" \\ back\\slash $HOME `date`; rm -rf /\nsecond line\t{glue} --help"
 
-test_that("until the package has a run client, a run is its pathspec", {
-  run_id <- structure("LinearFlow/17", class = "metaflow_run_id")
-  expect_output(print(run_id), "<metaflow run> LinearFlow/17", fixed = TRUE)
-  if (is.null(get0("run_client", envir = asNamespace("metaflow"), inherits = FALSE))) {
-    expect_identical(run_object("LinearFlow/17"), run_id)
-  }
-})
-
 test_that("the engine's last error lines say what went wrong", {
   step_failure <- c(
     "2026-01-01 10:00:00.000 [17/boom/2 (pid 5)] Task failed.",
@@ -186,18 +147,26 @@ test_that("run() runs a flow in the session and returns the run", {
   local_run_dir()
   flow <- linear_flow()
   result <- collect_messages(run(flow, alpha = 0.25))
-  pathspec <- pathspec_of(result$value)
+  pathspec <- result$value$pathspec
   expect_match(pathspec, "^LinearFlow/[0-9]+$")
-  expect_equal(read_artifact(pathspec, "end", "result"), 1.5)
+  expect_equal(result$value$artifact("result"), 1.5)
   run_id <- sub("^LinearFlow/", "", pathspec)
   expect_true(any(grepl(paste0(run_id, "/start/[0-9]+ \\(pid [0-9]+\\)\\] alpha is 0.25"), result$messages)))
   expect_match(result$messages[[length(result$messages)]], paste0("Run ", pathspec, " succeeded in [0-9.]+s"))
 })
 
+test_that("run() returns its run even when the session's namespace is another user's", {
+  local_run_dir()
+  set_namespace("user:someone_else")
+  result <- collect_messages(run(linear_flow(), quiet = TRUE))$value
+  expect_equal(result$artifact("result"), 1.2)
+  expect_equal(get_namespace(), "user:someone_else")
+})
+
 test_that("run(quiet = TRUE) prints nothing", {
   local_run_dir()
   result <- collect_messages(run(linear_flow(), quiet = TRUE))
-  expect_match(pathspec_of(result$value), "^LinearFlow/[0-9]+$")
+  expect_match(result$value$pathspec, "^LinearFlow/[0-9]+$")
   expect_equal(result$messages, character())
 })
 
@@ -206,8 +175,9 @@ test_that("`Rscript flow.R run --alpha 0.2` runs the flow with that value", {
   script <- write_flow_script(linear_flow_code, dir)
   result <- run_script(script, c("run", "--alpha", "0.2"))
   expect_equal(result$status, 0, info = result$stderr)
-  pathspec <- latest_run("LinearFlow")
-  expect_equal(read_artifact(pathspec, "end", "result"), 1.4)
+  run <- new_run("LinearFlow", "latest_run")
+  pathspec <- run$pathspec
+  expect_equal(run$artifact("result"), 1.4)
   expect_match(result$stderr, "alpha is 0.2")
   expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"))
 })
@@ -219,7 +189,7 @@ test_that("parameters of every type given to run() reach the steps unchanged", {
     message = tricky_text, count = 3, alpha = 1 / 3, strict = TRUE, dry_run = TRUE,
     config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L
   ))$value
-  expect_equal(read_artifact(pathspec_of(result), "start", "seen"), list(
+  expect_equal(result$artifact("seen"), list(
     message = tricky_text, count = 3L, alpha = 1 / 3, strict = TRUE, dry_run = TRUE,
     config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L
   ))
@@ -237,7 +207,7 @@ test_that("parameters of every type given on the command line reach the steps un
   expect_equal(result$status, 0, info = result$stderr)
   pathspec <- paste0("ParamsFlow/", readLines(id_file, warn = FALSE))
   expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"), fixed = TRUE)
-  expect_equal(read_artifact(pathspec, "start", "seen"), list(
+  expect_equal(new_run(pathspec)$artifact("seen"), list(
     message = tricky_text, count = 3L, alpha = 0.125, strict = TRUE, dry_run = TRUE,
     config = list(x = 1:2, y = "z"), genres = c("Sci-Fi", "Drama"), top_k = 12L
   ))
@@ -249,7 +219,7 @@ test_that("the command line overrides the values run() gives in the script", {
   writeLines(c("library(metaflow)", params_flow_code, 'run(flow, count = 5, message = "from R", dry_run = TRUE)'), script)
   result <- run_script(script, c("run", "--count", "6", "--no-dry_run"))
   expect_equal(result$status, 0, info = result$stderr)
-  seen <- read_artifact(latest_run("ParamsFlow"), "start", "seen")
+  seen <- new_run("ParamsFlow", "latest_run")$artifact("seen")
   expect_equal(seen[c("count", "message", "dry_run")], list(count = 6L, message = "from R", dry_run = FALSE))
 })
 
@@ -334,7 +304,7 @@ test_that("run() runs other commands and returns 0", {
   output <- capture.output(status <- run(flow, show = TRUE))
   expect_equal(status, 0L)
   expect_true("Step start" %in% output)
-  run_id <- sub("^LinearFlow/", "", pathspec_of(collect_messages(run(flow))$value))
+  run_id <- sub("^LinearFlow/", "", collect_messages(run(flow))$value$pathspec)
   logs <- collect_messages(capture.output(run(flow, logs = paste0(run_id, "/start"))))
   expect_true(any(grepl("alpha is 0.1", logs$value, fixed = TRUE)))
 })

@@ -1,0 +1,138 @@
+# task_client: a task's artifacts, logs, metadata and outcome.
+
+first_task <- function(pathspec, step) {
+  step <- new_run(pathspec)$step(step)
+  step$task(step$a_task)
+}
+
+test_that("a task is made from a step and an id, or from its pathspec", {
+  fixture <- local_client_fixture()
+  step <- new_run(fixture$linear)$step("start")
+  pathspec <- paste0(fixture$linear, "/start/", step$a_task)
+  for (task in list(task_client$new(step, step$a_task), task_client$new(pathspec), step$task(step$a_task))) {
+    expect_s3_class(task, c("TaskClient", "metaflow_object"))
+    expect_equal(task$pathspec, pathspec)
+  }
+  expect_error(task_client$new(paste0(fixture$linear, "/start")), class = "metaflow_error_pathspec")
+})
+
+test_that("a successful task's outcome, logs and metadata", {
+  fixture <- local_client_fixture()
+  task <- first_task(fixture$linear, "start")
+  expect_true(task$finished)
+  expect_true(task$successful)
+  expect_null(task$exception)
+  expect_null(task$index)
+  expect_gte(as.numeric(task$finished_at), as.numeric(task$created_at))
+  expect_match(task$stdout, "hello from start", fixed = TRUE)
+  expect_match(task$stderr, "a note on stderr", fixed = TRUE)
+  metadata <- task$metadata_dict
+  expect_type(metadata, "list")
+  expect_equal(metadata$task_id, task$id)
+  expect_equal(metadata$step_name, "start")
+  expect_equal(metadata$attempt, "0")
+  expect_equal(task$runtime_name, "dev")
+  expect_equal(task$code, new_run(fixture$linear)$code)
+})
+
+test_that("artifacts come back as the identical R objects", {
+  fixture <- local_client_fixture()
+  task <- first_task(fixture$linear, "start")
+  values <- client_linear_values()
+  expect_equal(task$artifacts, sort(names(values)))
+  for (name in names(values)) {
+    expect_identical(task$artifact(name), values[[name]], label = name)
+  }
+})
+
+test_that("foreach tasks know their index", {
+  fixture <- local_client_fixture()
+  step <- new_run(fixture$foreach)$step("square")
+  tasks <- lapply(rev(step$tasks), step$task)
+  expect_equal(lapply(tasks, function(task) task$index), list(0L, 1L, 2L))
+  expect_equal(vapply(tasks, function(task) task$artifact("value"), ""), c("a0", "b1", "c2"))
+  expect_equal(first_task(fixture$foreach, "join")$artifact("values"), c("a0", "b1", "c2"))
+  expect_null(first_task(fixture$foreach, "start")$index)
+})
+
+test_that("a failed task holds the R error that failed it", {
+  fixture <- local_client_fixture()
+  task <- first_task(fixture$failed, "start")
+  expect_true(task$finished)
+  expect_false(task$successful)
+  exception <- task$exception
+  expect_s3_class(exception, "metaflow_exception")
+  expect_equal(exception$language, "R")
+  expect_equal(exception$message, "boom from R")
+  expect_equal(exception$call, "explode()")
+  expect_true("explode()" %in% exception$r_traceback)
+  expect_identical(task$artifacts, character())
+  expect_snapshot(print(exception))
+})
+
+test_that("Python values come back as R values", {
+  fixture <- local_client_fixture()
+  task <- first_task(fixture$python, "start")
+  expect_identical(task$artifact("number"), 3L)
+  expect_identical(task$artifact("ratio"), 0.5)
+  expect_identical(task$artifact("label"), "py")
+  expect_identical(task$artifact("flag"), TRUE)
+  expect_null(task$artifact("nothing"))
+  expect_identical(task$artifact("items"), 1:3)
+  expect_identical(task$artifact("mixed"), list(1L, "a", NULL))
+  expect_identical(task$artifact("mapping"), list(a = 1L, b = 1:2))
+  expect_identical(task$artifact("pair"), list(1L, "b"))
+  expect_identical(task$artifact("blob"), as.raw(c(0, 1)))
+  expect_match(task$stdout, "hello from python", fixed = TRUE)
+})
+
+test_that("Python values without an R equivalent are errors naming their type", {
+  fixture <- local_client_fixture()
+  task <- first_task(fixture$python, "start")
+  err <- expect_error(task$artifact("numbers"), class = "metaflow_error_artifact")
+  expect_equal(err$python_type, "set")
+  expect_equal(err$artifact, "numbers")
+  err <- expect_error(task$artifact("amount"), class = "metaflow_error_artifact")
+  expect_equal(err$python_type, "decimal.Decimal")
+  # A class of the flow's own script can't even be loaded outside it.
+  err <- expect_error(task$artifact("point"), class = "metaflow_error_artifact")
+  expect_equal(err$python_type, "__main__.Point")
+  expect_snapshot(task$artifact("holder"), error = TRUE, transform = scrub_client_output)
+  expect_snapshot(task$artifact("point"), error = TRUE, transform = scrub_client_output)
+})
+
+test_that("listing artifacts reads only the index, never the values", {
+  local_client_fixture()
+  root <- withr::local_tempdir("metaflow-lazy-")
+  pathspec <- run_python_flow(root, "ClientLazyFlow", c("        self.a = 1", "        self.b = [2]"), sysroot = root)
+  blobs <- list.files(file.path(root, ".metaflow", "ClientLazyFlow", "data"), recursive = TRUE, full.names = TRUE)
+  expect_gt(length(blobs), 0)
+  for (blob in blobs) {
+    writeBin(charToRaw("not a blob"), blob)
+  }
+  withr::local_envvar(METAFLOW_DATASTORE_SYSROOT_LOCAL = root)
+  task <- first_task(pathspec, "end")
+  expect_equal(task$artifacts, c("a", "b"))
+  table <- task$artifacts_table()
+  expect_equal(table$name, c("a", "b"))
+  expect_equal(table$encoding, c("pickle", "pickle"))
+  expect_equal(new_run(pathspec)$artifacts, c("a", "b"))
+  expect_error(task$artifact("a"), class = "metaflow_error_artifact")
+})
+
+test_that("an unknown artifact is an error listing the task's artifacts", {
+  fixture <- local_client_fixture()
+  task <- first_task(fixture$linear, "start")
+  err <- expect_error(task$artifact("z"), class = "metaflow_error_not_found")
+  expect_match(conditionMessage(err), "artifacts: df, l, m, when, x", fixed = TRUE)
+  expect_error(task$artifact(c("x", "y")), class = "metaflow_error_usage")
+})
+
+test_that("print() shows status, times and artifacts; summary() adds the table and error", {
+  fixture <- local_client_fixture()
+  expect_snapshot(print(first_task(fixture$linear, "start")), transform = scrub_client_output)
+  square <- new_run(fixture$foreach)$step("square")
+  expect_snapshot(print(square$task(square$tasks[[1]])), transform = scrub_client_output)
+  expect_snapshot(first_task(fixture$failed, "start")$summary(), transform = scrub_client_output)
+  expect_snapshot(first_task(fixture$python, "start")$summary(), transform = scrub_client_output)
+})
