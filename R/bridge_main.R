@@ -321,7 +321,7 @@ step_traceback <- function(step_function) {
     keep <- keep[seq_len(which(in_package)[1L])]
     # A method reached from a primitive (`self$x`) has the primitive's frame,
     # which shows the user's call, above its own.
-    if (is.primitive(functions[[keep[length(keep) - 1L]]])) {
+    if (length(keep) > 1L && is.primitive(functions[[keep[length(keep) - 1L]]])) {
       keep <- keep[-length(keep)]
     }
   } else if (identical(functions[[keep[length(keep)]]], .handleSimpleError)) {

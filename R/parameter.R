@@ -119,7 +119,9 @@ reserved_parameter_names <- c(
   "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run_id_file",
   "max_num_splits", "max_workers", "max_log_size", "user_namespace", "run_id", "task_id",
   "runner_attribute_file", "quiet", "debug", "datastore", "datastore_root", "metadata",
-  "environment", "package_suffixes", "help"
+  "environment", "package_suffixes", "help",
+  # keys of run(...) that aren't engine options
+  "show", "check", "logs", "dump", "resume", "batch", "other_args", "origin_run_id"
 )
 
 parameter_type_names <- c(

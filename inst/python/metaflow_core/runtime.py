@@ -380,14 +380,12 @@ class NativeRuntime(object):
         self.active.pop(worker.pid, None)
         task = worker.task
         rc = worker.returncode
-        ds = None
-        if rc == 0:
-            try:
-                ds = self.flow_datastore.task(self.run_id, task.step, task.task_id,
-                                              attempt=task.retry_count)
-            except MetaflowException:
-                ds = None
-        ok = ds is not None and ds.control.get("task_ok", False)
+        try:
+            ds = self.flow_datastore.task(self.run_id, task.step, task.task_id,
+                                          attempt=task.retry_count)
+        except MetaflowException:
+            ds = None
+        ok = rc == 0 and ds is not None and ds.control.get("task_ok", False)
         self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                      task.retry_count, ok, return_code=rc, killed=worker.killed)
         if ok:
@@ -403,8 +401,8 @@ class NativeRuntime(object):
             task.retry_count += 1
             self.run_queue.appendleft(task)
             return
-        raise TaskFailed("Step *%s* (task-id %s) failed." % (task.step, task.task_id),
-                         step=task.step)
+        raise TaskFailed("Step *%s* (task-id %s) failed%s" % (
+            task.step, task.task_id, _failure_reason(ds, rc)), step=task.step)
 
     def _on_success(self, task, ds):
         path = task.pathspec(self.run_id)
@@ -483,6 +481,18 @@ class NativeRuntime(object):
         self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                      task.retry_count, False, return_code=worker.returncode,
                                      killed=True)
+
+
+def _failure_reason(ds, rc):
+    """What the failed attempt recorded about its error, for the run's last line."""
+    error = ds.control.get("exception") if ds is not None else None
+    if error and error.get("message"):
+        first_line = error["message"].strip().split("\n")[0]
+        kind = "R error" if error.get("language") == "R" else error.get("type", "Error")
+        return ": %s: %s" % (kind, first_line)
+    if rc is not None and rc < 0:
+        return ": killed by signal %d." % -rc
+    return "."
 
 
 def resolve_parameters(flow_cls, given, user, ds_type="local"):
