@@ -38,6 +38,10 @@ metaflow_object <- R6::R6Class(
     #' @description Wrap a Python client object (internal).
     #' @param obj An object of `metaflow_core.client`.
     initialize = function(obj) {
+      if (inherits(obj, "metaflow_deferred")) {
+        private$deferred <- obj
+        return(invisible(self))
+      }
       if (!inherits(obj, "metaflow_core.client.MetaflowObject")) {
         metaflow_abort(c(
           "{.arg obj} must be an object of the Python metaflow client.",
@@ -49,12 +53,12 @@ metaflow_object <- R6::R6Class(
 
     #' @description Whether the object is in the current namespace.
     is_in_namespace = function() {
-      py_logical(with_python_errors(private$obj$is_in_namespace()))
+      py_logical(with_python_errors(private$py()$is_in_namespace()))
     },
 
     #' @description The Python object this one wraps.
     get_obj = function() {
-      private$obj
+      private$py()
     },
 
     #' @description The ids of the object's children.
@@ -82,7 +86,7 @@ metaflow_object <- R6::R6Class(
     #' @field id The object's id.
     id = function(value) {
       assert_read_only(value, "id")
-      py_string(private$obj$id)
+      py_string(private$py()$id)
     },
     #' @field pathspec The object's pathspec.
     pathspec = function(value) {
@@ -98,22 +102,32 @@ metaflow_object <- R6::R6Class(
     #' @field tags The tags of the object's run.
     tags = function(value) {
       assert_read_only(value, "tags")
-      py_sorted_strings(private$obj$tags)
+      py_sorted_strings(private$py()$tags)
     },
     #' @field created_at When the object was created.
     created_at = function(value) {
       assert_read_only(value, "created_at")
-      py_time(private$obj$created_at)
+      py_time(private$py()$created_at)
     }
   ),
   private = list(
     obj = NULL,
+    deferred = NULL,
     noun = "Object",
 
-    obj_pathspec = function() py_string(private$obj$pathspec),
+    # The Python object, made on first use when the client was deferred.
+    py = function() {
+      if (is.null(private$obj)) {
+        private$obj <- private$deferred$make()
+        private$deferred <- NULL
+      }
+      private$obj
+    },
+
+    obj_pathspec = function() py_string(private$py()$pathspec),
 
     # The Python list of the children get_values() lists.
-    children = function() client_python$builtins$list(private$obj),
+    children = function() client_python$builtins$list(private$py()),
 
     # Label -> value, the lines print() shows.
     facts = function() character(),
@@ -129,6 +143,13 @@ summary.metaflow_object <- function(object, ...) {
 }
 
 # The Python object a client is made from ---------------------------------------
+
+# A client whose Python object is made only when first needed: run() returns
+# one, so that a script that never reads its run never starts Python in R
+# (reticulate alone takes seconds to load).
+deferred_python <- function(make) {
+  structure(list(make = make), class = "metaflow_deferred")
+}
 
 # `x` is a pathspec string, or the Python object itself (how a client hands
 # over its children). Returns the Python object of class `class_name`.

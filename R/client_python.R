@@ -142,7 +142,11 @@ sync_python_environment <- function() {
 #' @param call The call to report errors for.
 #' @noRd
 with_python_errors <- function(expr, call = parent.frame()) {
-  reticulate::py_clear_last_error()
+  # Only once Python runs: clearing would start it, on whatever Python
+  # reticulate finds first, before `expr` could start the engine's.
+  if (reticulate::py_available(initialize = FALSE)) {
+    reticulate::py_clear_last_error()
+  }
   withCallingHandlers(
     expr,
     error = function(err) {
@@ -207,59 +211,73 @@ is_metaflow_exception <- function(last) {
 }
 
 # Python values to R --------------------------------------------------------------
+#
+# Each helper forces its argument first: the argument may be the first call
+# into a deferred client (see deferred_python()), which must start the
+# engine's Python before reticulate starts one of its own choosing.
 
 # A Python str or None as a string or NULL.
 py_string <- function(x) {
+  force(x)
   value <- reticulate::py_to_r(x)
   if (is.null(value)) NULL else as.character(value)
 }
 
 py_logical <- function(x) {
+  force(x)
   isTRUE(reticulate::py_to_r(x))
 }
 
 # A Python datetime (naive, local, as the client makes them) or None as a
 # POSIXct or NULL.
 py_time <- function(x) {
+  force(x)
   seconds <- reticulate::py_to_r(reticulate::py_call(client_python$timestamp, x))
   if (is.null(seconds)) NULL else .POSIXct(seconds)
 }
 
 # A Python iterable of strings as a character vector.
 py_strings <- function(x) {
+  force(x)
   values <- reticulate::py_to_r(client_python$builtins$list(x))
   as.character(unlist(values, use.names = FALSE))
 }
 
 # A Python set of strings (tags) as a sorted character vector.
 py_sorted_strings <- function(x) {
+  force(x)
   py_strings(client_python$builtins$sorted(x))
 }
 
 # The attribute `name` of each of `objects` (a Python list), as a Python list;
 # one call into Python however many objects there are.
 py_attribute_of_each <- function(objects, name) {
+  force(objects)
   builtins <- client_python$builtins
   builtins$list(builtins$map(client_python$operator$attrgetter(name), objects))
 }
 
 py_length <- function(x) {
+  force(x)
   reticulate::py_to_r(client_python$builtins$len(x))
 }
 
 # A Python list as an R list of its elements, unconverted.
 py_elements <- function(objects) {
+  force(objects)
   reticulate::iterate(objects, simplify = FALSE)
 }
 
 # Columns of a table from a Python list: each element's attribute `name`
 # as an R vector of `type`, NA where Python has None.
 py_column <- function(objects, name, type) {
+  force(objects)
   values <- reticulate::py_to_r(py_attribute_of_each(objects, name))
   na_for_null(values, type)
 }
 
 py_time_column <- function(objects, name) {
+  force(objects)
   builtins <- client_python$builtins
   seconds <- reticulate::py_to_r(
     builtins$list(builtins$map(client_python$timestamp, py_attribute_of_each(objects, name)))
@@ -268,6 +286,7 @@ py_time_column <- function(objects, name) {
 }
 
 py_tags_column <- function(objects, name = "tags") {
+  force(objects)
   builtins <- client_python$builtins
   sorted <- builtins$list(builtins$map(builtins$sorted, py_attribute_of_each(objects, name)))
   lapply(reticulate::py_to_r(sorted), function(tags) as.character(unlist(tags)))

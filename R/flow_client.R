@@ -53,7 +53,7 @@ flow_client <- R6::R6Class(
     #' @param ... Tags, strings.
     runs_with_tags = function(...) {
       tags <- check_tags(c(...), call = environment())
-      runs <- with_python_errors(do.call(private$obj$runs, as.list(tags)))
+      runs <- with_python_errors(do.call(private$py()$runs, as.list(tags)))
       lapply(py_elements(runs), run_client$new)
     },
 
@@ -94,12 +94,12 @@ flow_client <- R6::R6Class(
     # The Python run the flow's `latest_run` or `latest_successful_run` is,
     # or NULL.
     latest = function(which) {
-      run <- with_python_errors(reticulate::py_get_attr(private$obj, which))
+      run <- with_python_errors(reticulate::py_get_attr(private$py(), which))
       if (!inherits(run, "python.builtin.NoneType")) run
     },
 
     facts = function() {
-      runs <- with_python_errors(private$obj$runs())
+      runs <- with_python_errors(private$py()$runs())
       ids <- py_column(runs, "id", NA_character_)
       if (length(ids) == 0L) {
         return(c(Runs = "none in this namespace", Created = format_time(self$created_at)))
@@ -118,7 +118,7 @@ flow_client <- R6::R6Class(
     },
 
     details = function() {
-      runs <- with_python_errors(private$obj$runs())
+      runs <- with_python_errors(private$py()$runs())
       count <- py_length(runs)
       shown <- reticulate::py_get_item(runs, client_python$builtins$slice(0L, 10L))
       latest <- runs_frame(shown)

@@ -119,8 +119,9 @@ run <- function(flow = NULL, ...) {
 # namespace check: the run is the caller's whatever namespace the session is
 # in (e.g. after set_namespace("user:someone_else"), or a run's --namespace).
 client_for_new_run <- function(pathspec, call) {
-  run <- with_python_errors(mf_py(call)$Run(pathspec, `_namespace_check` = FALSE), call = call)
-  run_client$new(run)
+  run_client$new(deferred_python(function() {
+    with_python_errors(mf_py(call)$Run(pathspec, `_namespace_check` = FALSE), call = call)
+  }))
 }
 
 # The command line of `Rscript flow.R ARGS...`: ARGS. An interactive session

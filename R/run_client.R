@@ -47,6 +47,9 @@ run_client <- R6::R6Class(
     #'   run's pathspec (`"Flow/RunID"`) alone.
     #' @param run_id A run id, `"latest_run"` or `"latest_successful_run"`.
     initialize = function(flow, run_id = NULL) {
+      if (inherits(flow, "metaflow_deferred")) {
+        return(super$initialize(flow))
+      }
       super$initialize(resolve_run(flow, run_id, call = sys.call(-1)))
     },
 
@@ -61,7 +64,7 @@ run_client <- R6::R6Class(
     artifact = function(name) {
       call <- environment()
       name <- as_client_id(name, "name", call)
-      task <- with_python_errors(private$obj$end_task, call = call)
+      task <- with_python_errors(private$py()$end_task, call = call)
       if (inherits(task, "python.builtin.NoneType")) {
         pathspec <- self$pathspec
         metaflow_abort(c(
@@ -76,27 +79,27 @@ run_client <- R6::R6Class(
     #' @field status `"running"`, `"succeeded"` or `"failed"`.
     status = function(value) {
       assert_read_only(value, "status")
-      py_string(with_python_errors(private$obj$status))
+      py_string(with_python_errors(private$py()$status))
     },
     #' @field successful Whether the run succeeded.
     successful = function(value) {
       assert_read_only(value, "successful")
-      py_logical(with_python_errors(private$obj$successful))
+      py_logical(with_python_errors(private$py()$successful))
     },
     #' @field finished Whether the run has finished.
     finished = function(value) {
       assert_read_only(value, "finished")
-      py_logical(with_python_errors(private$obj$finished))
+      py_logical(with_python_errors(private$py()$finished))
     },
     #' @field finished_at When the run's `end` step finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      py_time(with_python_errors(private$obj$finished_at))
+      py_time(with_python_errors(private$py()$finished_at))
     },
     #' @field end_task The id of the `end` step's task.
     end_task = function(value) {
       assert_read_only(value, "end_task")
-      task <- with_python_errors(private$obj$end_task)
+      task <- with_python_errors(private$py()$end_task)
       if (!inherits(task, "python.builtin.NoneType")) py_string(task$id)
     },
     #' @field steps The names of the run's steps, newest first.
@@ -107,20 +110,20 @@ run_client <- R6::R6Class(
     #' @field artifacts The names of the `end` step's artifacts.
     artifacts = function(value) {
       assert_read_only(value, "artifacts")
-      task <- with_python_errors(private$obj$end_task)
+      task <- with_python_errors(private$py()$end_task)
       if (inherits(task, "python.builtin.NoneType")) character() else artifact_names(task)
     },
     #' @field code The code the run stored.
     code = function(value) {
       assert_read_only(value, "code")
-      run_code(private$obj)
+      run_code(private$py())
     }
   ),
   private = list(
     noun = "Run",
 
     facts = function() {
-      obj <- private$obj
+      obj <- private$py()
       status <- py_string(with_python_errors(obj$status))
       successful <- py_logical(with_python_errors(obj$successful))
       created_at <- self$created_at
@@ -141,7 +144,7 @@ run_client <- R6::R6Class(
     },
 
     details = function() {
-      steps <- with_python_errors(steps_frame(private$obj))
+      steps <- with_python_errors(steps_frame(private$py()))
       cat_table(
         "Steps",
         data.frame(

@@ -57,12 +57,12 @@ step_client <- R6::R6Class(
     #' @field finished_at When the last task finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      py_time(with_python_errors(private$obj$finished_at))
+      py_time(with_python_errors(private$py()$finished_at))
     },
     #' @field a_task The id of one task of the step.
     a_task = function(value) {
       assert_read_only(value, "a_task")
-      task <- with_python_errors(private$obj$task)
+      task <- with_python_errors(private$py()$task)
       if (!inherits(task, "python.builtin.NoneType")) py_string(task$id)
     },
     #' @field tasks The ids of the tasks, newest first.

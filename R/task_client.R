@@ -72,7 +72,7 @@ task_client <- R6::R6Class(
     #' @param name The artifact's name.
     artifact = function(name) {
       call <- environment()
-      artifact_value(private$obj, as_client_id(name, "name", call), call)
+      artifact_value(private$py(), as_client_id(name, "name", call), call)
     },
 
     #' @description The artifacts as a data frame, one row per artifact.
@@ -84,47 +84,47 @@ task_client <- R6::R6Class(
     #' @field finished Whether an attempt of the task completed.
     finished = function(value) {
       assert_read_only(value, "finished")
-      py_logical(with_python_errors(private$obj$finished))
+      py_logical(with_python_errors(private$py()$finished))
     },
     #' @field successful Whether the task succeeded.
     successful = function(value) {
       assert_read_only(value, "successful")
-      py_logical(with_python_errors(private$obj$successful))
+      py_logical(with_python_errors(private$py()$successful))
     },
     #' @field finished_at When the task finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      py_time(with_python_errors(private$obj$finished_at))
+      py_time(with_python_errors(private$py()$finished_at))
     },
     #' @field exception The error that failed the task.
     exception = function(value) {
       assert_read_only(value, "exception")
-      task_exception(private$obj)
+      task_exception(private$py())
     },
     #' @field index The task's 0-based index in its foreach.
     index = function(value) {
       assert_read_only(value, "index")
-      reticulate::py_to_r(with_python_errors(private$obj$index))
+      reticulate::py_to_r(with_python_errors(private$py()$index))
     },
     #' @field artifacts The names of the task's artifacts.
     artifacts = function(value) {
       assert_read_only(value, "artifacts")
-      artifact_names(private$obj)
+      artifact_names(private$py())
     },
     #' @field stdout What the task printed to standard output.
     stdout = function(value) {
       assert_read_only(value, "stdout")
-      py_string(with_python_errors(private$obj$stdout))
+      py_string(with_python_errors(private$py()$stdout))
     },
     #' @field stderr What the task printed to standard error.
     stderr = function(value) {
       assert_read_only(value, "stderr")
-      py_string(with_python_errors(private$obj$stderr))
+      py_string(with_python_errors(private$py()$stderr))
     },
     #' @field metadata_dict The task's metadata.
     metadata_dict = function(value) {
       assert_read_only(value, "metadata_dict")
-      reticulate::py_to_r(with_python_errors(private$obj$metadata_dict))
+      reticulate::py_to_r(with_python_errors(private$py()$metadata_dict))
     },
     #' @field runtime_name Where the task ran.
     runtime_name = function(value) {
@@ -135,7 +135,7 @@ task_client <- R6::R6Class(
     #' @field code The code the task's run stored.
     code = function(value) {
       assert_read_only(value, "code")
-      run_code(with_python_errors(private$obj$parent$parent))
+      run_code(with_python_errors(private$py()$parent$parent))
     }
   ),
   private = list(
@@ -148,7 +148,7 @@ task_client <- R6::R6Class(
       artifacts <- self$artifacts
       facts <- c(
         Status = format_status(successful, finished = finished),
-        Index = foreach_position(private$obj),
+        Index = foreach_position(private$py()),
         Created = format_time(created_at),
         Finished = format_finished(created_at, self$finished_at),
         Artifacts = format_count_list(artifacts)

@@ -45,9 +45,6 @@ FOREACH_OUTPUT = "total=%d" % sum(i * i for i in range(20))
 TARGET_RATIO = 1.0
 TARGET_LINEAR_SECONDS = 2.0
 
-# The R process of a step, as inst/python/metaflow_core/plugins/r_bridge.py sets it up.
-BRIDGE_DEFAULT_PACKAGES = "datasets,utils,grDevices,graphics,stats"
-
 # Runs a flow script up to the engine: everything `Rscript flow.R run` does in
 # R before Python takes over (attach the package, build and validate the flow,
 # write its spec, find and check Python), with the spec written to
@@ -108,11 +105,11 @@ def r_systems():
 
 
 def warn_if_stale(env):
-    """Say so when R/ or inst/ changed after the package tasks load was installed."""
+    """Say so when R/ or inst/ changed after the installed package (what tasks load) was built."""
     installed = r_output('cat(system.file(package = "metaflow"))', env)
     built = os.path.getmtime(os.path.join(installed, "R", "metaflow.rdb"))
-    sources = glob.glob(os.path.join(ROOT, "R", "*.R")) + [
-        path for path in glob.glob(os.path.join(ROOT, "inst", "**", "*.py"), recursive=True)]
+    sources = (glob.glob(os.path.join(ROOT, "R", "*.R"))
+               + glob.glob(os.path.join(ROOT, "inst", "**", "*.py"), recursive=True))
     newer = [os.path.relpath(p, ROOT) for p in sources if os.path.getmtime(p) > built]
     if newer:
         print("warning: changed since the installed package was built (tasks run the installed "
@@ -124,14 +121,14 @@ def record_r_run(system, wd, installed):
     """A checked run of the flow through the engine, recording every launch.
 
     Returns (task launches, Rscript launches with their requests, the spec's
-    path and its Rscript). The spec is written as `run()` would; its Rscript is
-    the recording stand-in during the run and the real one again afterwards,
-    for replays.
+    path, the spec). The spec is written as `run()` would; its Rscript is the
+    recording stand-in during the run and the real one again afterwards, for
+    replays.
     """
     spec_dir = os.path.join(wd.path, "spec")
     env = dict(wd.env, BENCH_SPEC_DIR=spec_dir)
     cmd = [system.program, "-e", RUN_UNTIL_ENGINE, wd.flow_path]
-    seconds, proc = timed(cmd, wd.path, env)
+    _, proc = timed(cmd, wd.path, env)
     if proc.returncode != 0:
         fail("writing the spec of %s" % system.flow_file, cmd, proc, "failed")
     spec_path = os.path.join(spec_dir, "flow.json")
@@ -290,8 +287,8 @@ def main():
     print("ratio within each round: %s (median %.2f)"
           % (" ".join("%.2f" % r for r in rounds), statistics.median(rounds)))
     linear = summary(times[r_linear.label])[0]
-    print("linear3 median %.2f s  -> target < %.0f s %s"
-          % (linear, TARGET_LINEAR_SECONDS, "met" if linear < TARGET_LINEAR_SECONDS else "NOT met"))
+    met = "met" if linear < TARGET_LINEAR_SECONDS else "NOT met"
+    print("linear3 median %.2f s  -> target < %.0f s %s" % (linear, TARGET_LINEAR_SECONDS, met))
 
     print("\nWhere an R task's time goes, each process run alone (%d repetitions):"
           % args.task_repeat, flush=True)

@@ -274,7 +274,7 @@ test_that("a failing step makes `Rscript flow.R run` exit non-zero", {
   ), dir)
   result <- run_script(script, "run")
   expect_false(result$status == 0)
-  expect_match(result$stderr, "Step failure: Step start \\(task-id [0-9]+\\) failed\\.")
+  expect_match(result$stderr, "Step failure: Step start \\(task-id [0-9]+\\) failed: R error: no luck")
   expect_no_match(result$stderr, "Backtrace")
 })
 
