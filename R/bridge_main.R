@@ -1,7 +1,7 @@
 #' Run one R step for the Python engine
 #'
 #' The single entry point the engine runs for every attempt of an R step:
-#' `Rscript --no-save --no-restore -e "metaflow:::bridge_main()" REQUEST_JSON`
+#' `Rscript --no-save --no-restore -e "metaflow:::bridge_main()" REQUEST_RDS`
 #' (inst/PROTOCOL.md, sections 4 to 6). It reads the request, prepares the
 #' process the way the flow script had it (attached packages, global objects),
 #' calls the step function with `self` (and `inputs` in a join), writes the
@@ -9,9 +9,10 @@
 #' directory, and quits with status 0, or 1 if the step failed.
 #'
 #' Every R step pays for R's start-up and for this function, so it and what it
-#' calls use base R and jsonlite only.
+#' calls use base R only: the step process starts without default packages and
+#' loads no other namespace than metaflow's (and magrittr, which it imports).
 #'
-#' @param request The path of the request file, or the request's JSON text.
+#' @param request The path of the request file (RDS).
 #' @noRd
 bridge_main <- function(request = commandArgs(trailingOnly = TRUE)[1]) {
   quit(save = "no", status = run_bridge(request))
@@ -39,18 +40,13 @@ run_bridge <- function(request) {
 read_request <- function(request) {
   if (!is.character(request) || length(request) != 1L || is.na(request)) {
     bridge_abort(
-      "The R step bridge needs a request: the path of a request file, or its JSON text.",
-      "bridge", call = NULL
+      "The R step bridge needs a request: the path of a request file.", "bridge", call = NULL
     )
   }
-  text <- if (startsWith(trimws(request), "{")) {
-    request
-  } else if (file.exists(request)) {
-    paste(readLines(request, warn = FALSE, encoding = "UTF-8"), collapse = "\n")
-  } else {
+  if (!file.exists(request)) {
     bridge_abort(sprintf("Can't find the step request %s.", request), "bridge", call = NULL)
   }
-  parsed <- jsonlite::parse_json(text, simplifyVector = FALSE)
+  parsed <- readRDS(request)
   if (!identical(parsed$version, 1L)) {
     bridge_abort(c(
       "This version of the metaflow R package reads step requests of version 1.",
@@ -59,8 +55,8 @@ read_request <- function(request) {
     ), "bridge", call = NULL)
   }
   # Parameters arrive as typed JSON values; simplified, a JSON parameter's
-  # arrays become R vectors and data frames.
-  parsed$parameters <- jsonlite::parse_json(text, simplifyVector = TRUE)$parameters
+  # arrays become R vectors, matrices and data frames.
+  parsed["parameters"] <- list(simplify_json(parsed$parameters))
   parsed
 }
 
@@ -260,15 +256,14 @@ write_result <- function(output_dir, outcome) {
     foreach = if (ok) outcome$value$foreach,
     error = outcome$error
   )
-  json <- jsonlite::toJSON(result, auto_unbox = TRUE, null = "null", na = "null", digits = NA)
   temporary <- file.path(output_dir, ".result.json.partial")
-  writeLines(enc2utf8(json), temporary, useBytes = TRUE)
+  writeLines(json_text(result), temporary, useBytes = TRUE)
   if (!file.rename(temporary, file.path(output_dir, "result.json"))) {
     stop("Can't move result.json into place in ", output_dir, call. = FALSE)
   }
 }
 
-# A list that jsonlite writes as an object, `{}` when empty.
+# A list that json_text() writes as an object, `{}` when empty.
 json_object <- function(values, names) {
   names(values) <- as.character(names)
   values

@@ -109,8 +109,7 @@ run <- function(flow = NULL, ...) {
     return(invisible(0L))
   }
   if (!engine_quiet(args)) {
-    elapsed <- format_elapsed(difftime(Sys.time(), started, units = "secs"))
-    cli::cli_alert_success("Run {pathspec} succeeded in {elapsed}.")
+    report_success(pathspec, difftime(Sys.time(), started, units = "secs"))
   }
   invisible(client_for_new_run(pathspec, call))
 }
@@ -136,6 +135,17 @@ read_run_id <- function(path) {
   }
   run_id <- trimws(paste(readLines(path, warn = FALSE), collapse = ""))
   if (nzchar(run_id)) run_id
+}
+
+# cli in a session; a plain line under Rscript, where loading cli would add
+# a tenth of a second to every run for one line.
+report_success <- function(pathspec, seconds) {
+  elapsed <- format_elapsed(seconds)
+  if (interactive()) {
+    cli::cli_alert_success("Run {pathspec} succeeded in {elapsed}.")
+  } else {
+    message(sprintf("Run %s succeeded in %s.", pathspec, elapsed))
+  }
 }
 
 format_elapsed <- function(seconds) {
@@ -166,8 +176,10 @@ local_run_error_display <- function(frame = parent.frame()) {
 # finish and only then lets the interrupt end run(). Never SIGKILL first: the
 # engine's task processes would be orphaned.
 run_engine <- function(args) {
+  # find_python(), not metaflow_python(): its check costs a Python start on
+  # every Rscript run; abort_engine_failure() runs it only if the engine fails.
   process <- processx::process$new(
-    metaflow_python(), args,
+    find_python(), args,
     env = c("current", python_env()),
     stdout = "|", stderr = "|",
     cleanup_tree = TRUE
@@ -221,6 +233,10 @@ stop_engine <- function(process, grace = 10) {
 # Failures --------------------------------------------------------------------
 
 abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
+  if (is.null(pathspec)) {
+    # The engine may not have started at all: say what Python lacks.
+    check_python(find_python(call = call), call = call)
+  }
   problem <- engine_problem(result$stderr, result$status)
   if (result$status == 2) {
     metaflow_abort(c(

@@ -134,7 +134,8 @@ as.integer_if_possible <- function(x) {
 
 # jsonlite writes at most 15 significant digits, which doesn't give back the
 # same double. Every double is replaced here by its shortest text that reads
-# back exactly, with a decimal point so that the engine reads a float.
+# back exactly, with a decimal point so that the engine reads a float
+# (json_double(), R/bridge_json.R).
 exact_numbers <- function(x) {
   if (is.list(x)) {
     x[] <- lapply(x, exact_numbers)
@@ -148,21 +149,6 @@ exact_numbers <- function(x) {
     text <- paste0("[", paste(text, collapse = ","), "]")
   }
   structure(text, class = "json")
-}
-
-json_double <- function(x) {
-  vapply(x, function(value) {
-    if (is.na(value)) {
-      return("null")
-    }
-    for (digits in 15:17) {
-      text <- sprintf("%.*g", digits, value)
-      if (as.double(text) == value) {
-        break
-      }
-    }
-    if (!grepl("[.eE]", text)) paste0(text, ".0") else text
-  }, "")
 }
 
 write_atomically <- function(path, write) {

@@ -1,8 +1,9 @@
 """Running an R step: the Python half of the bridge (see inst/PROTOCOL.md).
 
 The task process writes a request naming the step's inherited artifacts (blob
-paths, never values), starts one ``Rscript`` for the step, and reads back the
-artifacts R assigned as RDS bytes, which the datastore stores verbatim.
+paths, never values) as an RDS file, which R reads with base R alone, starts one
+``Rscript`` for the step, and reads back ``result.json`` and the artifacts R
+assigned as RDS bytes, which the datastore stores verbatim.
 """
 
 import json
@@ -16,6 +17,7 @@ from ..current import current
 from ..datastore.serializers import RObject
 from ..exceptions import MetaflowException
 from ..flowspec import FlowSpec
+from . import rds
 
 PROTOCOL_VERSION = 1
 R_ENTRY = "metaflow:::bridge_main()"
@@ -54,9 +56,10 @@ def _describe(ds):
     }
 
 
-def _jsonable(value):
+def _writable(value):
+    """A parameter value as the request can hold it: itself, or its repr."""
     try:
-        json.dumps(value)
+        rds.dumps(value)
         return value
     except (TypeError, ValueError):
         return repr(value)
@@ -82,7 +85,7 @@ def _request(flow, step_name, function, inputs, spec_dir, output_dir):
              "artifacts": _describe(inp._datastore)}
             for inp in (inputs or [])
         ],
-        "parameters": {p: _jsonable(getattr(flow, p)) for p in params},
+        "parameters": {p: _writable(getattr(flow, p)) for p in params},
         "foreach_stack": [f.to_dict() for f in flow._foreach_stack_frames],
         "foreach_var": graph[step_name].foreach_param,
         "current": {
@@ -103,13 +106,12 @@ def r_step(flow, function, inputs=None):
     r = _spec(spec_dir)["r"]
     output_dir = tempfile.mkdtemp(prefix="mf-r-")
     try:
-        request_path = os.path.join(output_dir, "request.json")
-        with open(request_path, "w") as f:
-            json.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), f)
+        request_path = os.path.join(output_dir, "request.rds")
+        rds.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), request_path)
         env = dict(os.environ)
         env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
-        # R's defaults minus methods, which the spec lists when the flow's code needs it.
-        env["R_DEFAULT_PACKAGES"] = "datasets,utils,grDevices,graphics,stats"
+        # No default packages: functions.rds lists those the flow's code uses.
+        env["R_DEFAULT_PACKAGES"] = "NULL"
         # The R client inside a step talks to the same Python that runs the task.
         env.setdefault("METAFLOW_PYTHON", sys.executable)
         sys.stdout.flush()
