@@ -195,32 +195,54 @@ function_symbols <- function(fn) {
   unique(c(expression_symbols(formals(fn)), expression_symbols(body(fn))))
 }
 
-expression_symbols <- function(expr) {
+expression_symbols <- function(expr, strings = FALSE) {
   if (is.symbol(expr)) {
     name <- as.character(expr)
     return(if (nzchar(name)) name else character())
   }
+  if (strings && is.character(expr)) {
+    return(expr[!is.na(expr)])
+  }
   if (is.call(expr) || is.pairlist(expr) || is.expression(expr)) {
     parts <- as.list(expr)
-    return(unlist(lapply(seq_along(parts), function(i) expression_symbols(parts[[i]])), use.names = FALSE))
+    return(unlist(
+      lapply(seq_along(parts), function(i) expression_symbols(parts[[i]], strings)),
+      use.names = FALSE
+    ))
   }
   character()
 }
 
-# Packages the script attached, in search() order, without the ones every R
-# session attaches and without metaflow (the bridge loads it anyway). Step
-# processes start without `methods`, the slowest default package to attach
-# (about 0.1 s a task), so it is listed only when the code calls into it.
+# Packages the script attached, in search() order, without base and metaflow
+# (the bridge attaches it anyway). Step processes start with no default
+# packages (attaching them costs about 0.1 s a task), so R's default packages
+# are listed only when the code uses what they export: as a symbol (`median`)
+# or as a string naming it (`match.fun("sd")`).
 attached_packages <- function(code = list()) {
   attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
-  defaults <- c("base", "datasets", "utils", "grDevices", "graphics", "stats", "metaflow")
-  if ("methods" %in% attached && !uses_methods(code)) {
-    defaults <- c(defaults, "methods")
-  }
-  setdiff(attached, defaults)
+  unused <- setdiff(default_packages, used_default_packages(code, intersect(default_packages, attached)))
+  setdiff(attached, c("base", "metaflow", unused))
 }
 
-uses_methods <- function(code) {
-  symbols <- unique(unlist(lapply(code, function_symbols), use.names = FALSE))
-  any(symbols %in% getNamespaceExports("methods"))
+default_packages <- c("methods", "datasets", "utils", "grDevices", "graphics", "stats")
+
+# Of the attached `packages`, those whose exports (or, for datasets, data)
+# the functions in `code` mention.
+used_default_packages <- function(code, packages) {
+  names <- unique(unlist(lapply(code, function_names), use.names = FALSE))
+  Filter(function(package) {
+    any(names %in% ls(as.environment(paste0("package:", package)), all.names = TRUE))
+  }, packages)
+}
+
+# The symbols and string constants a function's body and argument defaults
+# mention, including those inside functions defined within it.
+function_names <- function(fn) {
+  if (is.primitive(fn)) {
+    return(character())
+  }
+  unique(c(
+    expression_symbols(formals(fn), strings = TRUE),
+    expression_symbols(body(fn), strings = TRUE)
+  ))
 }

@@ -1,5 +1,5 @@
 # Stand-ins for what the Python engine gives an R step: datastore blobs, a
-# functions.rds and a request.json in a temporary directory. The bridge runs in
+# functions.rds and a request.rds in a temporary directory. The bridge runs in
 # a real Rscript against the installed package.
 
 # A datastore blob of `value` (encoding "rds"), as the engine writes it: "MFB",
@@ -44,7 +44,7 @@ local_blobs <- function(values, dir, codec = "z") {
   lapply(values, local_blob, dir = dir, codec = codec)
 }
 
-# Writes functions.rds and request.json for one step into a new temporary
+# Writes functions.rds and request.rds for one step into a new temporary
 # directory and returns the request's path. `fun` is the step function (or
 # NULL); like the flow script's, it and the function `globals` live in the
 # global environment.
@@ -76,8 +76,8 @@ local_step_request <- function(fun, step = "start", artifacts = list(), inputs =
     foreach_var = foreach_var,
     current = current %||% test_current(step, names(parameters))
   )
-  path <- file.path(dir, "request.json")
-  jsonlite::write_json(request, path, auto_unbox = TRUE, null = "null", digits = NA)
+  path <- file.path(dir, "request.rds")
+  saveRDS(request, path, compress = FALSE)
   path
 }
 
@@ -95,11 +95,11 @@ test_current <- function(step, parameter_names = character()) {
     flow_name = "TestFlow", run_id = "1", step_name = step, task_id = "2",
     retry_count = 0L, origin_run_id = NULL, pathspec = paste0("TestFlow/1/", step, "/2"),
     namespace = "user:tester", username = "tester", is_running_flow = TRUE,
-    parameter_names = I(as.character(parameter_names))
+    parameter_names = as.list(as.character(parameter_names))
   )
 }
 
-# A named list that jsonlite writes as an object even when empty.
+# A named list, as the engine writes a dict, also when empty.
 json_map <- function(x) {
   if (length(x) == 0L) structure(list(), names = character()) else x
 }
