@@ -48,7 +48,7 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.
   write_atomically(functions_path, function(path) {
     globals <- find_globals(functions)
     code <- c(functions, Filter(is.function, globals))
-    saveRDS(list(steps = functions, globals = globals, packages = attached_packages(code)), path)
+    saveRDS(list(steps = functions, globals = globals, packages = attached_packages(code, names(globals))), path)
   })
   invisible(c(flow = flow_path, functions = functions_path))
 }
@@ -195,20 +195,14 @@ function_symbols <- function(fn) {
   unique(c(expression_symbols(formals(fn)), expression_symbols(body(fn))))
 }
 
-expression_symbols <- function(expr, strings = FALSE) {
+expression_symbols <- function(expr) {
   if (is.symbol(expr)) {
     name <- as.character(expr)
     return(if (nzchar(name)) name else character())
   }
-  if (strings && is.character(expr)) {
-    return(expr[!is.na(expr)])
-  }
   if (is.call(expr) || is.pairlist(expr) || is.expression(expr)) {
     parts <- as.list(expr)
-    return(unlist(
-      lapply(seq_along(parts), function(i) expression_symbols(parts[[i]], strings)),
-      use.names = FALSE
-    ))
+    return(unlist(lapply(seq_along(parts), function(i) expression_symbols(parts[[i]])), use.names = FALSE))
   }
   character()
 }
@@ -218,31 +212,49 @@ expression_symbols <- function(expr, strings = FALSE) {
 # packages (attaching them costs about 0.1 s a task), so R's default packages
 # are listed only when the code uses what they export: as a symbol (`median`)
 # or as a string naming it (`match.fun("sd")`).
-attached_packages <- function(code = list()) {
+attached_packages <- function(code = list(), globals = character()) {
   attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
-  unused <- setdiff(default_packages, used_default_packages(code, intersect(default_packages, attached)))
+  used <- used_default_packages(code, intersect(default_packages, attached), globals)
+  unused <- setdiff(default_packages, used)
   setdiff(attached, c("base", "metaflow", unused))
 }
 
 default_packages <- c("methods", "datasets", "utils", "grDevices", "graphics", "stats")
 
 # Of the attached `packages`, those whose exports (or, for datasets, data)
-# the functions in `code` mention.
-used_default_packages <- function(code, packages) {
-  names <- unique(unlist(lapply(code, function_names), use.names = FALSE))
+# the functions in `code` may look up; the flow script's `globals` hide
+# exports of the same name.
+used_default_packages <- function(code, packages, globals = character()) {
+  names <- setdiff(unlist(lapply(code, function_names), use.names = FALSE), globals)
   Filter(function(package) {
     any(names %in% ls(as.environment(paste0("package:", package)), all.names = TRUE))
   }, packages)
 }
 
-# The symbols and string constants a function's body and argument defaults
-# mention, including those inside functions defined within it.
+# The names a function may look up on the search path: the symbols and
+# string constants of its body and argument defaults (also inside functions
+# defined within it), without the field names after `$` and `@`.
 function_names <- function(fn) {
   if (is.primitive(fn)) {
     return(character())
   }
-  unique(c(
-    expression_symbols(formals(fn), strings = TRUE),
-    expression_symbols(body(fn), strings = TRUE)
-  ))
+  unique(c(lookup_names(formals(fn)), lookup_names(body(fn))))
+}
+
+lookup_names <- function(expr) {
+  if (is.symbol(expr)) {
+    name <- as.character(expr)
+    return(if (nzchar(name)) name else character())
+  }
+  if (is.character(expr)) {
+    return(expr[!is.na(expr)])
+  }
+  if (is.call(expr) || is.pairlist(expr) || is.expression(expr)) {
+    parts <- as.list(expr)
+    if (is.call(expr) && (identical(parts[[1L]], as.name("$")) || identical(parts[[1L]], as.name("@")))) {
+      parts <- parts[1:2]
+    }
+    return(unlist(lapply(seq_along(parts), function(i) lookup_names(parts[[i]])), use.names = FALSE))
+  }
+  character()
 }

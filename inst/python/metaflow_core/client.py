@@ -620,6 +620,10 @@ class Run(MetaflowObject):
     @property
     def finished_at(self):
         """When the end task finished, or None."""
+        status = self._record["status"]
+        if status["status"] == "succeeded" and status.get("finished_at"):
+            # Recorded by the runtime just after the end task: no task files to read.
+            return _datetime(status["finished_at"])
         end = self.end_task
         return None if end is None else end.finished_at
 
