@@ -257,5 +257,5 @@ def test_without_retry_the_flaky_flow_fails(tmp_path):
     result = run_flow("flaky_flow.py", "run", cwd=tmp_path)
 
     assert_failed_cleanly(result, tmp_path, "first attempt fails",
-                          "Step start (task-id 1) failed.")
+                          "Step start (task-id 1) failed:")
     assert "(retry)" not in result.stderr

@@ -68,7 +68,7 @@ def test_timeout_stops_a_sleeping_step(tmp_path, open_client):
 
     assert_failed_cleanly(result, tmp_path, "@timeout",
                           "Step sleepy timed out after 0 hours, 0 minutes, 1 seconds",
-                          "Step sleepy (task-id 2) failed.")
+                          "Step sleepy (task-id 2) failed:")
     run = open_client(tmp_path).Run("TimeoutFlow/%s" % run_id_of(result))
     assert not run.successful
     sleepy = run["sleepy"].task

@@ -106,7 +106,7 @@ def test_bad_foreach_artifact_fails_the_run(open_client, tmp_path, kind, message
     run, result = run_failing(
         open_client, tmp_path, "foreach_errors_flow.py", "--kind", kind,
         messages=["Invalid self.next() transition detected", message,
-                  "Step start (task-id 1) failed."],
+                  "Step start (task-id 1) failed:"],
     )
 
     start = run["start"].task

@@ -102,7 +102,7 @@ def test_parameters_are_read_only_in_steps(open_client, tmp_path):
 
     assert_failed_cleanly(result, tmp_path,
                           "Flow level attributes and Parameters are not modifiable: alpha",
-                          "Step start (task-id 1) failed.")
+                          "Step start (task-id 1) failed:")
     run = open_client(tmp_path).Run("ReadOnlyParamFlow/%s" % run_id_of(result))
     assert not run.successful
     assert "not modifiable" in run["start"].task.exception.message

@@ -45,7 +45,7 @@ def client(runs, open_client):
 
 def test_origin_run_failed_in_split_one(runs, client):
     origin = runs["origin"]
-    failed = re.search(r"Step work \(task-id (\d+)\) failed\.", origin.stderr)
+    failed = re.search(r"Step work \(task-id (\d+)\) failed: ValueError: split 1 fails", origin.stderr)
     assert failed, describe(origin)
     assert_failed_cleanly(origin, runs["root"], "ValueError: split 1 fails")
 

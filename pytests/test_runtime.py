@@ -28,7 +28,7 @@ def test_step_exception_fails_the_run(tmp_path, open_client):
     assert result.returncode == 1, describe(result)
     assert_failed_cleanly(result, tmp_path, "<flow FailFlow step boom> failed:",
                           "ValueError: boom in the boom step", "Step failure",
-                          "Step boom (task-id 2) failed.", "Workflow failed.")
+                          "Step boom (task-id 2) failed:", "Workflow failed.")
     # The user's own frame is shown, so the error can be found.
     assert 'fail_flow.py", line' in result.stderr
     assert "Task is starting." in result.stderr
@@ -156,7 +156,7 @@ def test_killed_task_fails_the_run(tmp_path, open_client):
     killed = re.search(r"\[\d+/work/(\d+) \(pid %d\)\] Task failed" % victim, result.stderr)
     assert killed, describe(result)
     assert_failed_cleanly(result, tmp_path, "Workflow failed.", "Step failure",
-                          "Step work (task-id %s) failed." % killed.group(1))
+                          "Step work (task-id %s) failed: killed by signal 9." % killed.group(1))
     assert result.stderr.count("[KILLED BY ORCHESTRATOR]") == 2
 
     run = open_client(tmp_path).Run("SleepForeachFlow/%s" % run_id_of(result))

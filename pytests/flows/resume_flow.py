@@ -16,10 +16,18 @@ class ResumeFlow(FlowSpec):
     @step
     def work(self):
         if self.input == 1 and os.environ.get("RESUME_FAIL") == "1":
+            # Fail only once the other splits are done, so that they are the
+            # ones resume clones, however the machine schedules the tasks.
+            deadline = time.time() + 30
+            while time.time() < deadline and not all(
+                    os.path.exists("split-%d.done" % i) for i in (0, 2)):
+                time.sleep(0.05)
+            time.sleep(0.5)
             raise ValueError("split 1 fails")
         self.out = self.input * 10
         self.stamp = time.time_ns()
         self.origin_in_work = current.origin_run_id
+        open("split-%d.done" % self.input, "w").close()
         self.next(self.join)
 
     @step
