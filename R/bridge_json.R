@@ -17,7 +17,8 @@ json_text <- function(x) {
     if (is.null(names(x))) {
       return(paste0("[", paste(items, collapse = ","), "]"))
     }
-    return(paste0("{", paste0(json_string(names(x)), ":", items, collapse = ","), "}"))
+    members <- if (length(x) > 0L) paste0(json_string(names(x)), ":", items)
+    return(paste0("{", paste(members, collapse = ","), "}"))
   }
   values <- switch(typeof(x),
     logical = ifelse(x, "true", "false"),
@@ -33,6 +34,9 @@ json_text <- function(x) {
 # Strings as JSON: quotes, backslashes and control characters escaped, other
 # characters as UTF-8.
 json_string <- function(x) {
+  if (length(x) == 0L) {
+    return(character())
+  }
   x <- enc2utf8(as.character(x))
   for (i in seq_along(json_escapes)) {
     x <- gsub(names(json_escapes)[[i]], json_escapes[[i]], x, fixed = TRUE, useBytes = TRUE)
@@ -151,7 +155,9 @@ records_to_data_frame <- function(records, sub_matrix) {
       row_names <- as.integer(row_names)
     }
     missing <- is.na(row_names)
-    row_names[missing] <- paste0("NA_", seq_len(sum(missing)))
+    if (any(missing)) {
+      row_names[missing] <- paste0("NA_", seq_len(sum(missing)))
+    }
     if (anyDuplicated(row_names)) {
       warning("Duplicate names in \"_row\" field. Data frames must have unique row names.", call. = FALSE)
       row_names <- if (is.character(row_names)) make.unique(row_names) else seq_len(n)

@@ -233,7 +233,8 @@ used_default_packages <- function(code, packages, globals = character()) {
 
 # The names a function may look up on the search path: the symbols and
 # string constants of its body and argument defaults (also inside functions
-# defined within it), without the field names after `$` and `@`.
+# defined within it), without field names after `$` and `@` and without
+# `pkg::name` calls, which don't look on the search path.
 function_names <- function(fn) {
   if (is.primitive(fn)) {
     return(character())
@@ -251,8 +252,14 @@ lookup_names <- function(expr) {
   }
   if (is.call(expr) || is.pairlist(expr) || is.expression(expr)) {
     parts <- as.list(expr)
-    if (is.call(expr) && (identical(parts[[1L]], as.name("$")) || identical(parts[[1L]], as.name("@")))) {
-      parts <- parts[1:2]
+    if (is.call(expr) && is.symbol(parts[[1L]])) {
+      operator <- as.character(parts[[1L]])
+      if (operator %in% c("::", ":::")) {
+        return(character())
+      }
+      if (operator %in% c("$", "@")) {
+        parts <- parts[1:2]
+      }
     }
     return(unlist(lapply(seq_along(parts), function(i) lookup_names(parts[[i]])), use.names = FALSE))
   }

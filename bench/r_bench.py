@@ -52,7 +52,7 @@ TARGET_LINEAR_SECONDS = 2.0
 RUN_UNTIL_ENGINE = """
 run <- function(flow, ...) {
   metaflow:::write_flow_spec(flow, Sys.getenv("BENCH_SPEC_DIR"))
-  invisible(metaflow::metaflow_python())
+  invisible(metaflow:::find_python())
 }
 source(commandArgs(trailingOnly = TRUE)[1])
 """
@@ -71,12 +71,13 @@ ENGINE_DONE = re.compile(r"^Done! \d+ tasks in ([0-9.]+) s\.$", re.MULTILINE)
 # Stands in for Rscript in a recorded run's spec: logs each step's command
 # line, environment and request, then becomes the real Rscript.
 RECORD_RSCRIPT = """#!%(python)s
-import json, os, sys
-with open(sys.argv[-1]) as f:
-    request = json.load(f)
+import json, os, shutil, sys
+request = sys.argv[-1]
 with open(%(log)r, "a") as log:
+    kept = "%%s.%%d" %% (%(log)r, os.getpid())
+    shutil.copyfile(request, kept)
     log.write(json.dumps({"cmd": [%(rscript)r] + sys.argv[1:], "env": dict(os.environ),
-                          "request": request}))
+                          "request": request, "kept": kept}))
     log.write("\\n")
 os.execv(%(rscript)r, [%(rscript)r] + sys.argv[1:])
 """
@@ -166,16 +167,22 @@ def write_spec(path, spec):
 
 
 def replay_bridge(step_launch, wd, repeat):
-    """Seconds of the step's Rscript, rerun alone with its recorded request."""
+    """Seconds of the step's Rscript, rerun alone with its recorded request.
+
+    The request (an RDS file) names its output directory, the one the engine
+    made and removed: each replay makes it again around a copy of the request.
+    """
     times = []
+    request = step_launch["request"]
+    output_dir = os.path.dirname(request)
     for _ in range(repeat):
-        output_dir = tempfile.mkdtemp(prefix="mf-r-", dir=wd.path)
-        request_path = os.path.join(output_dir, "request.json")
-        with open(request_path, "w") as f:
-            json.dump(dict(step_launch["request"], output_dir=output_dir), f)
-        cmd = step_launch["cmd"][:-1] + [request_path]
+        os.makedirs(output_dir, exist_ok=True)
+        shutil.copyfile(step_launch["kept"], request)
+        cmd = step_launch["cmd"]
         seconds, proc = timed(cmd, wd.path, step_launch["env"])
-        if proc.returncode != 0 or not result_ok(output_dir):
+        ok = proc.returncode == 0 and result_ok(output_dir)
+        shutil.rmtree(output_dir, ignore_errors=True)
+        if not ok:
             fail("replaying an R step", cmd, proc, "failed")
         times.append(seconds)
     return times
@@ -194,25 +201,25 @@ def time_r_task_parts(system, installed, repeat):
     with Workdir(system) as wd:
         launches, r_launches, spec_path, spec = record_r_run(system, wd, installed)
         task_cmd, task_env = launched_task(launches, "square")
-        square = [launch for launch in r_launches if launch["request"]["step"] == "square"]
-        step_launch = square[3]
+        # Launch order: start, then the 20 splits of `square`, then join and end.
+        step_launch = r_launches[4]
         bridge_env = step_launch["env"]
         r_start = [system.program, "--no-save", "--no-restore", "-e"]
         commands = [
             ("R start (Rscript -e NULL)", [system.program, "-e", "NULL"], wd.env),
             ("Rscript -e 'library(metaflow)'", [system.program, "-e", "library(metaflow)"],
              wd.env),
-            ("flow script up to the engine (library, flow, spec, Python check)",
+            ("flow script up to the engine (library, flow, spec, finding Python)",
              [system.program, "-e", RUN_UNTIL_ENGINE, wd.flow_path],
              dict(wd.env, BENCH_SPEC_DIR=os.path.join(wd.path, "spec-again"))),
-            ("R start as a step (defaults without methods)", r_start + ["NULL"], bridge_env),
+            ("R start as a step (no default packages)", r_start + ["NULL"], bridge_env),
             ("  + loadNamespace(\"metaflow\")", r_start + ['loadNamespace("metaflow")'],
              bridge_env),
         ]
         parts = [(label, repeat_timed(label, cmd, wd.path, env, repeat))
                  for label, cmd, env in commands]
         bridge = replay_bridge(step_launch, wd, repeat)
-        parts.append(("one R step: Rscript -e metaflow:::bridge_main() request.json", bridge))
+        parts.append(("one R step: Rscript -e metaflow:::bridge_main() request.rds", bridge))
         label = "one R task (Python task + its Rscript), as the runtime launches it"
         task = repeat_timed(label, task_cmd, wd.path, task_env, repeat)
         parts.append((label, task))

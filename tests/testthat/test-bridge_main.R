@@ -310,7 +310,9 @@ test_that("values keep their exact form when assigned in a step", {
       values <- make_values()
       for (name in names(values)) self[[name]] <- values[[name]]
     },
-    globals = list(make_values = make_values)
+    globals = list(make_values = make_values),
+    # The spec lists methods: make_values() calls representation().
+    packages = "methods"
   )
 
   expect_step_ok(ran)
@@ -330,4 +332,78 @@ test_that("values keep their exact form when read from inherited artifacts", {
 
   expect_step_ok(ran)
   expect_same_values(stats::setNames(ran$artifacts, sub("^copy_", "", names(ran$artifacts))), values)
+})
+
+test_that("a step runs a request written by the engine's RDS writer", {
+  dir <- withr::local_tempdir()
+  artifacts <- local_blobs(list(x = 41), dir)
+  written_by_r <- local_step_request(
+    function(self) {
+      self$seen <- list(x = self$x, config = self$config, rate = self$rate, run = current("run_id"))
+    },
+    artifacts = artifacts, dir = dir
+  )
+  request <- file.path(dir, "python_request.rds")
+  script <- "
+import sys
+from metaflow_core.plugins import rds
+functions_rds, output_dir, path, sha, request = sys.argv[1:]
+rds.dump({
+    'version': 1, 'functions_rds': functions_rds, 'function': 'start', 'step': 'start',
+    'output_dir': output_dir, 'join': None,
+    'self': {'artifacts': {'x': {'path': path, 'sha': sha, 'encoding': 'rds'}}},
+    'inputs': [], 'parameters': {'config': {'layers': [1, 2, 3], 'label': 'd\\u00e9ep'}, 'rate': 0.25},
+    'foreach_stack': [], 'foreach_var': None,
+    'current': {'flow_name': 'TestFlow', 'run_id': '17', 'step_name': 'start', 'task_id': '2',
+                'retry_count': 0, 'origin_run_id': None, 'pathspec': 'TestFlow/17/start/2',
+                'namespace': 'user:tester', 'username': 'tester', 'is_running_flow': True,
+                'parameter_names': ['config', 'rate']},
+}, request)
+"
+  processx::run(
+    metaflow_python(),
+    c("-c", script, file.path(dir, "functions.rds"), file.path(dir, "out"), artifacts$x$path, artifacts$x$sha, request),
+    env = c("current", PYTHONPATH = system.file("python", package = "metaflow"))
+  )
+
+  process <- run_bridge_process(request)
+
+  expect_identical(process$status, 0L, info = process$stderr)
+  result <- jsonlite::read_json(file.path(dir, "out", "result.json"))
+  expect_true(result$ok)
+  seen <- unserialize(readBin(file.path(dir, "out", result$artifacts$seen), "raw", 1e6))
+  expect_identical(seen, list(x = 41, config = list(layers = 1:3, label = "d\u00e9ep"), rate = 0.25, run = "17"))
+  expect_true(file.exists(written_by_r))
+})
+
+test_that("a step process loads no namespace but metaflow's and what the step uses", {
+  ran <- run_step(function(self) {
+    self$search <- search()
+    self$loaded <- loadedNamespaces()
+  })
+
+  expect_step_ok(ran)
+  # Run as the engine runs it: no default packages.
+  expect_true(all(c("metaflow", "magrittr", "base") %in% ran$artifacts$loaded))
+  expect_false(any(c("jsonlite", "methods", "R6", "cli", "processx", "reticulate") %in% ran$artifacts$loaded))
+  expect_identical(ran$artifacts$search, c(".GlobalEnv", "package:metaflow", "Autoloads", "package:base"))
+})
+
+test_that("a default package the spec lists is attached for the step", {
+  ran <- run_step(
+    function(self) self$middle <- median(c(1, 5, 2)),
+    packages = "stats"
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$middle, 2)
+})
+
+test_that("a request that is not an RDS file fails without a result", {
+  path <- withr::local_tempfile(fileext = ".rds")
+  writeLines("{\"version\": 1}", path)
+  process <- run_bridge_process(path)
+
+  expect_identical(process$status, 1L)
+  expect_match(process$stderr, "Error in the R step bridge:", fixed = TRUE)
 })

@@ -214,3 +214,25 @@ test_that("find_globals() follows functions and skips what isn't there", {
   expect_null(found$c_value)
   expect_equal(find_globals(list(sum, function(self) 1), env = env), list())
 })
+
+test_that("attached_packages() lists the default packages the code uses", {
+  attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
+  skip_if_not(all(c("stats", "utils", "methods", "datasets") %in% attached))
+  packages_for <- function(..., globals = character()) {
+    intersect(attached_packages(list(...), globals), default_packages)
+  }
+
+  expect_identical(packages_for(function(self) self$x <- sum(1:3)), character())
+  expect_identical(packages_for(function(self) self$x <- median(1:3)), "stats")
+  expect_identical(packages_for(function(self) self$x <- do.call("median", list(1:3))), "stats")
+  expect_identical(packages_for(function(self) self$x <- match.fun("sd")(1:3)), "stats")
+  expect_identical(packages_for(function(self) self$x <- head(iris)), c("utils", "datasets"))
+  expect_identical(packages_for(function(self) self$x <- methods::new("numeric")), character())
+  expect_identical(packages_for(function(self) self$x <- is(1, "numeric")), "methods")
+  expect_identical(packages_for(function(x, f = quantile) f(x)), "stats")
+  expect_identical(packages_for(function(self) function() plot(1)), "graphics")
+  # Field names aren't looked up on the search path; globals hide exports.
+  expect_identical(packages_for(function(self) self$data <- self$start), character())
+  expect_identical(packages_for(function(self) self$x <- offset, globals = "offset"), character())
+  expect_identical(packages_for(function(self) helper(), function() median(1)), "stats")
+})
