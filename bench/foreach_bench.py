@@ -18,11 +18,10 @@ one foreach task, rerun with the command line and environment the runtime gave i
     .venv/bin/python bench/foreach_bench.py [--repeat N] [--task-repeat N]
 """
 
-import argparse
 import os
 import statistics
 
-from harness import (DEFAULT_NETFLIX_PYTHON, MAX_WORKERS, ROOT, System, Workdir, alternate,
+from harness import (MAX_WORKERS, ROOT, System, Workdir, alternate, parse_arguments,
                      clean_environ, core_python, launched_task, netflix_system, print_load,
                      print_parts, recorded_launches, repeat_timed, summary, time_run, version_of)
 
@@ -64,16 +63,7 @@ def time_core_task_parts(core, netflix, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timed runs of each system (default 3)")
-    parser.add_argument("--task-repeat", type=int, default=5,
-                        help="repetitions of each per-task measurement (default 5)")
-    parser.add_argument("--netflix-python", default=DEFAULT_NETFLIX_PYTHON,
-                        help="interpreter with Netflix's metaflow installed")
-    args = parser.parse_args()
-    if args.repeat < 1 or args.task_repeat < 1:
-        parser.error("--repeat and --task-repeat must be at least 1")
+    args = parse_arguments(__doc__, "system")
 
     core = core_system()
     netflix = netflix_system(args.netflix_python)

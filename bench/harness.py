@@ -214,3 +214,20 @@ def launched_task(launches, step_name, expected=20, which=3):
         sys.exit("Benchmark aborted: expected %d launches of step %s among the %d recorded, "
                  "found %d." % (expected, step_name, len(launches), len(steps)))
     return steps[which]["cmd"], steps[which]["env"]
+
+
+def parse_arguments(doc, what):
+    """The options every benchmark takes; ``what`` names what --repeat repeats."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timed runs of each %s (default 3)" % what)
+    parser.add_argument("--task-repeat", type=int, default=5,
+                        help="repetitions of each per-task measurement (default 5)")
+    parser.add_argument("--netflix-python", default=DEFAULT_NETFLIX_PYTHON,
+                        help="interpreter with Netflix's metaflow installed")
+    args = parser.parse_args()
+    if args.repeat < 1 or args.task_repeat < 1:
+        parser.error("--repeat and --task-repeat must be at least 1")
+    return args

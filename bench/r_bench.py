@@ -23,7 +23,6 @@ inst/ (``R CMD INSTALL --no-test-load .``).
     .venv/bin/python bench/r_bench.py [--repeat N] [--task-repeat N]
 """
 
-import argparse
 import glob
 import json
 import os
@@ -32,9 +31,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 
-from harness import (DEFAULT_NETFLIX_PYTHON, MAX_WORKERS, ROOT, System, Workdir, alternate,
+from harness import (MAX_WORKERS, ROOT, System, Workdir, alternate, parse_arguments,
                      checked_run, clean_environ, core_python, fail, launched_task,
                      netflix_system, print_load, print_parts, recorded_launches,
                      repeat_timed, summary, time_run, timed)
@@ -253,16 +251,7 @@ def time_outside_engine(system, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timed runs of each flow (default 3)")
-    parser.add_argument("--task-repeat", type=int, default=5,
-                        help="repetitions of each per-task measurement (default 5)")
-    parser.add_argument("--netflix-python", default=DEFAULT_NETFLIX_PYTHON,
-                        help="interpreter with Netflix's metaflow installed")
-    args = parser.parse_args()
-    if args.repeat < 1 or args.task_repeat < 1:
-        parser.error("--repeat and --task-repeat must be at least 1")
+    args = parse_arguments(__doc__, "flow")
 
     r_foreach, r_linear = r_systems()
     installed = warn_if_stale(r_foreach.env)

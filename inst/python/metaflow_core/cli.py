@@ -342,23 +342,24 @@ def make_cli(flow, graph):
             raise CommandException("Run *%s/%s* does not exist." % (flow.name, run_id))
         return run_id
 
+    def _retag(state, run_id, add=(), remove=()):
+        run_id = _tag_run(state, run_id)
+        record = state.metadata.mutate_tags(flow.name, run_id, add=add, remove=remove)
+        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"]) or "(none)"))
+
     @tag.command(name="add", help="Add tags to a run.")
     @click.argument("tags", nargs=-1, required=True)
     @click.option("--run-id", default=None, help="Run to tag (default: the latest run).")
     @click.pass_obj
     def tag_add(state, tags, run_id):
-        run_id = _tag_run(state, run_id)
-        record = state.metadata.mutate_tags(flow.name, run_id, add=tags)
-        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"])))
+        _retag(state, run_id, add=tags)
 
     @tag.command(name="remove", help="Remove tags from a run.")
     @click.argument("tags", nargs=-1, required=True)
     @click.option("--run-id", default=None, help="Run to untag (default: the latest run).")
     @click.pass_obj
     def tag_remove(state, tags, run_id):
-        run_id = _tag_run(state, run_id)
-        record = state.metadata.mutate_tags(flow.name, run_id, remove=tags)
-        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"]) or "(none)"))
+        _retag(state, run_id, remove=tags)
 
     @tag.command(name="replace", help="Replace tags of a run in one step.")
     @click.option("--add", "add", multiple=True, help="Tag to add.")
@@ -366,9 +367,7 @@ def make_cli(flow, graph):
     @click.option("--run-id", default=None, help="Run to retag (default: the latest run).")
     @click.pass_obj
     def tag_replace(state, add, remove, run_id):
-        run_id = _tag_run(state, run_id)
-        record = state.metadata.mutate_tags(flow.name, run_id, add=add, remove=remove)
-        state.echo("Tags of run *%s*: %s" % (run_id, ", ".join(record["tags"]) or "(none)"))
+        _retag(state, run_id, add=add, remove=remove)
 
     @tag.command(name="list", help="List tags of a run.")
     @click.argument("run_id_arg", required=False)

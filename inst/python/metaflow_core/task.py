@@ -8,7 +8,6 @@ inspected like a successful one.
 """
 
 import json
-import os
 import sys
 
 from .current import current
