@@ -46,7 +46,7 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.
   functions_path <- file.path(dir, "functions.rds")
   write_atomically(flow_path, function(path) writeBin(charToRaw(enc2utf8(paste0(json, "\n"))), path))
   write_atomically(functions_path, function(path) {
-    globals <- find_globals(functions)
+    globals <- c(find_globals(functions), s4_definitions())
     code <- c(functions, Filter(is.function, globals))
     saveRDS(list(steps = functions, globals = globals, packages = attached_packages(code, names(globals))), path)
   })
@@ -264,4 +264,13 @@ lookup_names <- function(expr) {
     return(unlist(lapply(seq_along(parts), function(i) lookup_names(parts[[i]])), use.names = FALSE))
   }
   character()
+}
+
+# S4 classes and generics the script defined (setClass(), setGeneric(),
+# setMethod() keep them in the global environment as `.__C__<class>` and
+# `.__T__<generic>` objects); steps name classes as strings (`new("Point")`),
+# which find_globals() can't follow, so all of them go.
+s4_definitions <- function(env = globalenv()) {
+  names <- grep("^\\.__[CT]__", ls(env, all.names = TRUE), value = TRUE)
+  mget(names, envir = env)
 }

@@ -241,3 +241,12 @@ def test_current_outside_a_flow():
     assert current.is_running_flow is False
     assert current.pathspec is None
     assert current.get("run_id") is None
+
+
+def test_an_artifact_named_like_a_step_is_refused(open_client, tmp_path):
+    message = ("Artifact work can't be set in step start: a step of the flow has that name. "
+               "Rename the artifact.")
+    run, _ = run_failing(open_client, tmp_path, "shadow_flow.py",
+                         messages=["Invalid artifact name", message])
+
+    assert run["start"].task.exception.message.replace("*", "") == message

@@ -334,3 +334,218 @@ test_that("interrupting `Rscript flow.R run` stops the run and its tasks first",
   expect_true(any(grepl("[KILLED BY ORCHESTRATOR]", output, fixed = TRUE)))
   expect_true(any(grepl("Run interrupted", output, fixed = TRUE)))
 })
+
+# Graph shapes and artifacts, end to end: each flow is a script run with
+# `Rscript flow.R run`, as a user would, and read back with the client.
+
+run_flow_script <- function(code, args = character()) {
+  result <- run_script(write_flow_script(code), c("run", args))
+  if (result$status != 0) {
+    stop("The flow failed:\n", result$stderr, call. = FALSE)
+  }
+  result
+}
+
+latest_end <- function(flow_name) {
+  new_run(flow_name, "latest_run")$end_task
+}
+
+test_that("a static branch joins with inputs named by step", {
+  local_run_dir()
+  run_flow_script(c(
+    'flow <- metaflow("BranchFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$x <- 1, next_step = c("a", "b")) %>%',
+    '  step(step = "a", r_function = function(self) self$x <- self$x + 10, next_step = "join") %>%',
+    '  step(step = "b", r_function = function(self) self$x <- self$x + 20, next_step = "join") %>%',
+    '  step(step = "join", join = TRUE, r_function = function(self, inputs) {',
+    '    self$from_a <- inputs$a$x',
+    '    self$from_b <- inputs[["b"]]$x',
+    '    self$names <- names(inputs)',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  run <- new_run("BranchFlow", "latest_run")
+  expect_equal(run$artifact("from_a"), 11)
+  expect_equal(run$artifact("from_b"), 21)
+  expect_setequal(run$artifact("names"), c("a", "b"))
+})
+
+test_that("foreach splits over a length-1 vector, a numeric vector and a list of data frames", {
+  local_run_dir()
+  run_flow_script(c(
+    'flow <- metaflow("ForeachFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    self$one <- "only"',
+    '    self$numbers <- c(2.5, 4, 8)',
+    '    self$frames <- list(data.frame(a = 1:2), data.frame(a = 3:5, b = "x"))',
+    '  }, next_step = "split_one") %>%',
+    '  step(step = "split_one", next_step = "each_one", foreach = "one") %>%',
+    '  step(step = "each_one", r_function = function(self) self$got <- self$input, next_step = "join_one") %>%',
+    '  step(step = "join_one", join = TRUE, r_function = function(self, inputs) {',
+    '    self$ones <- gather_inputs(inputs, "got")',
+    '    merge_artifacts(self, inputs, exclude = list("got"))',
+    '  }, next_step = "split_numbers") %>%',
+    '  step(step = "split_numbers", next_step = "each_number", foreach = "numbers") %>%',
+    '  step(step = "each_number", r_function = function(self) {',
+    '    self$squared <- self$input^2',
+    '    self$at <- self$index',
+    '  }, next_step = "join_numbers") %>%',
+    '  step(step = "join_numbers", join = TRUE, r_function = function(self, inputs) {',
+    '    self$squares <- unlist(gather_inputs(inputs, "squared"))',
+    '    self$indices <- unlist(gather_inputs(inputs, "at"))',
+    '    merge_artifacts(self, inputs, exclude = list("squared", "at"))',
+    '  }, next_step = "split_frames") %>%',
+    '  step(step = "split_frames", next_step = "each_frame", foreach = "frames") %>%',
+    '  step(step = "each_frame", r_function = function(self) self$rows <- nrow(self$input), next_step = "join_frames") %>%',
+    '  step(step = "join_frames", join = TRUE, r_function = function(self, inputs) {',
+    '    self$all_rows <- unlist(gather_inputs(inputs, "rows"))',
+    '    merge_artifacts(self, inputs, exclude = list("rows"))',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  run <- new_run("ForeachFlow", "latest_run")
+  expect_identical(run$artifact("ones"), list("only"))
+  expect_identical(run$artifact("squares"), c(6.25, 16, 64))
+  expect_identical(run$artifact("indices"), c(0L, 1L, 2L))
+  expect_identical(run$artifact("all_rows"), c(2L, 3L))
+  expect_equal(sort(tasks_table(run$step("each_frame"))$index), c(0, 1))
+})
+
+test_that("a two-level nested foreach sees both levels of its stack", {
+  local_run_dir()
+  run_flow_script(c(
+    'flow <- metaflow("NestedFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$letters <- c("a", "b"),',
+    '       next_step = "outer", foreach = "letters") %>%',
+    '  step(step = "outer", r_function = function(self) {',
+    '    self$letter <- self$input',
+    '    self$numbers <- 1:3',
+    '  }, next_step = "inner", foreach = "numbers") %>%',
+    '  step(step = "inner", r_function = function(self) {',
+    '    stack <- self$foreach_stack()',
+    '    self$label <- paste0(self$letter, self$input, "@", stack[[1]]$index, stack[[2]]$index)',
+    '  }, next_step = "join_inner") %>%',
+    '  step(step = "join_inner", join = TRUE, r_function = function(self, inputs) {',
+    '    self$labels <- unlist(gather_inputs(inputs, "label"))',
+    '  }, next_step = "join_outer") %>%',
+    '  step(step = "join_outer", join = TRUE, r_function = function(self, inputs) {',
+    '    self$labels <- unlist(gather_inputs(inputs, "labels"))',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  expect_identical(
+    new_run("NestedFlow", "latest_run")$artifact("labels"),
+    c("a1@00", "a2@01", "a3@02", "b1@10", "b2@11", "b3@12")
+  )
+})
+
+merge_flow_code <- function(conflict) {
+  c(
+    'flow <- metaflow("MergeFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    self$shared <- "same"',
+    '    self$clash <- 0',
+    '  }, next_step = c("a", "b")) %>%',
+    '  step(step = "a", r_function = function(self) {',
+    '    self$only_a <- "A"',
+    sprintf('    self$clash <- %s', if (conflict) "1" else "0"),
+    '  }, next_step = "join") %>%',
+    '  step(step = "b", r_function = function(self) {',
+    '    self$only_b <- "B"',
+    '    self$clash <- 2',
+    '  }, next_step = "join") %>%',
+    '  step(step = "join", join = TRUE, r_function = function(self, inputs) {',
+    sprintf('    merge_artifacts(self, inputs%s)', if (conflict) "" else ', exclude = list("clash")'),
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  )
+}
+
+test_that("merge_artifacts carries what the branches agree on", {
+  local_run_dir()
+  run_flow_script(merge_flow_code(conflict = FALSE))
+  run <- new_run("MergeFlow", "latest_run")
+  expect_identical(
+    lapply(c("shared", "only_a", "only_b"), run$artifact),
+    list("same", "A", "B")
+  )
+  expect_false("clash" %in% run$artifacts)
+})
+
+test_that("merge_artifacts with a conflict fails the run and names the artifact", {
+  local_run_dir()
+  result <- run_script(write_flow_script(merge_flow_code(conflict = TRUE)), "run")
+  expect_gt(result$status, 0)
+  expect_match(result$stderr, "conflicting values")
+  expect_match(result$stderr, "clash")
+  expect_false(new_run("MergeFlow", "latest_run")$successful)
+})
+
+test_that("a helper function and a library() call of the flow script work inside steps", {
+  local_run_dir()
+  run_flow_script(c(
+    'library(tools)',
+    'scale_by <- 3',
+    'triple <- function(x) x * scale_by',
+    'flow <- metaflow("HelperFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    self$tripled <- triple(2)',
+    '    self$ext <- file_ext("data.csv")',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  run <- new_run("HelperFlow", "latest_run")
+  expect_identical(run$artifact("tripled"), 6)
+  expect_identical(run$artifact("ext"), "csv")
+})
+
+test_that("artifacts come back identical() after a round trip through the datastore", {
+  local_run_dir()
+  run_flow_script(c(
+    'setClass("Point", representation(x = "numeric", y = "numeric"))',
+    'make_values <- function() {',
+    '  env <- new.env()',
+    '  assign("a", 1:3, envir = env)',
+    '  list(',
+    '    na = NA, num0 = numeric(0), named = c(a = 1, b = 2),',
+    '    factor = factor(c("lo", "hi", "lo"), levels = c("lo", "hi")),',
+    '    date = as.Date("2024-02-29"),',
+    '    time = as.POSIXct("2024-02-29 12:34:56", tz = "America/New_York"),',
+    '    df = structure(data.frame(a = 1:2, b = c("x", NA)), note = "kept"),',
+    '    with_null = list(1, NULL, "z"), matrix = matrix(1:6, 2, dimnames = list(c("r1", "r2"), NULL)),',
+    '    env = env, closure = function(x) x + 1, s4 = new("Point", x = 1, y = 2),',
+    '    utf8 = c("naïve", "日本語", "emoji 🎉")',
+    '  )',
+    '}',
+    'flow <- metaflow("FidelityFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$values <- make_values(), next_step = "middle") %>%',
+    '  step(step = "middle", r_function = function(self) self$copied <- self$values, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  expected <- local({
+    setClass("Point", representation(x = "numeric", y = "numeric"), where = environment())
+    env <- new.env()
+    assign("a", 1:3, envir = env)
+    list(
+      na = NA, num0 = numeric(0), named = c(a = 1, b = 2),
+      factor = factor(c("lo", "hi", "lo"), levels = c("lo", "hi")),
+      date = as.Date("2024-02-29"),
+      time = as.POSIXct("2024-02-29 12:34:56", tz = "America/New_York"),
+      df = structure(data.frame(a = 1:2, b = c("x", NA)), note = "kept"),
+      with_null = list(1, NULL, "z"), matrix = matrix(1:6, 2, dimnames = list(c("r1", "r2"), NULL)),
+      env = env, closure = function(x) x + 1,
+      utf8 = c("naïve", "日本語", "emoji 🎉")
+    )
+  })
+  for (name in c("values", "copied")) {
+    got <- new_run("FidelityFlow", "latest_run")$artifact(name)
+    for (field in setdiff(names(expected), c("env", "closure"))) {
+      expect_identical(got[[field]], expected[[field]], label = paste(name, field))
+    }
+    expect_identical(as.list(got$env), as.list(expected$env))
+    expect_true(identical(got$closure, expected$closure, ignore.environment = TRUE, ignore.srcref = TRUE))
+    expect_identical(got$closure(1), 2)
+    expect_true(isS4(got$s4))
+    expect_identical(c(got$s4@x, got$s4@y), c(1, 2))
+  }
+})

@@ -56,6 +56,10 @@ class MissingInMergeArtifactsException(MetaflowException):
     headline = "Missing artifacts in merge"
 
 
+class InvalidArtifactName(MetaflowException):
+    headline = "Invalid artifact name"
+
+
 class MetaflowDataMissing(MetaflowException):
     headline = "Data missing"
 

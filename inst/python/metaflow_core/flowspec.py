@@ -9,6 +9,7 @@ import reprlib
 import sys
 
 from .exceptions import (
+    InvalidArtifactName,
     InvalidNextException,
     MergeArtifactsException,
     MetaflowException,
@@ -111,6 +112,16 @@ class FlowSpec(object):
         raise AttributeError(
             "Flow %s has no attribute '%s'" % (type(self).__name__, name)
         )
+
+    def __setattr__(self, name, value):
+        # An artifact named like a step would hide the step from self.next().
+        if getattr(getattr(type(self), name, None), "is_step", False):
+            raise InvalidArtifactName(
+                "Artifact *%s* can't be set in step *%s*: a step of the flow has that name. "
+                "Rename the artifact." % (name, self.__dict__.get("_current_step")),
+                step=self.__dict__.get("_current_step"),
+            )
+        object.__setattr__(self, name, value)
 
     def _parameter_value(self, attr):
         source = self.__dict__.get("_param_source")
