@@ -183,8 +183,9 @@ test_that("functions.rds holds the step functions, the globals they use and atta
   expect_equal(names(functions), c("steps", "globals", "packages"))
   expect_equal(names(functions$steps), c("start", "end"))
   expect_equal(deparse(functions$steps$start), deparse(start))
+  # (S4 definitions other tests left in the global environment go too; see below.)
   expect_setequal(
-    names(functions$globals),
+    grep("^\\.__[CT]__", names(functions$globals), value = TRUE, invert = TRUE),
     c("helper_scale", "scale_factor", "add_offset", "offset", "sized", "default_size")
   )
   expect_equal(functions$globals$scale_factor, 10)
@@ -235,4 +236,18 @@ test_that("attached_packages() lists the default packages the code uses", {
   expect_identical(packages_for(function(self) self$data <- self$start), character())
   expect_identical(packages_for(function(self) self$x <- offset, globals = "offset"), character())
   expect_identical(packages_for(function(self) helper(), function() median(1)), "stats")
+})
+
+test_that("functions.rds carries the S4 classes the script defined", {
+  setClass("SpecPoint", representation(x = "numeric"), where = globalenv())
+  withr::defer(removeClass("SpecPoint", where = globalenv()))
+  flow <- metaflow("S4Flow") %>%
+    step(step = "start", r_function = function(self) self$p <- new("SpecPoint", x = 1), next_step = "end") %>%
+    step(step = "end")
+  dir <- withr::local_tempdir()
+  write_flow_spec(flow, dir)
+  functions <- readRDS(file.path(dir, "functions.rds"))
+
+  expect_true(".__C__SpecPoint" %in% names(functions$globals))
+  expect_true("methods" %in% functions$packages)
 })
