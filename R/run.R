@@ -129,6 +129,16 @@ script_command_line <- function() {
   if (interactive()) character() else commandArgs(trailingOnly = TRUE)
 }
 
+# What the engine's usage and help text call the program: `Rscript flow.R`
+# under Rscript, rather than the generated module's file name.
+engine_program_name <- function() {
+  script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  if (interactive() || length(script) != 1) {
+    return(character())
+  }
+  c(METAFLOW_PROG_NAME = paste("Rscript", basename(script)))
+}
+
 read_run_id <- function(path) {
   if (!file.exists(path)) {
     return(NULL)
@@ -180,7 +190,7 @@ run_engine <- function(args) {
   # every Rscript run; abort_engine_failure() runs it only if the engine fails.
   process <- processx::process$new(
     find_python(), args,
-    env = c("current", python_env()),
+    env = c("current", python_env(), engine_program_name()),
     stdout = "|", stderr = "|",
     cleanup_tree = TRUE
   )

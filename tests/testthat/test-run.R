@@ -237,6 +237,7 @@ test_that("a bad parameter value on the command line fails the script with a cle
   expect_false(result$status == 0)
   expect_match(result$stderr, "Error in `run()`:", fixed = TRUE)
   expect_match(result$stderr, "Invalid value for '--alpha': 'abc' is not a valid float", fixed = TRUE)
+  expect_match(result$stderr, "Usage: Rscript flow.R run [OPTIONS]", fixed = TRUE)
   expect_no_match(result$stderr, "Backtrace")
 })
 

@@ -140,7 +140,7 @@ def make_cli(flow, graph):
                  epilog=parameters_epilog(options))
     @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
     @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
-    @click.option("--datastore", default="local", type=click.Choice(["local", "s3"]),
+    @click.option("--datastore", default="local", type=click.Choice(["local"]),
                   show_default=True, help="Data backend type.")
     @click.option("--datastore-root", default=None, help="Root path for the datastore.")
     @click.option("--metadata", default="local", type=click.Choice(["local"]),
@@ -496,7 +496,9 @@ def main(flow, args=None):
     try:
         graph = FlowGraph(type(flow))
         cli = make_cli(flow, graph)
-        cli.main(args=args, prog_name=os.path.basename(sys.argv[0]),
+        # A front end that runs the generated module (R's `Rscript flow.R`) names itself.
+        prog_name = os.environ.get("METAFLOW_PROG_NAME") or os.path.basename(sys.argv[0])
+        cli.main(args=args, prog_name=prog_name,
                  auto_envvar_prefix="METAFLOW", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
