@@ -430,7 +430,7 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
     return NativeRuntime(
         flow, state.graph, state.flow_datastore, metadata, state.entrypoint(), run_id, user,
         max_workers=max_workers, max_num_splits=max_num_splits, max_log_size=max_log_size,
-        tags=tags, namespace=namespace, decospecs=state.decospecs,
+        namespace=namespace, decospecs=state.decospecs,
         echo=lambda msg, system=True: state.echo(msg, system=system),
         quiet=state.quiet, origin_run_id=origin_run_id, steps_to_rerun=steps_to_rerun,
     )

@@ -12,9 +12,6 @@ class Current(object):
         self._is_running = True
         self._values = dict(values)
 
-    def _update_env(self, **values):
-        self._values.update(values)
-
     @property
     def is_running_flow(self):
         return self._is_running

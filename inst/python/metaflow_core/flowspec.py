@@ -87,18 +87,6 @@ class FlowSpec(object):
     def name(self):
         return type(self).__name__
 
-    @classmethod
-    def _steps(cls):
-        return [
-            getattr(cls, attr)
-            for attr in dir(cls)
-            if not attr.startswith("__") and getattr(getattr(cls, attr, None), "is_step", False)
-        ]
-
-    @classmethod
-    def _parameters(cls):
-        return flow_parameters(cls)
-
     # artifact access
     def __getattr__(self, name):
         # Only called when normal lookup fails: the lazy read-through to inputs.

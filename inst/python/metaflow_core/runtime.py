@@ -136,7 +136,7 @@ class Worker(object):
 
 class NativeRuntime(object):
     def __init__(self, flow, graph, flow_datastore, metadata, entrypoint, run_id,
-                 user, max_workers=16, max_num_splits=100, max_log_size=10, tags=(),
+                 user, max_workers=16, max_num_splits=100, max_log_size=10,
                  namespace=None, decospecs=(), echo=None, quiet=False,
                  origin_run_id=None, steps_to_rerun=None):
         self.flow = flow
@@ -149,7 +149,6 @@ class NativeRuntime(object):
         self.max_workers = max_workers
         self.max_num_splits = max_num_splits
         self.max_log_size = max_log_size
-        self.tags = list(tags)
         self.namespace = namespace
         self.decospecs = list(decospecs)
         self.echo = echo or (lambda msg, **kw: None)
@@ -284,13 +283,13 @@ class NativeRuntime(object):
             self._loop()
         except KeyboardInterrupt:
             self.run_echo("Workflow interrupted.")
-            self._terminate_all("interrupted")
+            self._terminate_all()
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason="interrupted")
             raise RunInterrupted("Run %s/%s was interrupted; its tasks were stopped."
                                  % (self.flow.name, self.run_id))
         except Exception as err:
             self.run_echo("Workflow failed.")
-            self._terminate_all("failed")
+            self._terminate_all()
             self.metadata.set_run_status(
                 self.flow.name, self.run_id, FAILED, reason=getattr(err, "message", str(err))
             )
@@ -444,7 +443,7 @@ class NativeRuntime(object):
         if all(k in self.finished for k in keys):
             self.queue_task(join, [self.finished[k] for k in keys], task.key)
 
-    def _terminate_all(self, why):
+    def _terminate_all(self):
         if not self.active:
             return
         self.run_echo("Terminating %d active tasks..." % len(self.active))
