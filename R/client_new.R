@@ -25,7 +25,7 @@
 #' @family client
 #' @export
 new_flow <- function(flow_id) {
-  flow_client$new(python_object_at(flow_id, "Flow", call = environment()))
+  flow_client$new(ref_at(flow_id, "Flow", call = environment()))
 }
 
 #' @rdname new_flow
@@ -39,7 +39,7 @@ new_run <- function(flow_id, run_id = NULL) {
 new_step <- function(flow_id, run_id = NULL, step_id = NULL) {
   call <- environment()
   if (is.null(run_id) && is.null(step_id)) {
-    return(step_client$new(python_object_at(flow_id, "Step", call)))
+    return(step_client$new(ref_at(flow_id, "Step", call)))
   }
   check_all_ids(list(run_id = run_id, step_id = step_id), call)
   run <- run_client$new(resolve_run(flow_id, run_id, call = call))
@@ -51,7 +51,7 @@ new_step <- function(flow_id, run_id = NULL, step_id = NULL) {
 new_task <- function(flow_id, run_id = NULL, step_id = NULL, task_id = NULL) {
   call <- environment()
   if (is.null(run_id) && is.null(step_id) && is.null(task_id)) {
-    return(task_client$new(python_object_at(flow_id, "Task", call)))
+    return(task_client$new(ref_at(flow_id, "Task", call)))
   }
   check_all_ids(list(run_id = run_id, step_id = step_id, task_id = task_id), call)
   run <- run_client$new(resolve_run(flow_id, run_id, call = call))
@@ -81,6 +81,5 @@ check_all_ids <- function(ids, call) {
 #' @family client
 #' @export
 list_flows <- function() {
-  client <- mf_py()
-  with_python_errors(py_column(client$Metaflow()$flows, "id", NA_character_))
+  as_strings(client_request("flows"))
 }

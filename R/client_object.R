@@ -1,15 +1,17 @@
 #' What every client object has
 #'
 #' `metaflow_object` is the R6 class that [flow_client], [run_client],
-#' [step_client] and [task_client] inherit from. It wraps one object of the
+#' [step_client] and [task_client] inherit from. It names one object of the
 #' package's Python client (a `Flow`, `Run`, `Step` or `Task` of
-#' `metaflow_core.client`) and gives the fields and methods they share.
-#' Make objects with the subclasses or with [new_flow()], [new_run()],
-#' [new_step()] and [new_task()], not with `metaflow_object$new()`.
+#' `metaflow_core.client`, which runs in a Python process of its own) and
+#' gives the fields and methods they share. Make objects with the subclasses
+#' or with [new_flow()], [new_run()], [new_step()] and [new_task()], not with
+#' `metaflow_object$new()`.
 #'
 #' An object keeps reading the datastore and namespace that were in force
 #' when it was made, even after [setwd()], [set_metadata()] or
-#' [set_namespace()]; make a new object to follow them.
+#' [set_namespace()]; make a new object to follow them. Fields are read
+#' afresh each time, so a running run's `status` changes as it goes.
 #'
 #' @section Fields:
 #' * `id`: the object's id, a string: the flow's name, the run's id, the
@@ -25,8 +27,9 @@
 #'   ([get_namespace()]).
 #' * `get_values()`: the ids of its children: a flow's run ids (newest
 #'   first), a run's step names, a step's task ids, a task's artifact names.
-#' * `get_obj()`: the Python object it wraps (a reticulate object), for
-#'   anything this class doesn't offer.
+#' * `get_obj()`: the object of the Python client itself, through
+#'   reticulate, for anything this class doesn't offer. The first call
+#'   loads reticulate and starts Python inside R, which takes seconds.
 #' * `print()`: what a person wants to know first: status, times, counts.
 #' * `summary()`: that and a table of its children.
 #'
@@ -35,41 +38,41 @@
 metaflow_object <- R6::R6Class(
   "metaflow_object",
   public = list(
-    #' @description Wrap a Python client object (internal).
-    #' @param obj An object of `metaflow_core.client`.
-    initialize = function(obj) {
-      if (inherits(obj, "metaflow_deferred")) {
-        private$deferred <- obj
+    #' @description Name an object of the Python client (internal).
+    #' @param ref What the client's Python process calls the object.
+    initialize = function(ref) {
+      if (inherits(ref, "metaflow_deferred")) {
+        private$deferred <- ref
         return(invisible(self))
       }
-      if (!inherits(obj, "metaflow_core.client.MetaflowObject")) {
+      if (!inherits(ref, "metaflow_ref")) {
         metaflow_abort(c(
-          "{.arg obj} must be an object of the Python metaflow client.",
+          "{.arg ref} must name an object of the metaflow client.",
           i = "Make client objects with {.fn new_flow}, {.fn new_run}, {.fn new_step} or {.fn new_task}."
         ), "usage")
       }
-      private$obj <- obj
+      private$obj <- ref
     },
 
     #' @description Whether the object is in the current namespace.
     is_in_namespace = function() {
-      py_logical(with_python_errors(private$py()$is_in_namespace()))
+      isTRUE(private$ask("is_in_namespace"))
     },
 
-    #' @description The Python object this one wraps.
+    #' @description The Python client's object, through reticulate.
     get_obj = function() {
-      private$py()
+      python_client_object(private$ref())
     },
 
     #' @description The ids of the object's children.
     get_values = function() {
-      with_python_errors(py_column(private$children(), "id", NA_character_))
+      as_strings(private$ask("children"))
     },
 
     #' @description Print the object's status, times and counts.
     #' @param ... Ignored.
     print = function(...) {
-      cli::cat_rule(left = paste(private$noun, private$obj_pathspec()))
+      cli::cat_rule(left = paste(private$noun, self$pathspec))
       cat_facts(private$facts())
       invisible(self)
     },
@@ -86,28 +89,29 @@ metaflow_object <- R6::R6Class(
     #' @field id The object's id.
     id = function(value) {
       assert_read_only(value, "id")
-      py_string(private$py()$id)
+      components <- strsplit(self$pathspec, "/", fixed = TRUE)[[1]]
+      components[[length(components)]]
     },
     #' @field pathspec The object's pathspec.
     pathspec = function(value) {
       assert_read_only(value, "pathspec")
-      private$obj_pathspec()
+      private$ref()$pathspec
     },
     #' @field parent The id of the object this one belongs to.
     parent = function(value) {
       assert_read_only(value, "parent")
-      components <- strsplit(private$obj_pathspec(), "/", fixed = TRUE)[[1]]
+      components <- strsplit(self$pathspec, "/", fixed = TRUE)[[1]]
       if (length(components) > 1L) components[[length(components) - 1L]]
     },
     #' @field tags The tags of the object's run.
     tags = function(value) {
       assert_read_only(value, "tags")
-      py_sorted_strings(private$py()$tags)
+      as_strings(private$field("tags"))
     },
     #' @field created_at When the object was created.
     created_at = function(value) {
       assert_read_only(value, "created_at")
-      py_time(private$py()$created_at)
+      as_time(private$field("created_at"))
     }
   ),
   private = list(
@@ -115,8 +119,8 @@ metaflow_object <- R6::R6Class(
     deferred = NULL,
     noun = "Object",
 
-    # The Python object, made on first use when the client was deferred.
-    py = function() {
+    # The object's ref, asked for on first use when the client was deferred.
+    ref = function() {
       if (is.null(private$obj)) {
         private$obj <- private$deferred$make()
         private$deferred <- NULL
@@ -124,10 +128,19 @@ metaflow_object <- R6::R6Class(
       private$obj
     },
 
-    obj_pathspec = function() py_string(private$py()$pathspec),
+    # The reply to request `op` about this object.
+    ask = function(op, ..., call = parent.frame()) {
+      client_request(op, list(ref = private$ref(), ...), call = call)
+    },
 
-    # The Python list of the children get_values() lists.
-    children = function() client_python$builtins$list(private$py()),
+    # Fields of the object, a named list; one request however many.
+    fields = function(names, call = parent.frame()) {
+      private$ask("fields", names = as.list(names), call = call)
+    },
+
+    field = function(name, call = parent.frame()) {
+      private$fields(name, call = call)[[name]]
+    },
 
     # Label -> value, the lines print() shows.
     facts = function() character(),
@@ -142,39 +155,40 @@ summary.metaflow_object <- function(object, ...) {
   object$summary(...)
 }
 
-# The Python object a client is made from ---------------------------------------
+# Refs: what the client's Python process calls an object -----------------------------
 
-# A client whose Python object is made only when first needed: run() returns
-# one, so that a script that never reads its run never starts Python in R
-# (reticulate alone takes seconds to load).
+as_ref <- function(value) {
+  structure(value, class = "metaflow_ref")
+}
+
+# A client whose object is asked for only when first needed: run() returns
+# one, so that a script that never reads its run never starts the client's
+# Python.
 deferred_python <- function(make) {
   structure(list(make = make), class = "metaflow_deferred")
 }
 
-# `x` is a pathspec string, or the Python object itself (how a client hands
-# over its children). Returns the Python object of class `class_name`.
-python_object_at <- function(x, class_name, call) {
-  if (inherits(x, paste0("metaflow_core.client.", class_name))) {
+# The ref of the object of `class_name` at pathspec `x`, or `x` itself if it
+# is a ref already (how a client hands over its children).
+ref_at <- function(x, class_name, call, check = TRUE, context = client_context()) {
+  if (inherits(x, "metaflow_ref")) {
     return(x)
   }
   check_pathspec(x, class_name, call = call)
-  client <- mf_py(call)
-  with_python_errors(client[[class_name]](x), call = call)
+  as_ref(client_request("object", list(cls = class_name, pathspec = x, check = check),
+    context = context, call = call
+  ))
 }
 
-# The child `id` of the Python object `parent`. A missing child is the
-# client's not-found error, which lists the children that do exist.
-python_child <- function(parent, id, child_class, call) {
-  with_python_errors(
-    {
-      if (py_logical(parent$`__contains__`(id))) {
-        reticulate::py_get_item(parent, id)
-      } else {
-        mf_py(call)[[child_class]](paste0(py_string(parent$pathspec), "/", id))
-      }
-    },
-    call = call
-  )
+# The ref of the child `id` of the object `parent` (a ref). A missing child
+# is the client's not-found error, which lists the children that do exist.
+child_ref <- function(parent, id, call) {
+  as_ref(client_request("child", list(ref = parent, id = id), call = call))
+}
+
+# The ref a client object holds.
+ref_of <- function(client) {
+  client$.__enclos_env__$private$ref()
 }
 
 pathspec_depths <- c(Flow = 1L, Run = 2L, Step = 3L, Task = 4L)

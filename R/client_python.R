@@ -1,173 +1,194 @@
-# The client's one crossing into Python --------------------------------------
+# The client's one crossing into Python ----------------------------------------
 #
-# Every client object (flow_client, run_client, ...) holds an object of the
-# bundled Python client, `metaflow_core.client`, which R reaches in-process
-# through reticulate. Python starts on the first use of the client, never when
-# the package loads: `library(metaflow)` doesn't even load reticulate.
+# Client objects (flow_client, run_client, ...) read runs through the bundled
+# Python client, `metaflow_core.client`, running in a Python process of their
+# own (metaflow_core.plugins.r_client), started on the first
+# request of the session and kept for the next. R writes one JSON request per
+# line to its stdin and reads one JSON reply per line from its stdout
+# (inst/PROTOCOL.md, section 7).
 #
-# Everything Python is reached through `mf_py()`, and every Python call that
-# can fail is made inside `with_python_errors()`, which turns the client's
-# exceptions into classed R errors, without a Python traceback.
+# Why a process and not reticulate: loading reticulate takes R about two
+# seconds on Debian (it loads Matrix), this process starts in a tenth of one,
+# and `library(metaflow)` stays free of Python either way. reticulate remains
+# for `get_obj()` (R/client_reticulate.R), the one place that needs the
+# Python objects themselves in R.
+#
+# The process holds no state R depends on: every request carries R's context
+# (working directory, the environment variables the client reads, namespace,
+# metadata location), so `setwd()` and `Sys.setenv()` take effect at once and
+# a restarted process answers as the old one would have. An object is named
+# by a *ref*, a list the process gives back and R sends again unchanged.
 
-# The started client: `client` (the module), `builtins`, `operator`, `os`,
-# `timestamp` (a Python function: datetime or None -> epoch seconds or None)
-# and `environment` (the variables last given to Python's os.environ).
-client_python <- new.env(parent = emptyenv())
+# `process`: the processx process; `stderr`: the file it writes errors to;
+# `next_id`: the id of the next request; `namespace_set`, `namespace`: the
+# namespace set_namespace() chose (unset: the user's own); `root`: the
+# metadata location set_metadata() chose (NULL: found from the working
+# directory at each request).
+client_state <- new.env(parent = emptyenv())
+client_state$next_id <- 0L
+client_state$namespace_set <- FALSE
+client_state$root <- NULL
 
-# Variables the Python client reads from os.environ. Python copies the
-# process environment once, when it starts, so a later Sys.setenv() in R is
-# passed on by sync_python_environment().
+# Variables the Python client reads from its environment.
 client_environment_variables <- c(
   "METAFLOW_DATASTORE_SYSROOT_LOCAL", "METAFLOW_DATASTORE_COMPRESSION",
   "METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"
 )
 
-#' The Python client module, started on first use
+#' Ask the client's Python process
 #'
-#' On the first call: finds the engine's Python ([metaflow_python()]), makes
-#' it reticulate's interpreter, and imports `metaflow_core.client` from the
-#' package's bundled copy. Inside a running step the client starts in the
-#' step's namespace, as Metaflow's does. On every call: passes on to Python
-#' the environment variables the client reads, so `Sys.setenv()` and
-#' `setwd()` in R take effect for the next object made.
+#' Starts the process if it isn't running (the first request of a session,
+#' or after it died), sends the request with R's current context and waits
+#' for the reply. Errors the client raises become classed R errors (see
+#' [abort_client_error()]), without a Python traceback.
 #'
+#' @param op The request, e.g. `"fields"`.
+#' @param args Its arguments, a named list.
+#' @param context R's state to answer in; by default what it is now.
 #' @param call The call to report errors for.
-#' @return The module, a reticulate object that doesn't convert to R.
+#' @return The reply's value, as [jsonlite::parse_json()] reads it.
 #' @noRd
-mf_py <- function(call = parent.frame()) {
-  if (is.null(client_python$client)) {
-    start_client_python(call)
+client_request <- function(op, args = list(), context = client_context(), call = parent.frame()) {
+  process <- client_process(call)
+  client_state$next_id <- client_state$next_id + 1L
+  request <- list(id = client_state$next_id, op = op, context = context, args = request_args(args))
+  line <- paste0(jsonlite::toJSON(request, auto_unbox = TRUE, null = "null", digits = NA), "\n")
+  reply <- exchange(process, line, client_state$next_id, call)
+  if (!is.null(reply$error)) {
+    abort_client_error(reply$error, call)
   }
-  sync_python_environment()
-  client_python$client
+  reply$value
 }
 
-start_client_python <- function(call) {
-  # Not metaflow_python(): its check starts a Python process, which costs
-  # more than the client's own start. check_python() runs only if the import
-  # fails, to say why.
-  python <- find_python(call = call)
-  bundled <- system.file("python", package = "metaflow", mustWork = TRUE)
-  if (!reticulate::py_available(initialize = FALSE)) {
-    # RETICULATE_PYTHON would win over use_python(): point it at the
-    # engine's Python while reticulate starts, then put it back.
-    previous <- Sys.getenv("RETICULATE_PYTHON", unset = NA)
-    Sys.setenv(RETICULATE_PYTHON = python)
-    on.exit(restore_envvar("RETICULATE_PYTHON", previous), add = TRUE)
-    reticulate::use_python(python, required = TRUE)
-  }
-  client <- tryCatch(
-    reticulate::import_from_path("metaflow_core.client", path = bundled, convert = FALSE),
-    error = function(err) abort_client_import(python, err, call)
-  )
-  client_python$builtins <- reticulate::import_builtins(convert = FALSE)
-  client_python$operator <- reticulate::import("operator", convert = FALSE)
-  client_python$os <- reticulate::import("os", convert = FALSE)
-  client_python$timestamp <- reticulate::py_eval(
-    "lambda when: None if when is None else when.timestamp()",
-    convert = FALSE
-  )
-  # Python may have started before (reticulate used elsewhere in the
-  # session), with other values: pass every variable on at the first sync.
-  client_python$environment <- NULL
+# R's state the reply depends on, as the request's `context`.
+client_context <- function() {
+  env <- Sys.getenv(client_environment_variables, unset = NA, names = TRUE)
+  namespace_set <- client_state$namespace_set
+  namespace <- client_state$namespace
   task <- running_task$current
-  if (!is.null(task)) {
-    client$namespace(task$namespace)
+  if (!namespace_set && !is.null(task)) {
+    # Inside a running step the client starts in the run's namespace, as
+    # Metaflow's does.
+    namespace_set <- TRUE
+    namespace <- task$namespace
   }
-  client_python$client <- client
-  invisible(client)
+  list(
+    cwd = getwd(),
+    env = lapply(as.list(env), function(value) if (is.na(value)) NULL else value),
+    namespace_set = namespace_set,
+    namespace = namespace,
+    root = client_state$root
+  )
 }
 
-abort_client_import <- function(python, err, call) {
-  problem <- python_error_text(err)
-  active <- tryCatch(reticulate::py_config()$python, error = function(e) python)
-  if (!identical(normalizePath(active, mustWork = FALSE), normalizePath(python, mustWork = FALSE))) {
-    metaflow_abort(c(
-      "Can't start the metaflow client in this R session.",
-      x = "R is already running Python {.path {active}}, and the client needs {.path {python}}.",
-      i = "Restart R and use the client before anything else starts Python."
-    ), "python", call = call)
+# `{}` for an empty list: Python takes the arguments as keywords. Refs go
+# back as the plain lists they came as.
+request_args <- function(args) {
+  if (length(args) == 0L) {
+    return(structure(list(), names = character()))
   }
+  lapply(args, function(arg) if (inherits(arg, "metaflow_ref")) unclass(arg) else arg)
+}
+
+client_process <- function(call) {
+  process <- client_state$process
+  if (!is.null(process) && process$is_alive()) {
+    return(process)
+  }
+  start_client_process(call)
+}
+
+start_client_process <- function(call) {
+  # Not metaflow_python(): its check starts a Python process of its own.
+  # check_python() runs only if this one fails, to say why.
+  python <- find_python(call = call)
+  stderr <- tempfile("metaflow-client-", fileext = ".log")
+  process <- tryCatch(
+    processx::process$new(
+      # Not `-m`: unpickling a Python flow's class must find `__main__`
+      # empty, as in any other process, not this module.
+      python, c("-c", "from metaflow_core.plugins.r_client import main; main()"),
+      stdin = "|", stdout = "|", stderr = stderr,
+      env = c("current", python_env()), cleanup = TRUE
+    ),
+    error = function(err) {
+      metaflow_abort("Can't start Python at {.path {python}}.", "python", parent = err, call = call)
+    }
+  )
+  client_state$process <- process
+  client_state$stderr <- stderr
+  client_state$python <- python
+  client_state$buffer <- character()
+  process
+}
+
+# Writes `line` and reads lines until the reply to request `id`. A reply to
+# an earlier request, left unread when R was interrupted while waiting, is
+# dropped.
+exchange <- function(process, line, id, call) {
+  pending <- line
+  repeat {
+    pending <- process$write_input(pending)
+    if (length(pending) == 0L) {
+      break
+    }
+    process$poll_io(100L)
+  }
+  repeat {
+    # Checked before reading: a reply written just before the process ended
+    # is still read.
+    alive <- process$is_alive()
+    for (text in process$read_output_lines()) {
+      reply <- jsonlite::parse_json(text, simplifyVector = FALSE)
+      if (identical(reply$id, id)) {
+        return(reply)
+      }
+    }
+    if (!alive) {
+      abort_client_died(process, call)
+    }
+    process$poll_io(1000L)
+  }
+}
+
+abort_client_died <- function(process, call) {
+  python <- client_state$python
+  problem <- utils::tail(readLines(client_state$stderr, warn = FALSE), 5L)
+  client_state$process <- NULL
   check_python(python, call = call)
   metaflow_abort(c(
-    "Can't start the metaflow client in Python {.path {python}}.",
-    x = "{problem}"
+    "The metaflow client's Python process ({.path {python}}) stopped.",
+    x = if (length(problem) > 0L) "{problem[length(problem)]}" else "It exited with status {process$get_exit_status()}.",
+    i = "The next client call starts a new one."
   ), "python", call = call)
 }
 
-restore_envvar <- function(name, value) {
-  if (is.na(value)) {
-    Sys.unsetenv(name)
-  } else {
-    do.call(Sys.setenv, stats::setNames(list(value), name))
-  }
-}
-
-python_environment_now <- function() {
-  Sys.getenv(client_environment_variables, unset = NA, names = TRUE)
-}
-
-sync_python_environment <- function() {
-  now <- python_environment_now()
-  synced <- client_python$environment
-  changed <- if (is.null(synced)) names(now) else names(now)[!mapply(identical, now, synced)]
-  if (length(changed) == 0L) {
-    return(invisible())
-  }
-  environ <- client_python$os$environ
-  for (name in changed) {
-    if (is.na(now[[name]])) {
-      environ$pop(name, NULL)
-    } else {
-      reticulate::py_set_item(environ, name, now[[name]])
-    }
-  }
-  client_python$environment <- now
-  invisible()
-}
-
-# Python errors -------------------------------------------------------------------
-
-#' Evaluate Python calls, turning Python exceptions into R errors
-#'
-#' The client's exceptions become errors of the `metaflow_error` family:
-#' `MetaflowNotFound` is `metaflow_error_not_found`, `MetaflowNamespaceMismatch`
-#' is `metaflow_error_namespace`, `MetaflowInvalidPathspec` is
-#' `metaflow_error_pathspec`, and any other is `metaflow_error_client`. The
-#' message is the Python message, which names what is missing and lists what
-#' exists nearby; the Python type is the condition's `python_type`. R errors
-#' raised in `expr` pass through unchanged.
-#'
-#' @param expr Code that calls into Python.
-#' @param call The call to report errors for.
-#' @noRd
-with_python_errors <- function(expr, call = parent.frame()) {
-  # Only once Python runs: clearing would start it, on whatever Python
-  # reticulate finds first, before `expr` could start the engine's.
-  if (reticulate::py_available(initialize = FALSE)) {
-    reticulate::py_clear_last_error()
-  }
-  withCallingHandlers(
-    expr,
-    error = function(err) {
-      if (!is.null(reticulate::py_last_error())) {
-        abort_python_error(err, call)
-      }
-    }
-  )
-}
+# Client errors ------------------------------------------------------------------
 
 python_error_kinds <- c(
   MetaflowNotFound = "not_found",
   MetaflowNamespaceMismatch = "namespace",
-  MetaflowInvalidPathspec = "pathspec"
+  MetaflowInvalidPathspec = "pathspec",
+  ArtifactUnreadable = "artifact",
+  RValueError = "artifact"
 )
 
-abort_python_error <- function(err, call) {
-  last <- reticulate::py_last_error()
-  type <- python_error_type(last)
-  message <- python_error_text(err)
-  reticulate::py_clear_last_error()
+#' Turn a client error into a classed R error
+#'
+#' `MetaflowNotFound` is `metaflow_error_not_found`,
+#' `MetaflowNamespaceMismatch` is `metaflow_error_namespace`,
+#' `MetaflowInvalidPathspec` is `metaflow_error_pathspec`, an artifact with
+#' no R value is `metaflow_error_artifact`, and any other is
+#' `metaflow_error_client`. The message is the client's, which names what is
+#' missing and lists what exists nearby; the Python type is the condition's
+#' `python_type`.
+#'
+#' @param error The reply's `error`: `type`, `message`, `metaflow` and, for
+#'   artifacts, `python_type` and `inner_type`.
+#' @noRd
+abort_client_error <- function(error, call) {
+  type <- error$type %||% "Exception"
+  message <- error$message %||% ""
   kind <- if (type %in% names(python_error_kinds)) python_error_kinds[[type]] else "client"
   if (kind == "namespace") {
     message <- sub(" *Use namespace\\(None\\) to see every user's runs\\.", "", message)
@@ -176,128 +197,35 @@ abort_python_error <- function(err, call) {
       i = "Call {.code set_namespace(NULL)} to see every user's runs."
     ), kind, python_type = type, call = call)
   }
-  if (kind == "client" && !is_metaflow_exception(last)) {
+  if (kind == "artifact") {
+    metaflow_abort("{message}", kind,
+      client_type = type, python_type = error$python_type %||% type,
+      inner_type = error$inner_type, call = call
+    )
+  }
+  if (!isTRUE(error$metaflow)) {
     message <- paste0(type, ": ", message)
   }
   metaflow_abort("{message}", kind, python_type = type, call = call)
 }
 
-python_error_type <- function(last) {
-  type <- if (is.list(last)) last$type
-  if (is.character(type) && length(type) == 1L) type else "Exception"
-}
+# Replies to R values ----------------------------------------------------------------
 
-# The message of a Python exception, without reticulate's "Type: " prefix or
-# any traceback.
-python_error_text <- function(err) {
-  last <- reticulate::py_last_error()
-  value <- if (is.list(last)) last$value
-  if (is.character(value) && length(value) == 1L && nzchar(value)) {
-    return(trimws(value))
-  }
-  text <- trimws(conditionMessage(err))
-  text <- sub("^[A-Za-z_][A-Za-z0-9_.]*: ", "", text)
-  strsplit(text, "\n", fixed = TRUE)[[1]][[1]]
-}
-
-is_metaflow_exception <- function(last) {
-  exception <- attr(last, "exception")
-  if (is.null(exception) || is.null(client_python$client)) {
-    return(FALSE)
-  }
-  isTRUE(reticulate::py_to_r(
-    client_python$builtins$isinstance(exception, client_python$client$MetaflowException)
-  ))
-}
-
-# Python values to R --------------------------------------------------------------
-#
-# Each helper forces its argument first: the argument may be the first call
-# into a deferred client (see deferred_python()), which must start the
-# engine's Python before reticulate starts one of its own choosing.
-
-# A Python str or None as a string or NULL.
-py_string <- function(x) {
-  force(x)
-  value <- reticulate::py_to_r(x)
-  if (is.null(value)) NULL else as.character(value)
-}
-
-py_logical <- function(x) {
-  force(x)
-  isTRUE(reticulate::py_to_r(x))
-}
-
-# A Python datetime (naive, local, as the client makes them) or None as a
-# POSIXct or NULL.
-py_time <- function(x) {
-  force(x)
-  seconds <- reticulate::py_to_r(reticulate::py_call(client_python$timestamp, x))
+# Epoch seconds (or NULL) as a POSIXct (or NULL).
+as_time <- function(seconds) {
   if (is.null(seconds)) NULL else .POSIXct(seconds)
 }
 
-# A Python iterable of strings as a character vector.
-py_strings <- function(x) {
-  force(x)
-  values <- reticulate::py_to_r(client_python$builtins$list(x))
+# A JSON array of strings as a character vector.
+as_strings <- function(values) {
   as.character(unlist(values, use.names = FALSE))
 }
 
-# A Python set of strings (tags) as a sorted character vector.
-py_sorted_strings <- function(x) {
-  force(x)
-  py_strings(client_python$builtins$sorted(x))
-}
-
-# The attribute `name` of each of `objects` (a Python list), as a Python list;
-# one call into Python however many objects there are.
-py_attribute_of_each <- function(objects, name) {
-  force(objects)
-  builtins <- client_python$builtins
-  builtins$list(builtins$map(client_python$operator$attrgetter(name), objects))
-}
-
-py_length <- function(x) {
-  force(x)
-  reticulate::py_to_r(client_python$builtins$len(x))
-}
-
-# A Python list as an R list of its elements, unconverted.
-py_elements <- function(objects) {
-  force(objects)
-  reticulate::iterate(objects, simplify = FALSE)
-}
-
-# Columns of a table from a Python list: each element's attribute `name`
-# as an R vector of `type`, NA where Python has None.
-py_column <- function(objects, name, type) {
-  force(objects)
-  values <- reticulate::py_to_r(py_attribute_of_each(objects, name))
-  na_for_null(values, type)
-}
-
-py_time_column <- function(objects, name) {
-  force(objects)
-  builtins <- client_python$builtins
-  seconds <- reticulate::py_to_r(
-    builtins$list(builtins$map(client_python$timestamp, py_attribute_of_each(objects, name)))
-  )
-  .POSIXct(na_for_null(seconds, NA_real_))
-}
-
-py_tags_column <- function(objects, name = "tags") {
-  force(objects)
-  builtins <- client_python$builtins
-  sorted <- builtins$list(builtins$map(builtins$sorted, py_attribute_of_each(objects, name)))
-  lapply(reticulate::py_to_r(sorted), function(tags) as.character(unlist(tags)))
-}
-
-na_for_null <- function(values, type) {
-  if (length(values) == 0L) {
-    return(type[0])
-  }
-  if (is.atomic(values)) {
-    return(as.vector(values, typeof(type)))
-  }
+# A column of a table reply as an R vector of `type`, NA where it is null.
+as_column <- function(values, type) {
   vapply(values, function(value) if (is.null(value)) type else as.vector(value, typeof(type)), type)
+}
+
+as_time_column <- function(values) {
+  .POSIXct(as_column(values, NA_real_))
 }

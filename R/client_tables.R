@@ -45,94 +45,75 @@ NULL
 runs_table <- function(flow, tags = character()) {
   call <- environment()
   tags <- check_tags(tags, call = call)
-  flow_obj <- if (inherits(flow, "FlowClient")) flow$get_obj() else python_object_at(flow, "Flow", call)
-  with_python_errors(runs_frame(do.call(flow_obj$runs, as.list(tags))), call = call)
+  flow <- if (inherits(flow, "FlowClient")) ref_of(flow) else ref_at(flow, "Flow", call)
+  runs_frame(client_request("runs_table", list(ref = flow, tags = as.list(tags)), call = call))
+}
+
+# The reply to "runs_table" as a data frame.
+runs_frame <- function(runs) {
+  created_at <- as_time_column(runs$created_at)
+  finished_at <- as_time_column(runs$finished_at)
+  frame <- data.frame(
+    id = as_column(runs$id, NA_character_),
+    created_at = created_at,
+    finished_at = finished_at,
+    duration = difftime(finished_at, created_at, units = "secs"),
+    status = as_column(runs$status, NA_character_),
+    successful = as_column(runs$successful, NA),
+    stringsAsFactors = FALSE
+  )
+  frame$tags <- lapply(runs$tags, as_strings)
+  frame
 }
 
 #' @rdname client_tables
 #' @export
 tasks_table <- function(step) {
   call <- environment()
-  step_obj <- if (inherits(step, "StepClient")) step$get_obj() else python_object_at(step, "Step", call)
-  with_python_errors(tasks_frame(step_obj), call = call)
+  step <- if (inherits(step, "StepClient")) ref_of(step) else ref_at(step, "Step", call)
+  tasks <- client_request("tasks_table", list(ref = step), call = call)
+  created_at <- as_time_column(tasks$created_at)
+  finished_at <- as_time_column(tasks$finished_at)
+  data.frame(
+    id = as_column(tasks$id, NA_character_),
+    index = as_column(tasks$index, NA_integer_),
+    finished = as_column(tasks$finished, NA),
+    successful = as_column(tasks$successful, NA),
+    created_at = created_at,
+    finished_at = finished_at,
+    duration = difftime(finished_at, created_at, units = "secs"),
+    stringsAsFactors = FALSE
+  )
 }
 
 #' @rdname client_tables
 #' @export
 artifacts_table <- function(task) {
   call <- environment()
-  task_obj <- if (inherits(task, "TaskClient")) task$get_obj() else python_object_at(task, "Task", call)
-  with_python_errors(artifacts_frame(task_obj), call = call)
-}
-
-# The tables, from Python objects. Each column is one call into Python that
-# reads one attribute of every object.
-
-# `runs`: a Python list of runs.
-runs_frame <- function(runs) {
-  created_at <- py_time_column(runs, "created_at")
-  finished_at <- py_time_column(runs, "finished_at")
-  frame <- data.frame(
-    id = py_column(runs, "id", NA_character_),
-    created_at = created_at,
-    finished_at = finished_at,
-    duration = difftime(finished_at, created_at, units = "secs"),
-    status = py_column(runs, "status", NA_character_),
-    successful = py_column(runs, "successful", NA),
-    stringsAsFactors = FALSE
-  )
-  frame$tags <- py_tags_column(runs)
-  frame
-}
-
-tasks_frame <- function(step_obj) {
-  tasks <- client_python$builtins$list(client_python$builtins$reversed(step_obj$tasks()))
-  created_at <- py_time_column(tasks, "created_at")
-  finished_at <- py_time_column(tasks, "finished_at")
+  task <- if (inherits(task, "TaskClient")) ref_of(task) else ref_at(task, "Task", call)
+  artifacts <- client_request("artifacts_table", list(ref = task), call = call)
   data.frame(
-    id = py_column(tasks, "id", NA_character_),
-    index = py_column(tasks, "index", NA_integer_),
-    finished = py_column(tasks, "finished", NA),
-    successful = py_column(tasks, "successful", NA),
-    created_at = created_at,
-    finished_at = finished_at,
-    duration = difftime(finished_at, created_at, units = "secs"),
+    name = as_column(artifacts$name, NA_character_),
+    type = as_column(artifacts$type, NA_character_),
+    size = as_column(artifacts$size, NA_real_),
+    encoding = as_column(artifacts$encoding, NA_character_),
     stringsAsFactors = FALSE
   )
 }
 
-artifacts_frame <- function(task_obj) {
-  artifacts <- client_python$builtins$list(task_obj$artifacts)
+# One row per step of a run (the reply to "steps_table"), in the order the
+# steps started: its task count, how many finished and failed, how long the
+# step took.
+steps_frame <- function(rows) {
+  column <- function(name, type) as_column(lapply(rows, `[[`, name), type)
+  created_at <- as_time_column(lapply(rows, `[[`, "created_at"))
+  finished_at <- as_time_column(lapply(rows, `[[`, "finished_at"))
   data.frame(
-    name = py_column(artifacts, "id", NA_character_),
-    type = py_column(artifacts, "type", NA_character_),
-    size = py_column(artifacts, "size", NA_real_),
-    encoding = py_column(artifacts, "encoding", NA_character_),
+    step = column("step", NA_character_),
+    tasks = column("tasks", NA_integer_),
+    finished = column("finished", NA),
+    failed = column("failed", NA_integer_),
+    duration = as.numeric(difftime(finished_at, created_at, units = "secs")),
     stringsAsFactors = FALSE
   )
-}
-
-# One row per step of a run, in the order the steps started: its task count,
-# how many finished and failed, and how long the step took.
-steps_frame <- function(run_obj) {
-  steps <- rev(py_elements(run_obj$steps()))
-  rows <- lapply(steps, function(step) {
-    tasks <- step$tasks()
-    finished <- py_column(tasks, "finished", NA)
-    successful <- py_column(tasks, "successful", NA)
-    created_at <- py_time(step$created_at)
-    finished_at <- py_time(step$finished_at)
-    data.frame(
-      step = py_string(step$id),
-      tasks = length(finished),
-      finished = length(finished) > 0L && all(finished),
-      failed = sum(finished & !successful),
-      duration = if (is.null(finished_at)) NA_real_ else as.numeric(difftime(finished_at, created_at, units = "secs")),
-      stringsAsFactors = FALSE
-    )
-  })
-  if (length(rows) == 0L) {
-    return(data.frame(step = character(), tasks = integer(), finished = logical(), failed = integer(), duration = numeric()))
-  }
-  do.call(rbind, rows)
 }

@@ -40,21 +40,21 @@ flow_client <- R6::R6Class(
     #' @description Read a flow.
     #' @param flow_id The flow's name.
     initialize = function(flow_id) {
-      super$initialize(python_object_at(flow_id, "Flow", call = sys.call(-1)))
+      super$initialize(ref_at(flow_id, "Flow", call = sys.call(-1)))
     },
 
     #' @description A run of the flow.
     #' @param run_id A run id, `"latest_run"` or `"latest_successful_run"`.
     run = function(run_id) {
-      run_client$new(resolve_run(self, run_id, call = environment()))
+      run_client$new(resolve_run(private$ref(), run_id, call = environment()))
     },
 
     #' @description The runs carrying all of `...`, newest first.
     #' @param ... Tags, strings.
     runs_with_tags = function(...) {
       tags <- check_tags(c(...), call = environment())
-      runs <- with_python_errors(do.call(private$py()$runs, as.list(tags)))
-      lapply(py_elements(runs), run_client$new)
+      runs <- private$ask("runs", tags = as.list(tags))
+      lapply(runs, function(run) run_client$new(as_ref(run)))
     },
 
     #' @description The runs as a data frame, one row per run.
@@ -67,20 +67,20 @@ flow_client <- R6::R6Class(
     #' @field finished_at When the latest run finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      latest <- private$latest("latest_run")
-      if (!is.null(latest)) py_time(with_python_errors(latest$finished_at))
+      latest <- private$ask("latest", which = "latest_run")
+      if (!is.null(latest)) {
+        as_time(client_request("fields", list(ref = latest, names = list("finished_at")))$finished_at)
+      }
     },
     #' @field latest_run The id of the newest run.
     latest_run = function(value) {
       assert_read_only(value, "latest_run")
-      latest <- private$latest("latest_run")
-      if (!is.null(latest)) py_string(latest$id)
+      private$field("latest_run")
     },
     #' @field latest_successful_run The id of the newest successful run.
     latest_successful_run = function(value) {
       assert_read_only(value, "latest_successful_run")
-      latest <- private$latest("latest_successful_run")
-      if (!is.null(latest)) py_string(latest$id)
+      private$field("latest_successful_run")
     },
     #' @field runs The ids of the runs, newest first.
     runs = function(value) {
@@ -91,45 +91,35 @@ flow_client <- R6::R6Class(
   private = list(
     noun = "Flow",
 
-    # The Python run the flow's `latest_run` or `latest_successful_run` is,
-    # or NULL.
-    latest = function(which) {
-      run <- with_python_errors(reticulate::py_get_attr(private$py(), which))
-      if (!inherits(run, "python.builtin.NoneType")) run
-    },
-
     facts = function() {
-      runs <- with_python_errors(private$py()$runs())
-      ids <- py_column(runs, "id", NA_character_)
-      if (length(ids) == 0L) {
-        return(c(Runs = "none in this namespace", Created = format_time(self$created_at)))
+      runs <- runs_table(self)
+      created <- format_time(self$created_at)
+      if (nrow(runs) == 0L) {
+        return(c(Runs = "none in this namespace", Created = created))
       }
-      successful <- py_column(runs, "successful", NA)
-      latest <- py_elements(runs)[[1L]]
       c(
-        Runs = paste0(length(ids), " (", sum(successful), " successful)"),
+        Runs = paste0(nrow(runs), " (", sum(runs$successful), " successful)"),
         `Latest run` = paste0(
-          ids[[1L]], "  ", format_status(successful[[1L]], status = py_string(latest$status)),
-          "  ", format_time(py_time(latest$created_at))
+          runs$id[[1L]], "  ", format_status(runs$successful[[1L]], status = runs$status[[1L]]),
+          "  ", format_time(runs$created_at[[1L]])
         ),
-        `Latest successful` = if (any(successful)) ids[successful][[1L]] else "none",
-        Created = format_time(self$created_at)
+        `Latest successful` = if (any(runs$successful)) runs$id[runs$successful][[1L]] else "none",
+        Created = created
       )
     },
 
     details = function() {
-      runs <- with_python_errors(private$py()$runs())
-      count <- py_length(runs)
-      shown <- reticulate::py_get_item(runs, client_python$builtins$slice(0L, 10L))
-      latest <- runs_frame(shown)
+      reply <- private$ask("runs_table", tags = list())
+      runs <- runs_frame(reply)
+      latest <- utils::head(runs, 10L)
       cat_table(
-        if (count > 10L) paste("Latest 10 of", count, "runs") else "Runs",
+        if (nrow(runs) > 10L) paste("Latest 10 of", nrow(runs), "runs") else "Runs",
         data.frame(
           id = latest$id,
           status = latest$status,
           created = vapply(seq_len(nrow(latest)), function(i) format_time(latest$created_at[i]), ""),
           duration = vapply(seq_len(nrow(latest)), function(i) format_duration(latest$duration[i]), ""),
-          tags = vapply(py_tags_column(shown, "user_tags"), format_list, "", max = 4L)
+          tags = vapply(utils::head(reply$user_tags, 10L), function(tags) format_list(as_strings(tags), max = 4L), "")
         ),
         empty = "none in this namespace"
       )
@@ -137,29 +127,29 @@ flow_client <- R6::R6Class(
   )
 )
 
-# The Python run for `run_id` of `flow` (a flow_client or a flow name):
-# a run id, "latest_run" or "latest_successful_run"; or, with `run_id` NULL,
-# `flow` is the run's pathspec (or the Python run itself).
+# The ref of the run `run_id` of `flow` (a flow's ref or name): a run id,
+# "latest_run" or "latest_successful_run"; or, with `run_id` NULL, `flow`
+# is the run's pathspec (or its ref).
 resolve_run <- function(flow, run_id, call) {
   if (is.null(run_id)) {
-    return(python_object_at(flow, "Run", call))
+    return(ref_at(flow, "Run", call))
   }
   run_id <- as_client_id(run_id, "run_id", call)
-  flow_obj <- if (inherits(flow, "FlowClient")) flow$get_obj() else python_object_at(flow, "Flow", call)
+  flow <- if (inherits(flow, "FlowClient")) ref_of(flow) else ref_at(flow, "Flow", call)
   if (!run_id %in% c("latest_run", "latest_successful_run")) {
-    return(python_child(flow_obj, run_id, "Run", call))
+    return(child_ref(flow, run_id, call))
   }
-  run <- with_python_errors(reticulate::py_get_attr(flow_obj, run_id), call = call)
-  if (inherits(run, "python.builtin.NoneType")) {
-    abort_no_latest_run(flow_obj, run_id, call)
+  run <- client_request("latest", list(ref = flow, which = run_id), call = call)
+  if (is.null(run)) {
+    abort_no_latest_run(flow, run_id, call)
   }
-  run
+  as_ref(run)
 }
 
-abort_no_latest_run <- function(flow_obj, which, call) {
-  flow <- py_string(flow_obj$id)
+abort_no_latest_run <- function(flow_ref, which, call) {
+  flow <- flow_ref$pathspec
   kind <- if (which == "latest_run") "runs" else "successful runs"
-  namespace <- get_namespace()
+  namespace <- flow_ref$ns
   where <- if (is.null(namespace)) "at all" else paste0("in namespace ", namespace)
   metaflow_abort(c(
     "Flow {.val {flow}} has no {kind} {where}.",

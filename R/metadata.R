@@ -33,20 +33,20 @@ set_metadata <- function(ms) {
       x = "Got {.obj_type_friendly {ms}}."
     ), "usage")
   }
-  client <- mf_py()
-  invisible(py_string(with_python_errors(client$metadata(path.expand(ms)))))
+  location <- client_request("set_metadata", list(ms = path.expand(ms)))
+  client_state$root <- location$root
+  invisible(location$metadata)
 }
 
 #' @rdname set_metadata
 #' @export
 get_metadata <- function() {
-  client <- mf_py()
-  py_string(with_python_errors(client$get_metadata()))
+  client_request("get_metadata")
 }
 
 #' @rdname set_metadata
 #' @export
 reset_default_metadata <- function() {
-  client <- mf_py()
-  invisible(py_string(with_python_errors(client$default_metadata())))
+  client_state$root <- NULL
+  invisible(client_request("get_metadata"))
 }

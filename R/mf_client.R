@@ -7,7 +7,8 @@
 #' call, and the methods `flow_client$run()`, `run_client$step()` and
 #' `step_client$task()` go one level down from an object.
 #'
-#' Making an `mf_client` doesn't start Python; its first method call does.
+#' Making an `mf_client` doesn't start the client's Python; its first method
+#' call does.
 #'
 #' @section Methods:
 #' * `flow(flow_id)`: a [flow_client].
@@ -34,7 +35,7 @@ mf_client <- R6::R6Class(
     #' @description A flow.
     #' @param flow_id The flow's name.
     flow = function(flow_id) {
-      flow_client$new(python_object_at(flow_id, "Flow", call = environment()))
+      flow_client$new(ref_at(flow_id, "Flow", call = environment()))
     },
 
     #' @description A run of a flow.

@@ -37,21 +37,22 @@ set_namespace <- function(ns = NULL) {
       x = "Got {.obj_type_friendly {ns}}."
     ), "usage")
   }
-  client <- mf_py()
-  with_python_errors(client$namespace(ns))
+  client_state$namespace_set <- TRUE
+  client_state$namespace <- ns
   invisible(ns)
 }
 
 #' @rdname set_namespace
 #' @export
 get_namespace <- function() {
-  client <- mf_py()
-  py_string(with_python_errors(client$get_namespace()))
+  client_request("get_namespace")
 }
 
 #' @rdname set_namespace
 #' @export
 set_default_namespace <- function() {
-  client <- mf_py()
-  invisible(py_string(with_python_errors(client$default_namespace())))
+  ns <- client_request("default_namespace")
+  client_state$namespace_set <- TRUE
+  client_state$namespace <- ns
+  invisible(ns)
 }

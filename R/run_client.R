@@ -56,7 +56,7 @@ run_client <- R6::R6Class(
     #' @description A step of the run.
     #' @param step_id The step's name.
     step = function(step_id) {
-      step_client$new(resolve_step(self, step_id, call = environment()))
+      step_client$new(resolve_step(private$ref(), step_id, call = environment()))
     },
 
     #' @description The value of an artifact of the `end` step.
@@ -64,43 +64,34 @@ run_client <- R6::R6Class(
     artifact = function(name) {
       call <- environment()
       name <- as_client_id(name, "name", call)
-      task <- with_python_errors(private$py()$end_task, call = call)
-      if (inherits(task, "python.builtin.NoneType")) {
-        pathspec <- self$pathspec
-        metaflow_abort(c(
-          "Run {.val {pathspec}} has no results: its {.field end} step didn't run.",
-          i = "Read artifacts of its other steps with {.code run$step(name)$task(id)$artifact()}."
-        ), "not_found", call = call)
-      }
-      artifact_value(task, name, call)
+      artifact_value(private$end_task_ref(call), name, call)
     }
   ),
   active = list(
     #' @field status `"running"`, `"succeeded"` or `"failed"`.
     status = function(value) {
       assert_read_only(value, "status")
-      py_string(with_python_errors(private$py()$status))
+      private$field("status")
     },
     #' @field successful Whether the run succeeded.
     successful = function(value) {
       assert_read_only(value, "successful")
-      py_logical(with_python_errors(private$py()$successful))
+      isTRUE(private$field("successful"))
     },
     #' @field finished Whether the run has finished.
     finished = function(value) {
       assert_read_only(value, "finished")
-      py_logical(with_python_errors(private$py()$finished))
+      isTRUE(private$field("finished"))
     },
     #' @field finished_at When the run's `end` step finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      py_time(with_python_errors(private$py()$finished_at))
+      as_time(private$field("finished_at"))
     },
     #' @field end_task The id of the `end` step's task.
     end_task = function(value) {
       assert_read_only(value, "end_task")
-      task <- with_python_errors(private$py()$end_task)
-      if (!inherits(task, "python.builtin.NoneType")) py_string(task$id)
+      private$field("end_task")
     },
     #' @field steps The names of the run's steps, newest first.
     steps = function(value) {
@@ -110,41 +101,52 @@ run_client <- R6::R6Class(
     #' @field artifacts The names of the `end` step's artifacts.
     artifacts = function(value) {
       assert_read_only(value, "artifacts")
-      task <- with_python_errors(private$py()$end_task)
-      if (inherits(task, "python.builtin.NoneType")) character() else artifact_names(task)
+      task <- private$ask("end_task")
+      if (is.null(task)) character() else as_strings(client_request("children", list(ref = task)))
     },
     #' @field code The code the run stored.
     code = function(value) {
       assert_read_only(value, "code")
-      run_code(private$py())
+      read_run_code(private$field("code"))
     }
   ),
   private = list(
     noun = "Run",
 
+    # The ref of the end step's task; an error if the end step didn't run.
+    end_task_ref = function(call) {
+      task <- private$ask("end_task", call = call)
+      if (is.null(task)) {
+        pathspec <- self$pathspec
+        metaflow_abort(c(
+          "Run {.val {pathspec}} has no results: its {.field end} step didn't run.",
+          i = "Read artifacts of its other steps with {.code run$step(name)$task(id)$artifact()}."
+        ), "not_found", call = call)
+      }
+      as_ref(task)
+    },
+
     facts = function() {
-      obj <- private$py()
-      status <- py_string(with_python_errors(obj$status))
-      successful <- py_logical(with_python_errors(obj$successful))
-      created_at <- self$created_at
-      steps <- rev(self$steps)
-      user_tags <- py_sorted_strings(obj$user_tags)
+      fields <- private$fields(c("status", "successful", "created_at", "finished_at", "tags", "user_tags"))
+      status <- fields$status
+      created_at <- as_time(fields$created_at)
+      tags <- as_strings(fields$tags)
       facts <- c(
-        Status = format_status(successful, status = status),
+        Status = format_status(fields$successful, status = status),
         Created = format_time(created_at),
-        Finished = format_finished(created_at, self$finished_at, status),
-        Steps = format_count_list(steps),
-        User = run_user(self$tags),
-        Tags = format_list(user_tags)
+        Finished = format_finished(created_at, as_time(fields$finished_at), status),
+        Steps = format_count_list(rev(self$steps)),
+        User = run_user(tags),
+        Tags = format_list(as_strings(fields$user_tags))
       )
-      if (!successful && status != "running") {
-        facts <- c(facts, Error = failed_task_summary(obj))
+      if (!isTRUE(fields$successful) && status != "running") {
+        facts <- c(facts, Error = failed_task_summary(private$ask("failed_task")))
       }
       facts
     },
 
     details = function() {
-      steps <- with_python_errors(steps_frame(private$py()))
+      steps <- steps_frame(private$ask("steps_table"))
       cat_table(
         "Steps",
         data.frame(
@@ -173,35 +175,24 @@ run_user <- function(tags) {
   if (length(user) == 0L) "unknown" else user[[1L]]
 }
 
-# "start/1: boom" for the first failed task of a failed run, newest step
-# first; or why the run failed when no task did.
-failed_task_summary <- function(run_obj) {
-  for (step in py_elements(with_python_errors(run_obj$steps()))) {
-    tasks <- with_python_errors(step$tasks())
-    finished <- py_column(tasks, "finished", NA)
-    successful <- py_column(tasks, "successful", NA)
-    failed <- which(finished & !successful)
-    if (length(failed) > 0L) {
-      task <- py_elements(tasks)[[failed[[1L]]]]
-      exception <- with_python_errors(task$exception)
-      message <- if (inherits(exception, "python.builtin.NoneType")) "failed" else py_string(exception$message)
-      return(paste0(py_string(step$id), "/", py_string(task$id), ": ", first_line(message)))
-    }
+# "start/1: boom" for the first failed task of a failed run (the reply to
+# "failed_task"), or why the run failed when no task did.
+failed_task_summary <- function(failed) {
+  if (is.null(failed)) {
+    return("no task failed (the run was stopped)")
   }
-  "no task failed (the run was stopped)"
+  paste0(failed$pathspec, ": ", first_line(failed$message %||% "failed"))
 }
 
 first_line <- function(text) {
   strsplit(text %||% "", "\n", fixed = TRUE)[[1]][1] %||% ""
 }
 
-# The code a run stored, read from the run's code directory.
-run_code <- function(run_obj) {
-  code <- with_python_errors(run_obj$code)
-  if (inherits(code, "python.builtin.NoneType")) {
+# The code a run stored, read from its code directory (or NULL for none).
+read_run_code <- function(path) {
+  if (is.null(path)) {
     return(NULL)
   }
-  path <- py_string(code$path)
   flowspec <- file.path(path, "flow.py")
   spec <- file.path(path, "flow.json")
   list(

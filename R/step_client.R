@@ -45,7 +45,7 @@ step_client <- R6::R6Class(
     #' @description A task of the step.
     #' @param task_id The task's id.
     task = function(task_id) {
-      task_client$new(resolve_task(self, task_id, call = environment()))
+      task_client$new(resolve_task(private$ref(), task_id, call = environment()))
     },
 
     #' @description The tasks as a data frame, one row per task.
@@ -57,13 +57,12 @@ step_client <- R6::R6Class(
     #' @field finished_at When the last task finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      py_time(with_python_errors(private$py()$finished_at))
+      as_time(private$field("finished_at"))
     },
     #' @field a_task The id of one task of the step.
     a_task = function(value) {
       assert_read_only(value, "a_task")
-      task <- with_python_errors(private$py()$task)
-      if (!inherits(task, "python.builtin.NoneType")) py_string(task$id)
+      private$field("task")
     },
     #' @field tasks The ids of the tasks, newest first.
     tasks = function(value) {
@@ -107,13 +106,13 @@ step_client <- R6::R6Class(
   )
 )
 
-# The Python step `step_id` of `run` (a run_client or a run's pathspec); or,
-# with `step_id` NULL, `run` is the step's pathspec (or the Python step).
+# The ref of the step `step_id` of `run` (a run_client, a run's ref or its
+# pathspec); or, with `step_id` NULL, `run` is the step's pathspec (or ref).
 resolve_step <- function(run, step_id, call) {
   if (is.null(step_id)) {
-    return(python_object_at(run, "Step", call))
+    return(ref_at(run, "Step", call))
   }
   step_id <- as_client_id(step_id, "step_id", call)
-  run_obj <- if (inherits(run, "RunClient")) run$get_obj() else python_object_at(run, "Run", call)
-  python_child(run_obj, step_id, "Step", call)
+  run <- if (inherits(run, "RunClient")) ref_of(run) else ref_at(run, "Run", call)
+  child_ref(run, step_id, call)
 }

@@ -12,13 +12,15 @@
 #'
 #' * An artifact an R step stored comes back as the identical R object: its
 #'   stored bytes are those of [serialize()], which [unserialize()] reads.
-#' * An artifact a Python step stored is converted by reticulate when it is a
-#'   plain value: `None` (`NULL`), numbers, strings, booleans, lists, tuples
-#'   and dicts of them (lists, named lists), `bytes` (a raw vector), and
-#'   whatever else reticulate converts (numpy arrays, pandas data frames).
-#'   Anything else, such as an object of a Python class or a set, is an error
-#'   of class `metaflow_error_artifact` naming the artifact and its Python
-#'   type.
+#' * An artifact a Python step stored comes back as its R equivalent, by
+#'   the rules reticulate uses: `None` is `NULL`; `bool`, `int`, `float` and
+#'   `str` are vectors of length 1; a list of scalars of one type is a
+#'   vector (`[1, 2]` is `1:2`), any other list or a tuple an R list; a dict
+#'   with string keys a named list; `bytes` a raw vector; `date` and
+#'   `datetime` `Date` and `POSIXct`; numpy arrays vectors or arrays; pandas
+#'   data frames data frames. Anything else, such as an object of a Python
+#'   class or a set, is an error of class `metaflow_error_artifact` naming
+#'   the artifact and its Python type.
 #'
 #' @section Fields:
 #' * `id`, `pathspec`, `parent` (the step's name), `tags`, `created_at`: see
@@ -72,7 +74,7 @@ task_client <- R6::R6Class(
     #' @param name The artifact's name.
     artifact = function(name) {
       call <- environment()
-      artifact_value(private$py(), as_client_id(name, "name", call), call)
+      artifact_value(private$ref(), as_client_id(name, "name", call), call)
     },
 
     #' @description The artifacts as a data frame, one row per artifact.
@@ -84,47 +86,47 @@ task_client <- R6::R6Class(
     #' @field finished Whether an attempt of the task completed.
     finished = function(value) {
       assert_read_only(value, "finished")
-      py_logical(with_python_errors(private$py()$finished))
+      isTRUE(private$field("finished"))
     },
     #' @field successful Whether the task succeeded.
     successful = function(value) {
       assert_read_only(value, "successful")
-      py_logical(with_python_errors(private$py()$successful))
+      isTRUE(private$field("successful"))
     },
     #' @field finished_at When the task finished.
     finished_at = function(value) {
       assert_read_only(value, "finished_at")
-      py_time(with_python_errors(private$py()$finished_at))
+      as_time(private$field("finished_at"))
     },
     #' @field exception The error that failed the task.
     exception = function(value) {
       assert_read_only(value, "exception")
-      task_exception(private$py())
+      as_exception(private$field("exception"))
     },
     #' @field index The task's 0-based index in its foreach.
     index = function(value) {
       assert_read_only(value, "index")
-      reticulate::py_to_r(with_python_errors(private$py()$index))
+      private$field("index")
     },
     #' @field artifacts The names of the task's artifacts.
     artifacts = function(value) {
       assert_read_only(value, "artifacts")
-      artifact_names(private$py())
+      self$get_values()
     },
     #' @field stdout What the task printed to standard output.
     stdout = function(value) {
       assert_read_only(value, "stdout")
-      py_string(with_python_errors(private$py()$stdout))
+      private$field("stdout")
     },
     #' @field stderr What the task printed to standard error.
     stderr = function(value) {
       assert_read_only(value, "stderr")
-      py_string(with_python_errors(private$py()$stderr))
+      private$field("stderr")
     },
     #' @field metadata_dict The task's metadata.
     metadata_dict = function(value) {
       assert_read_only(value, "metadata_dict")
-      reticulate::py_to_r(with_python_errors(private$py()$metadata_dict))
+      private$field("metadata_dict")
     },
     #' @field runtime_name Where the task ran.
     runtime_name = function(value) {
@@ -135,7 +137,7 @@ task_client <- R6::R6Class(
     #' @field code The code the task's run stored.
     code = function(value) {
       assert_read_only(value, "code")
-      run_code(with_python_errors(private$py()$parent$parent))
+      read_run_code(private$ask("code"))
     }
   ),
   private = list(
@@ -148,7 +150,7 @@ task_client <- R6::R6Class(
       artifacts <- self$artifacts
       facts <- c(
         Status = format_status(successful, finished = finished),
-        Index = foreach_position(private$py()),
+        Index = foreach_position(private$field("foreach_stack")),
         Created = format_time(created_at),
         Finished = format_finished(created_at, self$finished_at),
         Artifacts = format_count_list(artifacts)
@@ -180,20 +182,21 @@ task_client <- R6::R6Class(
   )
 )
 
-# The Python task `task_id` of `step` (a step_client or a step's pathspec);
-# or, with `task_id` NULL, `step` is the task's pathspec (or the Python task).
+# The ref of the task `task_id` of `step` (a step_client, a step's ref or
+# its pathspec); or, with `task_id` NULL, `step` is the task's pathspec (or
+# ref).
 resolve_task <- function(step, task_id, call) {
   if (is.null(task_id)) {
-    return(python_object_at(step, "Task", call))
+    return(ref_at(step, "Task", call))
   }
   task_id <- as_client_id(task_id, "task_id", call)
-  step_obj <- if (inherits(step, "StepClient")) step$get_obj() else python_object_at(step, "Step", call)
-  python_child(step_obj, task_id, "Task", call)
+  step <- if (inherits(step, "StepClient")) ref_of(step) else ref_at(step, "Step", call)
+  child_ref(step, task_id, call)
 }
 
-# "2 of 3" for a task in a foreach; NULL (no line) outside one.
-foreach_position <- function(task_obj) {
-  stack <- reticulate::py_to_r(with_python_errors(task_obj$foreach_stack))
+# "2 (of 3 splits of items)" for a task in a foreach (its foreach stack, as
+# the client reads it); NULL (no line) outside one.
+foreach_position <- function(stack) {
   if (length(stack) == 0L) {
     return(NULL)
   }
@@ -203,101 +206,51 @@ foreach_position <- function(task_obj) {
 
 # Artifacts -------------------------------------------------------------------------
 
-# The names of a task's artifacts, from its index alone.
-artifact_names <- function(task_obj) {
-  with_python_errors(py_strings(task_obj$data))
-}
-
-# The R value of the artifact `name` of a Python task.
-artifact_value <- function(task_obj, name, call) {
-  artifact <- python_child(task_obj, name, "DataArtifact", call)
-  encoding <- with_python_errors(py_string(artifact$encoding), call = call)
-  if (identical(encoding, "rds")) {
-    return(rds_artifact_value(artifact, name, call))
-  }
-  python_artifact_value(artifact, name, call)
-}
-
-rds_artifact_value <- function(artifact, name, call) {
-  bytes <- with_python_errors(
-    reticulate::py_to_r(client_python$builtins$bytearray(artifact$raw_bytes())),
-    call = call
+# The R value of the artifact `name` of the task `task` (a ref). The client's
+# process says which file holds its serialized bytes: the datastore's blob
+# for an R value, a file it wrote for a Python value it converted.
+artifact_value <- function(task, name, call) {
+  pathspec <- task$pathspec
+  where <- tryCatch(
+    client_request("artifact", list(ref = task, name = name), call = call),
+    metaflow_error_artifact = function(err) abort_python_artifact(err, name, pathspec, call)
   )
+  if (isTRUE(where$temporary)) {
+    on.exit(unlink(where$path), add = TRUE)
+  }
   tryCatch(
-    unserialize(bytes),
+    unserialize(read_blob(where$path)),
     error = function(err) {
-      pathspec <- task_pathspec_of(artifact)
       metaflow_abort(
-        "Can't read R artifact {.val {name}} of {.val {pathspec}}: its stored bytes are damaged.",
+        "Can't read artifact {.val {name}} of {.val {pathspec}}: its stored bytes are damaged.",
         "artifact", artifact = name, parent = err, call = call
       )
     }
   )
 }
 
-python_artifact_value <- function(artifact, name, call) {
-  type <- with_python_errors(py_string(artifact$type), call = call)
-  pathspec <- task_pathspec_of(artifact)
-  value <- tryCatch(
-    with_python_errors(artifact$data, call = call),
-    metaflow_error = function(err) {
-      metaflow_abort(c(
-        "Can't load artifact {.val {name}} of {.val {pathspec}}, a Python {.cls {type}}.",
-        x = "{conditionMessage(err)}"
-      ), "artifact", artifact = name, python_type = type, call = call)
-    }
-  )
-  if (inherits(value, "python.builtin.bytes")) {
-    return(reticulate::py_to_r(client_python$builtins$bytearray(value)))
-  }
-  converted <- reticulate::py_to_r(value)
-  leftover <- python_object_in(converted)
-  if (!is.null(leftover)) {
-    inner <- python_type_name(leftover)
+abort_python_artifact <- function(err, name, pathspec, call) {
+  type <- err$python_type
+  if (identical(err$client_type, "ArtifactUnreadable")) {
     metaflow_abort(c(
-      "Artifact {.val {name}} of {.val {pathspec}} is a Python {.cls {type}}, which has no R equivalent.",
-      i = if (!identical(inner, type)) "It holds a Python {.cls {inner}}.",
-      i = "Read it in Python: {.code Task(\"{pathspec}\").data.{name}}."
+      "Can't load artifact {.val {name}} of {.val {pathspec}}, a Python {.cls {type}}.",
+      x = "{conditionMessage(err)}"
     ), "artifact", artifact = name, python_type = type, call = call)
   }
-  converted
-}
-
-task_pathspec_of <- function(artifact) {
-  sub("/[^/]*$", "", py_string(artifact$pathspec))
-}
-
-# The first Python object left in a value reticulate converted, or NULL.
-python_object_in <- function(x) {
-  if (inherits(x, "python.builtin.object")) {
-    return(x)
-  }
-  if (is.list(x) && !is.data.frame(x)) {
-    for (element in x) {
-      found <- python_object_in(element)
-      if (!is.null(found)) {
-        return(found)
-      }
-    }
-  }
-  NULL
-}
-
-python_type_name <- function(x) {
-  type <- client_python$builtins$type(x)
-  module <- py_string(type$`__module__`)
-  name <- py_string(type$`__qualname__`)
-  if (identical(module, "builtins")) name else paste0(module, ".", name)
+  metaflow_abort(c(
+    "Can't read artifact {.val {name}} of {.val {pathspec}} in R.",
+    x = "{conditionMessage(err)}",
+    i = "Read it in Python: {.code Task(\"{pathspec}\").data.{name}}."
+  ), "artifact", artifact = name, python_type = type, inner_type = err$inner_type, call = call)
 }
 
 # Exceptions --------------------------------------------------------------------------
 
-task_exception <- function(task_obj) {
-  exception <- with_python_errors(task_obj$exception)
-  if (inherits(exception, "python.builtin.NoneType")) {
+# The exception record a task stored, as a metaflow_exception (or NULL).
+as_exception <- function(record) {
+  if (is.null(record)) {
     return(NULL)
   }
-  record <- reticulate::py_to_r(exception$record)
   structure(
     list(
       type = record$type %||% "Exception",

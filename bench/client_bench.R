@@ -20,9 +20,10 @@
 #   table     library(metaflow); runs_table(flow)      (all runs, one row each)
 #   reticulate library(metaflow); loadNamespace("reticulate")
 # and prints artifact and table minus the baseline: what the client costs
-# beyond R's own start-up. The reticulate line shows how much of that is
-# loading reticulate and its dependencies (mostly Matrix), before any
-# Python starts. Last, the same two calls timed in a warm session.
+# beyond R's own start-up, against the 1 s target. The reticulate line is
+# for reference: what loading reticulate alone costs, the floor of a client
+# that embeds Python through it (the package's first client did). Last, the
+# same two calls timed in a warm session, where the client's process runs.
 
 n_runs <- as.integer(Sys.getenv("BENCH_RUNS", "1000"))
 repeats <- as.integer(Sys.getenv("BENCH_REPEATS", "5"))
@@ -171,7 +172,10 @@ cat(sprintf(
   n_runs, flow_name, n_real, copies, setup_seconds, repeats
 ))
 line("R start-up + library(metaflow)", medians[, "baseline"])
-line("latest_successful_run $artifact(\"x\")", beyond("artifact"), "  beyond start-up")
-line(sprintf("runs_table() of all %d runs", n_runs), beyond("table"), "  beyond start-up")
-line("  of each: loading reticulate (+ Matrix)", beyond("reticulate"))
+verdict <- function(session) {
+  if (beyond(session)[["wall"]] < 1) "  beyond start-up: under the 1 s target" else "  beyond start-up: OVER the 1 s target"
+}
+line("latest_successful_run $artifact(\"x\")", beyond("artifact"), verdict("artifact"))
+line(sprintf("runs_table() of all %d runs", n_runs), beyond("table"), verdict("table"))
+line("for reference: loading reticulate alone", beyond("reticulate"))
 cat(sprintf("In a warm session: artifact %.3f s, runs_table() %.3f s\n", warm_artifact, warm_table))

@@ -129,6 +129,7 @@ client_python_flow <- function(name, body = "        self.number = 1") {
 }
 
 client_python_artifacts <- c(
+  "        import datetime, numpy, pandas",
   "        self.number = 3",
   "        self.ratio = 0.5",
   "        self.label = 'py'",
@@ -143,6 +144,10 @@ client_python_artifacts <- c(
   "        self.holder = {'s': {1, 2}}",
   "        self.amount = decimal.Decimal('1.5')",
   "        self.point = Point(1, 2)",
+  "        self.day = datetime.date(2024, 1, 2)",
+  "        self.grid = numpy.array([[1, 2, 3], [4, 5, 6]])",
+  "        self.frame = pandas.DataFrame({'a': [1.5, None], 'b': ['x', 'y']})",
+  "        self.codes = numpy.array([1, 2], dtype=complex)",
   "        print('hello from python')"
 )
 

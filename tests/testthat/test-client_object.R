@@ -55,13 +55,6 @@ test_that("is_in_namespace() follows the current namespace", {
   expect_true(run$is_in_namespace())
 })
 
-test_that("get_obj() is the Python client's object", {
-  fixture <- local_client_fixture()
-  run <- new_run(fixture$linear)
-  expect_s3_class(run$get_obj(), "metaflow_core.client.Run")
-  expect_equal(reticulate::py_to_r(run$get_obj()$pathspec), fixture$linear)
-})
-
 test_that("fields are read-only", {
   fixture <- local_client_fixture()
   run <- new_run(fixture$linear)
@@ -70,7 +63,7 @@ test_that("fields are read-only", {
   expect_equal(run$pathspec, fixture$linear)
 })
 
-test_that("metaflow_object wraps only objects of the Python client", {
+test_that("metaflow_object wraps only refs of the client", {
   expect_error(metaflow_object$new("HelloFlow"), class = "metaflow_error_usage")
 })
 

@@ -1,5 +1,6 @@
-# The client's crossing into Python: started lazily, errors as classed R
-# errors, the R session's environment and working directory followed.
+# The client's crossing into Python, its process: started lazily, replaced
+# when it ends, errors as classed R errors, the R session's environment and
+# working directory followed.
 
 # Runs `code` in a fresh Rscript with the installed package; returns its
 # stdout lines.
@@ -14,31 +15,35 @@ rscript_lines <- function(code, env = character()) {
   strsplit(trimws(result$stdout), "\n", fixed = TRUE)[[1]]
 }
 
-test_that("library(metaflow) starts no Python; the first client call does", {
+test_that("library(metaflow) starts no Python; the first client call starts its process, not reticulate", {
   fixture <- client_fixture()
   lines <- rscript_lines(
     paste(
       "suppressMessages(library(metaflow))",
-      "cat('after library:', 'reticulate' %in% loadedNamespaces(), '\\n')",
+      "alive <- function() { p <- metaflow:::client_state$process; !is.null(p) && p$is_alive() }",
+      "cat('after library:', 'reticulate' %in% loadedNamespaces(), alive(), '\\n')",
       "client <- mf_client$new()",
-      "cat('after mf_client:', 'reticulate' %in% loadedNamespaces(), '\\n')",
+      "cat('after mf_client:', 'reticulate' %in% loadedNamespaces(), alive(), '\\n')",
       "run <- new_run('ClientLinearFlow', 'latest_run')",
-      "cat('after new_run:', reticulate::py_available(), '\\n')",
+      "cat('after new_run:', 'reticulate' %in% loadedNamespaces(), alive(), '\\n')",
+      "x <- run$artifact('x')",
+      "cat('after artifact:', 'reticulate' %in% loadedNamespaces(), alive(), '\\n')",
       sep = "\n"
     ),
     env = c(METAFLOW_DATASTORE_SYSROOT_LOCAL = fixture$root, METAFLOW_USER = fixture$user)
   )
-  expect_equal(trimws(lines), c("after library: FALSE", "after mf_client: FALSE", "after new_run: TRUE"))
+  expect_equal(trimws(lines), c(
+    "after library: FALSE FALSE", "after mf_client: FALSE FALSE",
+    "after new_run: FALSE TRUE", "after artifact: FALSE TRUE"
+  ))
 })
 
-test_that("the client runs on the engine's Python", {
+test_that("the client runs on the engine's Python, one process for the session", {
   local_client_fixture()
-  mf_py()
-  expect_equal(
-    normalizePath(reticulate::py_config()$python),
-    normalizePath(metaflow_python())
-  )
-  expect_identical(mf_py(), mf_py())
+  hello <- client_request("hello")
+  expect_equal(normalizePath(hello$python), normalizePath(metaflow_python()))
+  expect_equal(client_request("hello")$pid, hello$pid)
+  expect_equal(hello$pid, client_state$process$get_pid())
 })
 
 test_that("client exceptions become classed R errors with the Python message", {
@@ -52,19 +57,18 @@ test_that("client exceptions become classed R errors with the Python message", {
   expect_equal(err$python_type, "MetaflowNamespaceMismatch")
 
   expect_error(
-    with_python_errors(mf_py()$Run("just-a-flow")),
+    client_request("object", list(cls = "Run", pathspec = "just-a-flow")),
     class = "metaflow_error_pathspec"
   )
 })
 
 test_that("other Python exceptions are client errors naming the Python type", {
   local_client_fixture()
-  err <- expect_error(
-    with_python_errors(client_python$builtins$int("not a number")),
-    class = "metaflow_error_client"
-  )
-  expect_match(conditionMessage(err), "^ValueError: invalid literal")
-  expect_equal(err$python_type, "ValueError")
+  err <- expect_error(client_request("object", list(cls = "Run")), class = "metaflow_error_client")
+  expect_match(conditionMessage(err), "^TypeError: .*pathspec")
+  expect_equal(err$python_type, "TypeError")
+  err <- expect_error(client_request("no_such_request"), class = "metaflow_error_client")
+  expect_match(conditionMessage(err), "Unknown request 'no_such_request'", fixed = TRUE)
 })
 
 test_that("no Python traceback reaches the user", {
@@ -74,10 +78,46 @@ test_that("no Python traceback reaches the user", {
   expect_snapshot(new_run("ClientLinearFlow", "999"), error = TRUE, transform = scrub_client_output)
 })
 
-test_that("R errors inside with_python_errors() pass through unchanged", {
+test_that("a client process that ended is replaced by the next call", {
+  fixture <- local_client_fixture()
+  run <- new_run(fixture$linear)
+  old <- client_state$process
+  old$kill()
+  expect_false(old$is_alive())
+  expect_identical(run$artifact("x"), 42L)
+  expect_true(client_state$process$is_alive())
+  expect_false(identical(client_state$process$get_pid(), old$get_pid()))
+})
+
+test_that("a process that stops mid-request is a python error saying so", {
   local_client_fixture()
-  err <- expect_error(with_python_errors(stop("plain R")), "plain R")
-  expect_false(inherits(err, "metaflow_error"))
+  # A real process in the client's place that reads the request and dies.
+  stderr <- withr::local_tempfile(fileext = ".log")
+  client_state$process <- processx::process$new(
+    metaflow_python(),
+    c("-c", "import sys; sys.stdin.readline(); sys.exit('lost my way')"),
+    stdin = "|", stdout = "|", stderr = stderr
+  )
+  client_state$stderr <- stderr
+  client_state$python <- metaflow_python()
+  err <- expect_error(client_request("hello"), class = "metaflow_error_python")
+  expect_match(conditionMessage(err), "stopped", fixed = TRUE)
+  expect_match(conditionMessage(err), "lost my way", fixed = TRUE)
+  expect_null(client_state$process)
+  expect_equal(normalizePath(client_request("hello")$python), normalizePath(metaflow_python()))
+})
+
+test_that("a reply left unread by an interrupted call is not taken for the next", {
+  fixture <- local_client_fixture()
+  process <- client_state$process %||% {
+    client_request("hello")
+    client_state$process
+  }
+  # As if R was interrupted while waiting: the reply to request -1 is never read.
+  process$write_input(paste0(jsonlite::toJSON(list(id = -1L, op = "flows"), auto_unbox = TRUE), "\n"))
+  Sys.sleep(0.2)
+  expect_equal(client_request("hello")$pid, process$get_pid())
+  expect_identical(new_run(fixture$linear)$artifact("x"), 42L)
 })
 
 test_that("environment variables set in R after Python started reach the client", {

@@ -83,6 +83,9 @@ test_that("Python values come back as R values", {
   expect_identical(task$artifact("mapping"), list(a = 1L, b = 1:2))
   expect_identical(task$artifact("pair"), list(1L, "b"))
   expect_identical(task$artifact("blob"), as.raw(c(0, 1)))
+  expect_identical(task$artifact("day"), as.Date("2024-01-02"))
+  expect_identical(task$artifact("grid"), matrix(1:6, nrow = 2, byrow = TRUE))
+  expect_identical(task$artifact("frame"), data.frame(a = c(1.5, NaN), b = c("x", "y")))
   expect_match(task$stdout, "hello from python", fixed = TRUE)
 })
 
@@ -97,6 +100,9 @@ test_that("Python values without an R equivalent are errors naming their type", 
   # A class of the flow's own script can't even be loaded outside it.
   err <- expect_error(task$artifact("point"), class = "metaflow_error_artifact")
   expect_equal(err$python_type, "__main__.Point")
+  err <- expect_error(task$artifact("codes"), class = "metaflow_error_artifact")
+  expect_equal(err$python_type, "numpy.ndarray")
+  expect_match(conditionMessage(err), "complex128", fixed = TRUE)
   expect_snapshot(task$artifact("holder"), error = TRUE, transform = scrub_client_output)
   expect_snapshot(task$artifact("point"), error = TRUE, transform = scrub_client_output)
 })

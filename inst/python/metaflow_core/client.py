@@ -117,6 +117,21 @@ def default_metadata():
     return get_metadata()
 
 
+def _restore(ns=_UNSET, root=None):
+    """Set the namespace and metadata root together, as another process holds them.
+
+    The R client keeps both in R and passes them with each request to its Python
+    process (plugins/r_client.py): ``_UNSET`` is the user's own namespace and a
+    ``None`` root is found again at each use, as before either was set.
+    """
+    global _namespace, _explicit_root
+    if ns is not _UNSET:
+        namespace(ns)
+    else:
+        _namespace = _UNSET
+    _explicit_root = root
+
+
 def _root_in(location):
     path = os.path.abspath(os.path.expanduser(location))
     if os.path.basename(path) == DATASTORE_DIR and os.path.isdir(path):

@@ -109,6 +109,32 @@ class CodegenError(MetaflowException):
     headline = "Invalid flow specification"
 
 
+class ArtifactUnreadable(MetaflowException):
+    """An artifact whose stored value can't be loaded here (e.g. its class is gone)."""
+
+    headline = "Cannot load artifact"
+
+    def __init__(self, msg="", python_type=None):
+        super().__init__(msg)
+        self.python_type = python_type
+
+
+class RValueError(MetaflowException):
+    """A Python value that R can't hold (plugins/r_values.py).
+
+    ``python_type`` names the value's type, ``inner_type`` the type of the first
+    object inside it that R can't hold (the value's own when it is the culprit),
+    so that R can say what to read in Python instead.
+    """
+
+    headline = "No R equivalent"
+
+    def __init__(self, msg, python_type, inner_type):
+        super().__init__(msg)
+        self.python_type = python_type
+        self.inner_type = inner_type
+
+
 def exception_record(exc):
     """An error as data: type, message and a traceback of the user's frames only.
 

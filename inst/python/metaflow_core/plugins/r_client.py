@@ -1,0 +1,356 @@
+"""The R client's Python end: one long-lived process per R session.
+
+R's client objects (``run_client`` and the rest, R/client_*.R) read runs through
+this process instead of running Python inside R: loading reticulate alone costs
+R seconds, this process starts in a tenth of one. It answers one request per
+line of stdin with one response per line of stdout, both JSON objects (the
+contract is inst/PROTOCOL.md, section 7)::
+
+    {"id": 3, "op": "fields", "context": {...}, "args": {"ref": {...}, "names": ["status"]}}
+    {"id": 3, "value": {"status": "succeeded"}}
+    {"id": 4, "error": {"type": "MetaflowNotFound", "message": "...", "metaflow": true}}
+
+The process keeps no state R depends on: every request carries R's context
+(working directory, environment, namespace, metadata location), and every
+object is named by a *ref*, the pathspec and the metadata root and namespace
+it was made under. So a restarted process answers exactly as the old one would
+have, and R's objects keep reading where they were made.
+
+R values are never sent as JSON. An R artifact is answered with the path of
+its blob, which R reads itself; a Python artifact is converted to RDS bytes
+(plugins/r_values.py) written to a file R reads and deletes.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from .. import __version__, client
+from ..datastore.cas import MAGIC
+from ..exceptions import ArtifactUnreadable, MetaflowException, RValueError
+
+CLASSES = {
+    "Flow": client.Flow,
+    "Run": client.Run,
+    "Step": client.Step,
+    "Task": client.Task,
+}
+
+
+# refs: the objects R holds
+
+
+def ref_of(obj):
+    """What R keeps of a client object to name it in later requests."""
+    return {
+        "class": type(obj).__name__,
+        "pathspec": obj.pathspec,
+        "root": obj._source.root,
+        "ns": obj._ns,
+        "check": obj._namespace_check,
+    }
+
+
+def object_at(ref):
+    """The client object a ref names, read again, without a new namespace check.
+
+    The check was made when R first got the ref; an object stays valid in the
+    namespace it was made in, as the client's own objects do.
+    """
+    cls = CLASSES.get(ref.get("class"))
+    if cls is None:
+        raise MetaflowException("Unknown client class %r." % (ref.get("class"),))
+    components = cls._parse(ref.get("pathspec"))
+    return cls._at(client._Source(ref["root"]), components, bool(ref.get("check")), ref.get("ns"))
+
+
+def _child_ids(objects):
+    return [obj.id for obj in objects]
+
+
+# values as JSON
+
+
+def _timestamp(when):
+    return None if when is None else when.timestamp()
+
+
+def _id_or_none(obj):
+    return None if obj is None else obj.id
+
+
+def _exception_record(info):
+    return None if info is None else info.record
+
+
+def _code_path(code):
+    return None if code is None else code.path
+
+
+def _sorted(tags):
+    return sorted(tags)
+
+
+# The fields R reads, by name, each with its conversion to JSON.
+FIELDS = {
+    "id": str,
+    "pathspec": str,
+    "status": str,
+    "successful": bool,
+    "finished": bool,
+    "created_at": _timestamp,
+    "finished_at": _timestamp,
+    "tags": _sorted,
+    "user_tags": _sorted,
+    "system_tags": _sorted,
+    "end_task": _id_or_none,
+    "task": _id_or_none,
+    "latest_run": _id_or_none,
+    "latest_successful_run": _id_or_none,
+    "exception": _exception_record,
+    "index": lambda index: index,
+    "foreach_stack": list,
+    "metadata_dict": dict,
+    "stdout": str,
+    "stderr": str,
+    "code": _code_path,
+    "origin_pathspec": lambda pathspec: pathspec,
+}
+
+
+def _fields(obj, names):
+    values = {}
+    for name in names:
+        convert = FIELDS.get(name)
+        if convert is None or not hasattr(type(obj), name):
+            raise MetaflowException(
+                "A %s has no field %r for R." % (type(obj).__name__, name))
+        values[name] = convert(getattr(obj, name))
+    return values
+
+
+def _columns(objects, names):
+    """One list per field, each field read from every object: a table for R."""
+    return {name: [value[name] for value in (_fields(obj, names) for obj in objects)]
+            for name in names} if objects else {name: [] for name in names}
+
+
+# requests
+
+
+class Server(object):
+    """Answers requests; one per R session, for as long as R keeps stdin open."""
+
+    def __init__(self):
+        self.scratch = tempfile.mkdtemp(prefix="metaflow-r-client-")
+        self.environment = {}
+
+    def close(self):
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    # R's context, applied before every request
+    def apply(self, context):
+        for name, value in (context.get("env") or {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        cwd = context.get("cwd")
+        if cwd and os.path.isdir(cwd):
+            os.chdir(cwd)
+        ns = context.get("namespace") if context.get("namespace_set") else client._UNSET
+        client._restore(ns, context.get("root"))
+
+    # ops: each takes the request's args, returns a JSON value
+    def op_hello(self):
+        return {"python": sys.executable, "pid": os.getpid(), "version": __version__}
+
+    def op_get_namespace(self):
+        return client.get_namespace()
+
+    def op_default_namespace(self):
+        return client.default_namespace()
+
+    def op_get_metadata(self):
+        return client.get_metadata()
+
+    def op_set_metadata(self, ms):
+        described = client.metadata(ms)
+        return {"root": None if ms == "local" else client._root(), "metadata": described}
+
+    def op_flows(self):
+        return [flow.id for flow in client.Metaflow()]
+
+    def op_object(self, cls, pathspec, check=True):
+        if cls not in CLASSES:
+            raise MetaflowException("Unknown client class %r." % (cls,))
+        return ref_of(CLASSES[cls](pathspec, _namespace_check=bool(check)))
+
+    def op_child(self, ref, id):
+        parent = object_at(ref)
+        if id not in parent:
+            raise parent._source.not_found(parent._components + (id,))
+        return ref_of(parent[id])
+
+    def op_latest(self, ref, which):
+        if which not in ("latest_run", "latest_successful_run"):
+            raise MetaflowException("No such run as %r." % (which,))
+        run = getattr(object_at(ref), which)
+        return None if run is None else ref_of(run)
+
+    def op_end_task(self, ref):
+        task = object_at(ref).end_task
+        return None if task is None else ref_of(task)
+
+    def op_code(self, ref):
+        """Where the run of any object stored its code, or None."""
+        obj = object_at(ref)
+        while obj is not None and not isinstance(obj, client.Run):
+            obj = obj.parent
+        return None if obj is None else _code_path(obj.code)
+
+    def op_fields(self, ref, names):
+        return _fields(object_at(ref), names)
+
+    def op_is_in_namespace(self, ref):
+        return object_at(ref).is_in_namespace()
+
+    def op_children(self, ref, tags=()):
+        obj = object_at(ref)
+        if isinstance(obj, client.Task):
+            return [name for name in obj._child_records()]
+        if tags:
+            return _child_ids(obj._filtered_children(tags))
+        return _child_ids(obj)
+
+    def op_runs(self, ref, tags=()):
+        return [ref_of(run) for run in object_at(ref).runs(*tags)]
+
+    def op_runs_table(self, ref, tags=()):
+        runs = object_at(ref).runs(*tags)
+        return _columns(runs, ["id", "created_at", "finished_at", "status", "successful", "tags",
+                               "user_tags"])
+
+    def op_tasks_table(self, ref):
+        tasks = list(reversed(object_at(ref).tasks()))
+        return _columns(tasks, ["id", "index", "finished", "successful", "created_at",
+                                "finished_at"])
+
+    def op_artifacts_table(self, ref):
+        artifacts = list(object_at(ref).artifacts)
+        table = {"name": [a.id for a in artifacts], "type": [a.type for a in artifacts],
+                 "size": [a.size for a in artifacts],
+                 "encoding": [a.encoding for a in artifacts]}
+        return table
+
+    def op_steps_table(self, ref):
+        """Per step, in the order the steps started: task counts and duration."""
+        rows = []
+        for step in reversed(object_at(ref).steps()):
+            tasks = step.tasks()
+            finished = [t.finished for t in tasks]
+            rows.append({
+                "step": step.id,
+                "tasks": len(tasks),
+                "finished": bool(tasks) and all(finished),
+                "failed": sum(1 for t in tasks if t.finished and not t.successful),
+                "created_at": _timestamp(step.created_at),
+                "finished_at": _timestamp(step.finished_at),
+            })
+        return rows
+
+    def op_failed_task(self, ref):
+        """The first failed task of a run, newest step first, or None."""
+        for step in object_at(ref).steps():
+            for task in reversed(step.tasks()):
+                if task.finished and not task.successful:
+                    exception = task.exception
+                    return {"pathspec": "%s/%s" % (step.id, task.id),
+                            "message": None if exception is None else exception.message}
+        return None
+
+    def op_artifact(self, ref, name):
+        """Where R reads an artifact's value: ``{"path": ..., "temporary": bool}``."""
+        task = object_at(ref)
+        artifact = client.DataArtifact._at(
+            task._source, task._components + (name,), task._namespace_check, task._ns)
+        if artifact.encoding == "rds":
+            ds = artifact._task_datastore()
+            storage = ds.storage
+            if hasattr(storage, "path"):
+                return {"path": storage.path(ds.ca_store.key(artifact.sha)), "temporary": False}
+            return self._scratch_blob(artifact.raw_bytes())
+        python_type = artifact.type
+        try:
+            value = artifact.data
+        except Exception as err:  # unpickling runs arbitrary code: any error is possible
+            raise ArtifactUnreadable(
+                "%s: %s" % (type(err).__name__, err), python_type=python_type) from err
+        from .r_values import to_rds  # only when a Python value is read
+
+        try:
+            return self._scratch_blob(to_rds(value))
+        except RValueError as err:
+            err.python_type = python_type
+            raise
+
+    def _scratch_blob(self, data):
+        fd, path = tempfile.mkstemp(dir=self.scratch, suffix=".blob")
+        with os.fdopen(fd, "wb") as out:
+            out.write(MAGIC + b"n")
+            out.write(data)
+        return {"path": path, "temporary": True}
+
+    # the loop
+    def answer(self, request):
+        reply = {"id": request.get("id")}
+        try:
+            self.apply(request.get("context") or {})
+            handler = getattr(self, "op_" + str(request.get("op")), None)
+            if handler is None:
+                raise MetaflowException("Unknown request %r." % (request.get("op"),))
+            reply["value"] = handler(**(request.get("args") or {}))
+        except Exception as err:  # every error goes back to R, none ends the loop
+            reply["error"] = error_payload(err)
+        return reply
+
+    def serve(self, stdin, stdout):
+        for line in stdin:
+            if not line.strip():
+                continue
+            try:
+                request = json.loads(line)
+            except ValueError as err:
+                reply = {"id": None, "error": error_payload(err)}
+            else:
+                reply = self.answer(request)
+            stdout.write(json.dumps(reply, default=str).encode("utf-8") + b"\n")
+            stdout.flush()
+
+
+def error_payload(err):
+    payload = {
+        "type": type(err).__name__,
+        "message": getattr(err, "message", None) or str(err),
+        "metaflow": isinstance(err, MetaflowException),
+    }
+    for name in ("python_type", "inner_type"):
+        if getattr(err, name, None):
+            payload[name] = getattr(err, name)
+    return payload
+
+
+def main():
+    server = Server()
+    try:
+        server.serve(sys.stdin.buffer, sys.stdout.buffer)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
