@@ -49,11 +49,15 @@ client_environment_variables <- c(
 #' @return The reply's value, as [jsonlite::parse_json()] reads it.
 #' @noRd
 client_request <- function(op, args = list(), context = client_context(), call = parent.frame()) {
+  # First: forcing the arguments may make requests of its own (a deferred
+  # client's first ref), which must have come and gone before this one's id.
+  args <- request_args(args)
+  force(context)
   process <- client_process(call)
-  client_state$next_id <- client_state$next_id + 1L
-  request <- list(id = client_state$next_id, op = op, context = context, args = request_args(args))
+  id <- client_state$next_id <- client_state$next_id + 1L
+  request <- list(id = id, op = op, context = context, args = args)
   line <- paste0(jsonlite::toJSON(request, auto_unbox = TRUE, null = "null", digits = NA), "\n")
-  reply <- exchange(process, line, client_state$next_id, call)
+  reply <- exchange(process, line, id, call)
   if (!is.null(reply$error)) {
     abort_client_error(reply$error, call)
   }
@@ -92,7 +96,9 @@ request_args <- function(args) {
 
 client_process <- function(call) {
   process <- client_state$process
-  if (!is.null(process) && process$is_alive()) {
+  # A forked R (parallel::mclapply) shares its parent's pipes: interleaved
+  # requests would mix up replies, so a fork starts a process of its own.
+  if (!is.null(process) && identical(client_state$owner, Sys.getpid()) && process$is_alive()) {
     return(process)
   }
   start_client_process(call)
@@ -102,12 +108,14 @@ start_client_process <- function(call) {
   # Not metaflow_python(): its check starts a Python process of its own.
   # check_python() runs only if this one fails, to say why.
   python <- find_python(call = call)
+  # Both under R's tempdir(), which R removes when the session ends.
   stderr <- tempfile("metaflow-client-", fileext = ".log")
+  scratch <- tempfile("metaflow-client-")
   process <- tryCatch(
     processx::process$new(
       # Not `-m`: unpickling a Python flow's class must find `__main__`
       # empty, as in any other process, not this module.
-      python, c("-c", "from metaflow_core.plugins.r_client import main; main()"),
+      python, c("-c", "from metaflow_core.plugins.r_client import main; main()", scratch),
       stdin = "|", stdout = "|", stderr = stderr,
       env = c("current", python_env()), cleanup = TRUE
     ),
@@ -116,6 +124,7 @@ start_client_process <- function(call) {
     }
   )
   client_state$process <- process
+  client_state$owner <- Sys.getpid()
   client_state$stderr <- stderr
   client_state$python <- python
   client_state$buffer <- character()

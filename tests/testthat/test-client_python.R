@@ -78,6 +78,15 @@ test_that("no Python traceback reaches the user", {
   expect_snapshot(new_run("ClientLinearFlow", "999"), error = TRUE, transform = scrub_client_output)
 })
 
+test_that("a deferred client's first use, inside another request, gets its own reply", {
+  fixture <- local_client_fixture()
+  # As run() returns it: the ref is asked for while the first request's
+  # arguments are evaluated.
+  run <- run_client$new(deferred_python(function() ref_at(fixture$linear, "Run", call = NULL)))
+  expect_true(run$successful)
+  expect_identical(run$artifact("x"), 42L)
+})
+
 test_that("a client process that ended is replaced by the next call", {
   fixture <- local_client_fixture()
   run <- new_run(fixture$linear)
@@ -87,6 +96,18 @@ test_that("a client process that ended is replaced by the next call", {
   expect_identical(run$artifact("x"), 42L)
   expect_true(client_state$process$is_alive())
   expect_false(identical(client_state$process$get_pid(), old$get_pid()))
+})
+
+test_that("forked R sessions each read through a process of their own", {
+  fixture <- local_client_fixture()
+  expect_identical(new_run(fixture$linear)$artifact("x"), 42L)
+  parent_pid <- client_state$process$get_pid()
+  read <- parallel::mclapply(1:2, function(i) {
+    list(x = new_run(fixture$linear)$artifact("x"), pid = client_request("hello")$pid)
+  }, mc.cores = 2)
+  expect_equal(vapply(read, function(r) r$x, 0L), c(42L, 42L))
+  expect_false(parent_pid %in% vapply(read, function(r) r$pid, 0L))
+  expect_equal(client_request("hello")$pid, parent_pid)
 })
 
 test_that("a process that stops mid-request is a python error saying so", {

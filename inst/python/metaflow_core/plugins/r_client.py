@@ -143,9 +143,12 @@ def _columns(objects, names):
 class Server(object):
     """Answers requests; one per R session, for as long as R keeps stdin open."""
 
-    def __init__(self):
-        self.scratch = tempfile.mkdtemp(prefix="metaflow-r-client-")
-        self.environment = {}
+    def __init__(self, scratch=None):
+        # R passes a directory under its own tempdir(), which R removes when it
+        # exits: R ends this process by killing it, so close() may never run.
+        if scratch:
+            os.makedirs(scratch, exist_ok=True)
+        self.scratch = scratch or tempfile.mkdtemp(prefix="metaflow-r-client-")
 
     def close(self):
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -158,7 +161,12 @@ class Server(object):
             else:
                 os.environ[name] = value
         cwd = context.get("cwd")
-        if cwd and os.path.isdir(cwd):
+        if cwd:
+            if not os.path.isdir(cwd):
+                # Answering for the last directory that existed would be state
+                # R doesn't know about.
+                raise MetaflowException(
+                    "The working directory %s doesn't exist any more." % cwd)
             os.chdir(cwd)
         ns = context.get("namespace") if context.get("namespace_set") else client._UNSET
         client._restore(ns, context.get("root"))
@@ -190,6 +198,9 @@ class Server(object):
 
     def op_child(self, ref, id):
         parent = object_at(ref)
+        if isinstance(parent, client.Task):
+            raise MetaflowException("A task's children are artifacts: ask for their values "
+                                    "with the artifact request.")
         if id not in parent:
             raise parent._source.not_found(parent._components + (id,))
         return ref_of(parent[id])
@@ -305,6 +316,9 @@ class Server(object):
 
     # the loop
     def answer(self, request):
+        if not isinstance(request, dict):
+            return {"id": None, "error": error_payload(MetaflowException(
+                "A request is a JSON object, not %s." % type(request).__name__))}
         reply = {"id": request.get("id")}
         try:
             self.apply(request.get("context") or {})
@@ -343,9 +357,16 @@ def error_payload(err):
 
 
 def main():
-    server = Server()
+    """Serve on stdin and stdout; ``sys.argv[1]``, if given, is the scratch directory."""
+    # Replies get stdout's file to themselves: whatever else prints during a
+    # request (code run by unpickling, a library's chatter, even C code) goes
+    # to stderr, which R keeps in a log, instead of between two replies.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    server = Server(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
-        server.serve(sys.stdin.buffer, sys.stdout.buffer)
+        server.serve(sys.stdin.buffer, replies)
     except KeyboardInterrupt:
         pass
     finally:
