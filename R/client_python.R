@@ -19,8 +19,9 @@
 # a restarted process answers as the old one would have. An object is named
 # by a *ref*, a list the process gives back and R sends again unchanged.
 
-# `process`: the processx process; `stderr`: the file it writes errors to;
-# `next_id`: the id of the next request; `namespace_set`, `namespace`: the
+# `process`: the processx process, started by R process `owner`, running
+# `python`; `stderr`: the file it writes errors to; `next_id`: the id of the
+# last request; `namespace_set`, `namespace`: the
 # namespace set_namespace() chose (unset: the user's own); `root`: the
 # metadata location set_metadata() chose (NULL: found from the working
 # directory at each request).
@@ -127,7 +128,6 @@ start_client_process <- function(call) {
   client_state$owner <- Sys.getpid()
   client_state$stderr <- stderr
   client_state$python <- python
-  client_state$buffer <- character()
   process
 }
 
