@@ -186,7 +186,10 @@ child_ref <- function(parent, id, call) {
   as_ref(client_request("child", list(ref = parent, id = id), call = call))
 }
 
-# The ref a client object holds.
+# The ref a client object holds. R6 has no friend access: the package's
+# functions that take client objects (the tables, resolve_*()) reach the ref
+# through the object's enclosing environment rather than a public method
+# users would see.
 ref_of <- function(client) {
   client$.__enclos_env__$private$ref()
 }
