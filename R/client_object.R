@@ -161,17 +161,20 @@ as_ref <- function(value) {
   structure(value, class = "metaflow_ref")
 }
 
-# A client whose object is asked for only when first needed: run() returns
-# one, so that a script that never reads its run never starts the client's
-# Python.
-deferred_python <- function(make) {
+# A client whose ref is asked for only when first needed: run() returns one,
+# so that a script that never reads its run never starts the client's Python.
+deferred_ref <- function(make) {
   structure(list(make = make), class = "metaflow_deferred")
 }
 
-# The ref of the object of `class_name` at pathspec `x`, or `x` itself if it
-# is a ref already (how a client hands over its children).
+# The ref of the object of `class_name` that `x` names: a client object of
+# that class (e.g. a FlowClient for "Flow"), a ref (how a client hands over
+# its children), or a pathspec.
 ref_at <- function(x, class_name, call, check = TRUE, context = client_context()) {
-  if (inherits(x, "metaflow_ref")) {
+  if (inherits(x, paste0(class_name, "Client"))) {
+    return(ref_of(x))
+  }
+  if (inherits(x, "metaflow_ref") && identical(x$class, class_name)) {
     return(x)
   }
   check_pathspec(x, class_name, call = call)
@@ -186,10 +189,9 @@ child_ref <- function(parent, id, call) {
   as_ref(client_request("child", list(ref = parent, id = id), call = call))
 }
 
-# The ref a client object holds. R6 has no friend access: the package's
-# functions that take client objects (the tables, resolve_*()) reach the ref
-# through the object's enclosing environment rather than a public method
-# users would see.
+# The ref a client object holds. R6 has no friend access: ref_at(), for the
+# package's functions that take client objects, reaches the ref through the
+# object's enclosing environment rather than a public method users would see.
 ref_of <- function(client) {
   client$.__enclos_env__$private$ref()
 }

@@ -45,7 +45,7 @@ NULL
 runs_table <- function(flow, tags = character()) {
   call <- environment()
   tags <- check_tags(tags, call = call)
-  flow <- if (inherits(flow, "FlowClient")) ref_of(flow) else ref_at(flow, "Flow", call)
+  flow <- ref_at(flow, "Flow", call)
   runs_frame(client_request("runs_table", list(ref = flow, tags = as.list(tags)), call = call))
 }
 
@@ -70,7 +70,7 @@ runs_frame <- function(runs) {
 #' @export
 tasks_table <- function(step) {
   call <- environment()
-  step <- if (inherits(step, "StepClient")) ref_of(step) else ref_at(step, "Step", call)
+  step <- ref_at(step, "Step", call)
   tasks <- client_request("tasks_table", list(ref = step), call = call)
   created_at <- as_time_column(tasks$created_at)
   finished_at <- as_time_column(tasks$finished_at)
@@ -90,7 +90,7 @@ tasks_table <- function(step) {
 #' @export
 artifacts_table <- function(task) {
   call <- environment()
-  task <- if (inherits(task, "TaskClient")) ref_of(task) else ref_at(task, "Task", call)
+  task <- ref_at(task, "Task", call)
   artifacts <- client_request("artifacts_table", list(ref = task), call = call)
   data.frame(
     name = as_column(artifacts$name, NA_character_),

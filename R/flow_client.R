@@ -135,7 +135,7 @@ resolve_run <- function(flow, run_id, call) {
     return(ref_at(flow, "Run", call))
   }
   run_id <- as_client_id(run_id, "run_id", call)
-  flow <- if (inherits(flow, "FlowClient")) ref_of(flow) else ref_at(flow, "Flow", call)
+  flow <- ref_at(flow, "Flow", call)
   if (!run_id %in% c("latest_run", "latest_successful_run")) {
     return(child_ref(flow, run_id, call))
   }

@@ -117,11 +117,11 @@ run <- function(flow = NULL, ...) {
 # The client of the run run() just made. Like Metaflow's Runner, it skips the
 # namespace check: the run is the caller's whatever namespace the session is
 # in (e.g. after set_namespace("user:someone_else"), or a run's --namespace).
-# The context is today's: the run is where run() just wrote it, wherever the
-# session's working directory is when the client is first used.
+# The context is the one run() ran in: the run is where run() wrote it,
+# wherever the session's working directory is when the client is first used.
 client_for_new_run <- function(pathspec, call) {
   context <- client_context()
-  run_client$new(deferred_python(function() {
+  run_client$new(deferred_ref(function() {
     ref_at(pathspec, "Run", call, check = FALSE, context = context)
   }))
 }

@@ -113,6 +113,6 @@ resolve_step <- function(run, step_id, call) {
     return(ref_at(run, "Step", call))
   }
   step_id <- as_client_id(step_id, "step_id", call)
-  run <- if (inherits(run, "RunClient")) ref_of(run) else ref_at(run, "Run", call)
+  run <- ref_at(run, "Run", call)
   child_ref(run, step_id, call)
 }

@@ -190,7 +190,7 @@ resolve_task <- function(step, task_id, call) {
     return(ref_at(step, "Task", call))
   }
   task_id <- as_client_id(task_id, "task_id", call)
-  step <- if (inherits(step, "StepClient")) ref_of(step) else ref_at(step, "Step", call)
+  step <- ref_at(step, "Step", call)
   child_ref(step, task_id, call)
 }
 

@@ -82,7 +82,7 @@ test_that("a deferred client's first use, inside another request, gets its own r
   fixture <- local_client_fixture()
   # As run() returns it: the ref is asked for while the first request's
   # arguments are evaluated.
-  run <- run_client$new(deferred_python(function() ref_at(fixture$linear, "Run", call = NULL)))
+  run <- run_client$new(deferred_ref(function() ref_at(fixture$linear, "Run", call = NULL)))
   expect_true(run$successful)
   expect_identical(run$artifact("x"), 42L)
 })

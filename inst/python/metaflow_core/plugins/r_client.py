@@ -133,8 +133,8 @@ def _fields(obj, names):
 
 def _columns(objects, names):
     """One list per field, each field read from every object: a table for R."""
-    return {name: [value[name] for value in (_fields(obj, names) for obj in objects)]
-            for name in names} if objects else {name: [] for name in names}
+    rows = [_fields(obj, names) for obj in objects]
+    return {name: [row[name] for row in rows] for name in names}
 
 
 # requests
@@ -231,7 +231,7 @@ class Server(object):
     def op_children(self, ref, tags=()):
         obj = object_at(ref)
         if isinstance(obj, client.Task):
-            return [name for name in obj._child_records()]
+            return obj._child_records()
         if tags:
             return _child_ids(obj._filtered_children(tags))
         return _child_ids(obj)
@@ -251,10 +251,9 @@ class Server(object):
 
     def op_artifacts_table(self, ref):
         artifacts = list(object_at(ref).artifacts)
-        table = {"name": [a.id for a in artifacts], "type": [a.type for a in artifacts],
-                 "size": [a.size for a in artifacts],
-                 "encoding": [a.encoding for a in artifacts]}
-        return table
+        return {"name": [a.id for a in artifacts], "type": [a.type for a in artifacts],
+                "size": [a.size for a in artifacts],
+                "encoding": [a.encoding for a in artifacts]}
 
     def op_steps_table(self, ref):
         """Per step, in the order the steps started: task counts and duration."""
