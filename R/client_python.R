@@ -118,7 +118,7 @@ start_client_process <- function(call) {
       # empty, as in any other process, not this module.
       python, c("-c", "from metaflow_core.plugins.r_client import main; main()", scratch),
       stdin = "|", stdout = "|", stderr = stderr,
-      env = c("current", python_env()), cleanup = TRUE
+      env = python_env(), cleanup = TRUE
     ),
     error = function(err) {
       metaflow_abort("Can't start Python at {.path {python}}.", "python", parent = err, call = call)

@@ -73,15 +73,17 @@
 #' }
 run <- function(flow = NULL, ...) {
   call <- environment()
-  local_run_error_display()
   check_flow(flow, "run", call = call)
-  validate_flow(flow, call = call)
   flow_name <- flow$get_name()
   parameters <- flow$get_parameters()
   args <- merge_engine_args(
     engine_args_from_options(list(...), parameters, flow_name, call = call),
     engine_args_from_command_line(script_command_line(), parameters)
   )
+  if (identical(args$command, "status")) {
+    return(invisible(print_status(args, call)))
+  }
+  validate_flow(flow, call = call)
   starts_run <- args$command %in% c("run", "resume") && !engine_shows_help(args)
   run_id_file <- engine_option_value(args, "run-id-file")
   if (starts_run && is.null(run_id_file)) {
@@ -112,6 +114,26 @@ run <- function(flow = NULL, ...) {
     report_success(pathspec, difftime(Sys.time(), started, units = "secs"))
   }
   invisible(client_for_new_run(pathspec, call))
+}
+
+# `Rscript flow.R status [--json]`: the package's report, which holds the
+# engine's (`python flow.py status`) and what only R knows.
+print_status <- function(args, call) {
+  options <- vapply(args$command_args, function(entry) paste(entry$tokens, collapse = " "), "")
+  unknown <- setdiff(options, "--json")
+  if (length(unknown) > 0) {
+    metaflow_abort(c(
+      "{.code status} takes no arguments but {.code --json}.",
+      x = "Got {.code {unknown}}."
+    ), "usage", call = call)
+  }
+  status <- metaflow_status()
+  if ("--json" %in% options) {
+    cat(jsonlite::toJSON(unclass(status), auto_unbox = TRUE, null = "null"), "\n", sep = "")
+  } else {
+    print(status)
+  }
+  0L
 }
 
 # The client of the run run() just made. Like Metaflow's Runner, it skips the
@@ -169,16 +191,6 @@ format_elapsed <- function(seconds) {
   sprintf("%dm %02ds", as.integer(seconds %/% 60), as.integer(round(seconds %% 60)))
 }
 
-# A failed run is about the flow, not about where in this package the error
-# was raised: don't print a backtrace of run()'s internals (rlang prints a
-# full one under Rscript), unless the user chose how backtraces show.
-local_run_error_display <- function(frame = parent.frame()) {
-  if (is.null(getOption("rlang_backtrace_on_error"))) {
-    options(rlang_backtrace_on_error = "none")
-    do.call(on.exit, list(quote(options(rlang_backtrace_on_error = NULL)), add = TRUE), envir = frame)
-  }
-}
-
 # The engine process ------------------------------------------------------------
 
 # Runs the Python engine with `args`, relaying its output line by line as it
@@ -193,7 +205,7 @@ run_engine <- function(args) {
   # every Rscript run; abort_engine_failure() runs it only if the engine fails.
   process <- processx::process$new(
     find_python(), args,
-    env = c("current", python_env(), engine_program_name()),
+    env = python_env(engine_program_name()),
     stdout = "|", stderr = "|",
     cleanup_tree = TRUE
   )

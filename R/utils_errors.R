@@ -15,6 +15,7 @@
 #' @noRd
 metaflow_abort <- function(message, kind, ..., call = parent.frame()) {
   caller <- parent.frame()
+  local_error_display()
   cli::cli_abort(
     message,
     class = c(paste0("metaflow_error_", kind), "metaflow_error"),
@@ -22,4 +23,16 @@ metaflow_abort <- function(message, kind, ..., call = parent.frame()) {
     call = call,
     .envir = caller
   )
+}
+
+# An error of this package is about the user's flow or set-up, not about where
+# in the package it was raised: under Rscript rlang would print a backtrace of
+# the package's internals after the message. R prints an uncaught error before
+# the stack unwinds, so the option holds while it is printed. A user who chose
+# how backtraces show keeps that choice.
+local_error_display <- function(frame = parent.frame()) {
+  if (is.null(getOption("rlang_backtrace_on_error"))) {
+    options(rlang_backtrace_on_error = "none")
+    do.call(on.exit, list(quote(options(rlang_backtrace_on_error = NULL)), add = TRUE), envir = frame)
+  }
 }

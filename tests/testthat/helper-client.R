@@ -195,12 +195,13 @@ run_python_flow <- function(dir, name, body = "        self.number = 1", user = 
   writeLines(client_python_flow(name, body), script)
   run_id_file <- tempfile("run-id-")
   on.exit(unlink(run_id_file))
-  env <- c("current", python_env(), METAFLOW_USER = user)
   if (is.na(sysroot)) {
     withr::local_envvar(METAFLOW_DATASTORE_SYSROOT_LOCAL = NA)
-  } else {
-    env <- c(env, METAFLOW_DATASTORE_SYSROOT_LOCAL = sysroot)
   }
+  env <- python_env(c(
+    METAFLOW_USER = user,
+    if (!is.na(sysroot)) c(METAFLOW_DATASTORE_SYSROOT_LOCAL = sysroot)
+  ))
   result <- processx::run(
     metaflow_python(), c(script, "run", "--run-id-file", run_id_file),
     env = env, wd = dir, error_on_status = FALSE

@@ -123,6 +123,30 @@ params_flow <- function() {
 
 tricky_text <- "it's \"quoted\" \\ back\\slash $HOME `date`; rm -rf /\nsecond line\t{glue} --help"
 
+test_that("a flow runs from a new user's shell, with no Python settings, and reads back in another", {
+  dir <- withr::local_tempdir()
+  script <- file.path(dir, "hello.R")
+  writeLines(c(
+    "library(metaflow)",
+    "metaflow('ShellFlow') %>%",
+    "  step(step = 'start', r_function = function(self) self$answer <- list(x = 42L, why = 'life'), next_step = 'end') %>%",
+    "  step(step = 'end') %>%",
+    "  run()"
+  ), script)
+  env <- clean_python_env()
+  env <- env[names(env) != "METAFLOW_DATASTORE_SYSROOT_LOCAL"]
+  ran <- processx::run(rscript_path(), c(script, "run"), env = env, wd = dir, error_on_status = FALSE)
+  expect_equal(ran$status, 0, info = ran$stderr)
+  expect_true(dir.exists(file.path(dir, ".metaflow", "ShellFlow")))
+  read <- processx::run(
+    rscript_path(),
+    c("-e", "dput(metaflow::new_run('ShellFlow', 'latest_run')$artifact('answer'))"),
+    env = env, wd = dir, error_on_status = FALSE
+  )
+  expect_equal(read$status, 0, info = read$stderr)
+  expect_identical(eval(parse(text = read$stdout)), list(x = 42L, why = "life"))
+})
+
 test_that("the engine's last error lines say what went wrong", {
   step_failure <- c(
     "2026-01-01 10:00:00.000 [17/boom/2 (pid 5)] Task failed.",

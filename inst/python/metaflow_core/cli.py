@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .datastore import FlowDataStore
+from .datastore.storage import STORAGE_TYPES
 from .exceptions import CommandException, MetaflowException
 from .graph import FlowGraph
 from .lint import format_lint_error, render, validate
@@ -140,7 +141,7 @@ def make_cli(flow, graph):
                  epilog=parameters_epilog(options))
     @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
     @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
-    @click.option("--datastore", default="local", type=click.Choice(["local"]),
+    @click.option("--datastore", default="local", type=click.Choice(list(STORAGE_TYPES)),
                   show_default=True, help="Data backend type.")
     @click.option("--datastore-root", default=None, help="Root path for the datastore.")
     @click.option("--metadata", default="local", type=click.Choice(["local"]),
@@ -182,6 +183,14 @@ def make_cli(flow, graph):
             if node.type != "end":
                 click.echo("    => %s" % ", ".join(node.out_funcs))
             click.echo("")
+
+    @start.command(help="Show the Python, the engine, the datastore and namespace in use, and "
+                        "the optional parts.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+    def status(as_json):
+        from .status import show
+
+        show(as_json)
 
     @start.command(name="output-raw", help="Print the graph as JSON.")
     def output_raw():

@@ -108,10 +108,14 @@ class LocalStorage(Storage):
         return open(path, "ab", buffering=0)
 
 
+# The backends this engine has; ``metaflow_core status`` reports them.
+STORAGE_TYPES = ("local",)
+
+
 def get_storage(ds_type="local", root=None):
     """The backend named ``ds_type``; heavy backends are imported only here."""
     if ds_type == "local":
         return LocalStorage(root or LocalStorage.find_root())
     raise MetaflowException(
-        "Unknown datastore type *%s*. Supported: local." % ds_type
+        "Unknown datastore type *%s*. Supported: %s." % (ds_type, ", ".join(STORAGE_TYPES))
     )
