@@ -6,7 +6,19 @@ scrub_status <- function(lines) {
   gsub("reticulate +yes: [0-9.]+", "reticulate     yes: <version>", lines)
 }
 
+# The session as if no namespace had been set, for the rest of the calling test.
+local_unset_namespace <- function(env = parent.frame()) {
+  old <- list(set = client_state$namespace_set, namespace = client_state$namespace)
+  client_state$namespace_set <- FALSE
+  client_state$namespace <- NULL
+  withr::defer({
+    client_state$namespace_set <- old$set
+    client_state$namespace <- old$namespace
+  }, envir = env)
+}
+
 test_that("metaflow_status() reports the Python, its reason, the engine, datastore and namespace", {
+  local_unset_namespace()
   withr::local_envvar(
     METAFLOW_PYTHON = metaflow_python(), METAFLOW_DATASTORE_SYSROOT_LOCAL = withr::local_tempdir(),
     METAFLOW_USER = "alice"
@@ -26,7 +38,7 @@ test_that("metaflow_status() reports the Python, its reason, the engine, datasto
 })
 
 test_that("metaflow_status() shows the namespace the session set", {
-  withr::defer(set_default_namespace())
+  local_unset_namespace()
   set_namespace("team:vision")
   expect_equal(metaflow_status()$namespace, "team:vision")
   set_namespace(NULL)
