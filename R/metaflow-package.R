@@ -1,2 +1,6 @@
+# The package's help page. Its aliases are spelled out: roxygen2 7.2 would
+# also give it `metaflow`, which is the alias of ?metaflow, the function.
 #' @keywords internal
+#' @aliases NULL metaflow-package
+#' @importFrom R6 R6Class
 "_PACKAGE"
