@@ -15,6 +15,10 @@
 #' @family python setup
 #' @export
 #' @examples
+#' # Arguments are checked before anything is downloaded:
+#' try(install_metaflow(python = file.path(tempdir(), "no-such-python")))
+#'
+#' # Making the environment downloads from the Python Package Index:
 #' \dontrun{
 #' install_metaflow()
 #' install_metaflow(aws = TRUE)
