@@ -12,8 +12,12 @@ STAMPS := .make
 
 # Debian packages for R and the R packages they provide (same order).
 R_DEBS := r-base-core r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
-	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown
-R_PKGS := R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown
+	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown \
+	r-cran-pkgdown
+R_PKGS := R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown \
+	pkgdown
+# The browser tools/check_site.py drives (make site, and its test in make test).
+BROWSER_DEB := chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # What the installed R package is built from (inst/ carries the Python engine).
@@ -23,9 +27,9 @@ R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
 # R finds the project's venv through this; the tests and the demo rely on it.
 export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
-.PHONY: setup test check demo bench bench-setup docs clean
+.PHONY: setup test check site demo bench bench-setup docs clean
 
-setup: $(STAMPS)/r-installed $(STAMPS)/venv
+setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/browser
 
 $(STAMPS):
 	mkdir -p $@
@@ -36,6 +40,15 @@ $(STAMPS)/debs: | $(STAMPS)
 	else \
 		$(SUDO) apt-get update; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(R_DEBS); \
+	fi
+	touch $@
+
+$(STAMPS)/browser: | $(STAMPS)
+	if command -v $(BROWSER_DEB) >/dev/null; then \
+		echo "$(BROWSER_DEB) is installed"; \
+	else \
+		$(SUDO) apt-get update; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_DEB); \
 	fi
 	touch $@
 
@@ -55,7 +68,7 @@ $(STAMPS)/r-installed: $(STAMPS)/roxygen $(R_SOURCES) .Rinstignore
 
 test: setup
 	status=0; \
-	$(VENV_PYTHON) -m pytest -q pytests || status=1; \
+	$(VENV_PYTHON) -m pytest -q pytests tools || status=1; \
 	Rscript tools/run-testthat.R || status=1; \
 	exit $$status
 
@@ -65,6 +78,12 @@ test: setup
 CHECK_ARGS ?=
 check: setup
 	tools/check-package.sh $(STAMPS)/check $(CHECK_ARGS)
+
+# The pkgdown site in docs/, built offline, then every page loaded in headless
+# Chromium: no console errors, failed loads, requests off the machine or broken links.
+site: setup
+	Rscript tools/build-site.R
+	$(VENV_PYTHON) tools/check_site.py docs
 
 demo: setup
 	workdir=$$(mktemp -d); \
@@ -86,5 +105,5 @@ bench: setup bench-setup
 docs: $(STAMPS)/roxygen
 
 clean:
-	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz
+	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz docs
 	find . -path ./.git -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +
