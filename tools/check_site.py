@@ -90,8 +90,12 @@ class Browser:
         self._next_id = 0
         self.session = None
         self.on_event = lambda method, params: None
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        try:
+            target = self.call("Target.createTarget", url="about:blank")["targetId"]
+            self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        except ChromiumError:
+            self.close()
+            raise
 
     def send(self, method, **params):
         self._next_id += 1
