@@ -2,5 +2,4 @@
 # also give it `metaflow`, which is the alias of ?metaflow, the function.
 #' @keywords internal
 #' @aliases NULL metaflow-package
-#' @importFrom R6 R6Class
 "_PACKAGE"
