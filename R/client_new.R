@@ -15,13 +15,22 @@
 #' @param step_id The step's name.
 #' @param task_id The task's id.
 #' @return A [flow_client], [run_client], [step_client] or [task_client].
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
+#'
 #' run <- new_run("HelloFlow", "latest_successful_run")
 #' run$artifact("total")
-#' new_task("HelloFlow", run$id, "end", run$end_task)$stdout
-#' new_step("HelloFlow/1712345/start")$tasks
-#' }
+#' new_flow("HelloFlow")$latest_run
+#'
+#' square <- new_step("HelloFlow", run$id, "square")
+#' square$tasks
+#' new_task("HelloFlow", run$id, "square", square$a_task)$artifact("value")
+#'
+#' # A pathspec alone names the object too:
+#' new_task(paste0(run$pathspec, "/end/", run$end_task))$successful
+#' try(new_run("HelloFlow", "12345"))
+#' @template example-project-end
 #' @family client
 #' @export
 new_flow <- function(flow_id) {
@@ -74,10 +83,12 @@ check_all_ids <- function(ids, call) {
 #' @return The names of the flows with at least one run in the current
 #'   namespace (all flows with [set_namespace()]`(NULL)`), newest first, a
 #'   character vector.
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
+#'
 #' list_flows()
-#' }
+#' @template example-project-end
 #' @family client
 #' @export
 list_flows <- function() {

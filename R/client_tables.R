@@ -29,13 +29,17 @@
 #' @param task A [task_client] or a task's pathspec
 #'   (`"Flow/RunID/StepName/TaskID"`).
 #' @return A data frame with one row per run, task or artifact.
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
+#'
 #' runs <- runs_table("HelloFlow")
-#' runs[runs$successful, c("id", "duration")]
-#' tasks_table("HelloFlow/1712345/square")
-#' artifacts_table("HelloFlow/1712345/end/7")
-#' }
+#' runs[runs$successful, c("id", "status", "duration")]
+#'
+#' run <- new_run("HelloFlow", runs$id[[1]])
+#' tasks_table(run$step("square"))[, c("id", "index", "successful", "duration")]
+#' artifacts_table(paste0(run$pathspec, "/end/", run$end_task))
+#' @template example-project-end
 #' @family client
 #' @name client_tables
 NULL

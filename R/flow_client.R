@@ -23,13 +23,16 @@
 #' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
 #'   `summary()`: see [metaflow_object].
 #'
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
+#'
 #' flow <- flow_client$new("HelloFlow")
+#' flow
 #' flow$latest_successful_run
 #' flow$run("latest_run")$successful
-#' flow$runs_table()
-#' }
+#' flow$runs_table()[, c("id", "status", "tags")]
+#' @template example-project-end
 #' @family client
 #' @export
 flow_client <- R6::R6Class(

@@ -22,8 +22,11 @@
 #' @family python setup
 #' @export
 #' @examples
+#' # Arguments are checked before anything is downloaded:
+#' try(install_metaflow(python = file.path(tempdir(), "no-such-python")))
+#'
+#' # Making the environment downloads from the Python Package Index:
 #' \dontrun{
-#' # Downloads packages from the Python Package Index.
 #' install_metaflow()
 #' install_metaflow(aws = TRUE)
 #' }

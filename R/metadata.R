@@ -18,12 +18,19 @@
 #' @param ms The location: a directory, `"local@<directory>"` or `"local"`.
 #' @return The location in use, `"local@<directory>"`: invisibly from
 #'   `set_metadata()` and `reset_default_metadata()`.
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
-#' set_metadata("~/projects/churn")
+#'
 #' get_metadata()
+#'
+#' # Read this project's runs from any working directory:
+#' set_metadata(project)
+#' elsewhere <- setwd(tempdir())
+#' list_flows()
+#' setwd(elsewhere)
 #' reset_default_metadata()
-#' }
+#' @template example-project-end
 #' @family client
 #' @export
 set_metadata <- function(ms) {

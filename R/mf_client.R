@@ -19,13 +19,17 @@
 #' * `flows()`: the names of the flows with runs in the current namespace
 #'   (see [list_flows()]).
 #'
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
+#'
 #' client <- mf_client$new()
+#' client$flows()
 #' flow <- client$flow("HelloFlow")
 #' run <- client$run(flow, "latest_successful_run")
 #' task <- client$task(client$step(run, "end"), run$end_task)
-#' }
+#' task$artifact("total")
+#' @template example-project-end
 #' @family client
 #' @export
 mf_client <- R6::R6Class(

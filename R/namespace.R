@@ -21,13 +21,23 @@
 #' @return `set_namespace()` and `set_default_namespace()`: the new
 #'   namespace, invisibly. `get_namespace()`: the namespace, a string, or
 #'   `NULL` for the global one.
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
+#'
 #' get_namespace()
+#' new_run("HelloFlow", "latest_run")$tags
+#'
+#' # Another user's namespace holds none of your runs:
+#' set_namespace("user:someone_else")
+#' list_flows()
+#' try(new_run("HelloFlow", "latest_run"))
+#'
+#' # The global namespace holds every run:
 #' set_namespace(NULL)
 #' list_flows()
 #' set_default_namespace()
-#' }
+#' @template example-project-end
 #' @family client
 #' @export
 set_namespace <- function(ns = NULL) {

@@ -61,16 +61,21 @@
 #'   either error ends the script with a non-zero exit status.
 #' @family running flows
 #' @export
+#' @template example-project-start
 #' @examples
+#'
 #' flow <- metaflow("HelloFlow") %>%
 #'   parameter("alpha", default = 0.1, help = "Learning rate") %>%
 #'   step(step = "start", r_function = function(self) self$x <- self$alpha * 2, next_step = "end") %>%
-#'   step(step = "end")
-#' \dontrun{
-#' run(flow, alpha = 0.2)
+#'   step(step = "end", r_function = function(self) cat("x is", self$x, "\n"))
+#'
+#' result <- run(flow, alpha = 0.2)
+#' result$artifact("x")
+#'
 #' run(flow, show = TRUE)
 #' run(flow, resume = "end", tag = "retried")
-#' }
+#' try(run(flow, alpha = "a lot"))
+#' @template example-project-end
 run <- function(flow = NULL, ...) {
   call <- environment()
   check_flow(flow, "run", call = call)

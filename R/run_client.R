@@ -28,13 +28,17 @@
 #' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
 #'   `summary()`: see [metaflow_object].
 #'
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
-#' run <- run_client$new("HelloFlow/1712345")
+#'
+#' run <- run_client$new("HelloFlow", "latest_run")
+#' run
 #' run$successful
+#' run$steps
 #' run$artifact("total")
-#' run$step("start")$task(run$step("start")$a_task)
-#' }
+#' summary(run)
+#' @template example-project-end
 #' @family client
 #' @export
 run_client <- R6::R6Class(

@@ -20,13 +20,16 @@
 #' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
 #'   `summary()`: see [metaflow_object].
 #'
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
-#' step <- step_client$new("HelloFlow/1712345/square")
-#' step$tasks
-#' step$tasks_table()
-#' step$task(step$a_task)$artifact("value")
-#' }
+#'
+#' run <- new_run("HelloFlow", "latest_run")
+#' square <- step_client$new(run, "square")
+#' square$tasks
+#' square$tasks_table()[, c("id", "index", "successful")]
+#' square$task(square$a_task)$artifact("value")
+#' @template example-project-end
 #' @family client
 #' @export
 step_client <- R6::R6Class(

@@ -48,13 +48,27 @@
 #' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
 #'   `summary()`: see [metaflow_object].
 #'
+#' @template example-project-start
+#' @template example-hello-flow
 #' @examples
-#' \dontrun{
-#' task <- task_client$new("HelloFlow/1712345/start/1")
+#'
+#' hello <- new_run("HelloFlow", "latest_run")
+#' task <- task_client$new(paste0(hello$pathspec, "/start"), hello$step("start")$a_task)
+#' task
 #' task$artifacts
-#' task$artifact("items")
-#' if (!task$successful) print(task$exception)
-#' }
+#' task$artifact("numbers")
+#' task$artifacts_table()
+#'
+#' # A failed task keeps its error:
+#' broken <- metaflow("BrokenFlow") %>%
+#'   step(step = "start", r_function = function(self) stop("no data today"), next_step = "end") %>%
+#'   step(step = "end")
+#' try(run(broken, quiet = TRUE))
+#' start <- new_step("BrokenFlow", "latest_run", "start")
+#' failed <- start$task(start$a_task)
+#' failed$successful
+#' failed$exception
+#' @template example-project-end
 #' @family client
 #' @export
 task_client <- R6::R6Class(

@@ -1,0 +1,5 @@
+#' @examples
+#'
+#' # Back to where we were; the temporary runs go.
+#' setwd(old_wd)
+#' unlink(project, recursive = TRUE)
