@@ -8,9 +8,11 @@
 #' artifacts the step assigned and `result.json` to the request's output
 #' directory, and quits with status 0, or 1 if the step failed.
 #'
-#' Every R step pays for R's start-up and for this function, so it and what it
-#' calls use base R only: the step process starts without default packages and
-#' loads no other namespace than metaflow's (and magrittr, which it imports).
+#' The step process starts as any `Rscript` does, with R's default packages,
+#' so a step sees what the same code sees in a plain `Rscript`. Every R step
+#' pays for R's start-up and for this function, so it and what it calls use
+#' base R only and load no other namespace than metaflow's (and magrittr,
+#' which it imports).
 #'
 #' @param request The path of the request file (RDS).
 #' @noRd
@@ -78,7 +80,7 @@ run_task <- function(request) {
 
 prepare_task <- function(request) {
   functions <- readRDS(request$functions_rds)
-  attach_packages(c(functions$packages, "metaflow"))
+  attach_packages(union(functions$packages, "metaflow"))
   list2env(as.list(functions$globals), envir = globalenv())
   set_running_task(request$current)
   inputs <- join_inputs(request)
@@ -112,9 +114,10 @@ step_function <- function(functions, request) {
 }
 
 # `packages` is in search() order, so attaching them from last to first
-# rebuilds the flow script's search path. The flow script attached metaflow
-# too (the request leaves it out); step functions call its exports, such as
-# current(), without `metaflow::`.
+# rebuilds the flow script's search path (those already attached, such as R's
+# default packages, keep their place). metaflow is attached even when the
+# script only called `metaflow::run()`: step functions call its exports, such
+# as current(), without `metaflow::`.
 attach_packages <- function(packages) {
   for (package in rev(as.character(packages))) {
     tryCatch(
@@ -153,12 +156,14 @@ join_inputs <- function(request) {
 # Calls the step as `<step>(self)` or `<step>(self, inputs)`, so that its name,
 # not the bridge's variables, shows in error calls and tracebacks. The function
 # is bound in an enclosing environment so that a step named like an argument
-# (`self`) still finds it.
+# (`self`) still finds it. The call is made from an environment whose parent
+# is the global one, as a call at a script's top level is: what looks things
+# up in its caller's frame (`match.fun("sd")`) sees the search path.
 call_step <- function(task) {
   if (is.null(task$fun)) {
     return(invisible())
   }
-  function_env <- new.env(parent = baseenv())
+  function_env <- new.env(parent = globalenv())
   assign(task$name, task$fun, envir = function_env)
   argument_env <- new.env(parent = function_env)
   argument_env$self <- task$self

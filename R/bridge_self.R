@@ -48,7 +48,7 @@ read_artifact <- function(name, ref, owner, call) {
       i = "R steps can read the artifacts that R steps assigned."
     ), "artifact", artifact = name, call = call)
   }
-  value <- tryCatch(
+  tryCatch(
     unserialize(read_blob(ref$path)),
     error = function(err) {
       bridge_abort(c(
@@ -58,18 +58,6 @@ read_artifact <- function(name, ref, owner, call) {
       ), "artifact", artifact = name, parent = err, call = call)
     }
   )
-  attach_methods_for(value)
-  value
-}
-
-# Step processes start without `methods` attached (see PROTOCOL.md §6); an S4
-# value needs it, as it would in any Rscript session. attachNamespace() is
-# what library() does here, without R CMD check's objection to library() in
-# package code.
-attach_methods_for <- function(value) {
-  if (isS4(value) && !"package:methods" %in% search()) {
-    attachNamespace("methods")
-  }
 }
 
 # A datastore blob: "MFB", a codec byte (n: none, z: zlib, g: gzip), then the

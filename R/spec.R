@@ -47,8 +47,7 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.
   write_atomically(flow_path, function(path) writeBin(charToRaw(enc2utf8(paste0(json, "\n"))), path))
   write_atomically(functions_path, function(path) {
     globals <- c(find_globals(functions), s4_definitions())
-    code <- c(functions, Filter(is.function, globals))
-    saveRDS(list(steps = functions, globals = globals, packages = attached_packages(code, names(globals))), path)
+    saveRDS(list(steps = functions, globals = globals, packages = attached_packages()), path)
   })
   invisible(c(flow = flow_path, functions = functions_path))
 }
@@ -207,63 +206,12 @@ expression_symbols <- function(expr) {
   character()
 }
 
-# Packages the script attached, in search() order, without base and metaflow
-# (the bridge attaches it anyway). Step processes start with no default
-# packages (attaching them costs about 0.1 s a task), so R's default packages
-# are listed only when the code uses what they export: as a symbol (`median`)
-# or as a string naming it (`match.fun("sd")`).
-attached_packages <- function(code = list(), globals = character()) {
+# Packages the script attached, in search() order, without base. R's default
+# packages are among them: a step's Rscript starts with them as any Rscript
+# does, and attaching them again is a no-op that keeps their place.
+attached_packages <- function() {
   attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
-  used <- used_default_packages(code, intersect(default_packages, attached), globals)
-  unused <- setdiff(default_packages, used)
-  setdiff(attached, c("base", "metaflow", unused))
-}
-
-default_packages <- c("methods", "datasets", "utils", "grDevices", "graphics", "stats")
-
-# Of the attached `packages`, those whose exports (or, for datasets, data)
-# the functions in `code` may look up; the flow script's `globals` hide
-# exports of the same name.
-used_default_packages <- function(code, packages, globals = character()) {
-  names <- setdiff(unlist(lapply(code, function_names), use.names = FALSE), globals)
-  Filter(function(package) {
-    any(names %in% ls(as.environment(paste0("package:", package)), all.names = TRUE))
-  }, packages)
-}
-
-# The names a function may look up on the search path: the symbols and
-# string constants of its body and argument defaults (also inside functions
-# defined within it), without field names after `$` and `@` and without
-# `pkg::name` calls, which don't look on the search path.
-function_names <- function(fn) {
-  if (is.primitive(fn)) {
-    return(character())
-  }
-  unique(c(lookup_names(formals(fn)), lookup_names(body(fn))))
-}
-
-lookup_names <- function(expr) {
-  if (is.symbol(expr)) {
-    name <- as.character(expr)
-    return(if (nzchar(name)) name else character())
-  }
-  if (is.character(expr)) {
-    return(expr[!is.na(expr)])
-  }
-  if (is.call(expr) || is.pairlist(expr) || is.expression(expr)) {
-    parts <- as.list(expr)
-    if (is.call(expr) && is.symbol(parts[[1L]])) {
-      operator <- as.character(parts[[1L]])
-      if (operator %in% c("::", ":::")) {
-        return(character())
-      }
-      if (operator %in% c("$", "@")) {
-        parts <- parts[1:2]
-      }
-    }
-    return(unlist(lapply(seq_along(parts), function(i) lookup_names(parts[[i]])), use.names = FALSE))
-  }
-  character()
+  setdiff(attached, "base")
 }
 
 # S4 classes and generics the script defined (setClass(), setGeneric(),

@@ -210,7 +210,7 @@ def time_r_task_parts(system, installed, repeat):
             ("flow script up to the engine (library, flow, spec, finding Python)",
              [system.program, "-e", RUN_UNTIL_ENGINE, wd.flow_path],
              dict(wd.env, BENCH_SPEC_DIR=os.path.join(wd.path, "spec-again"))),
-            ("R start as a step (no default packages)", r_start + ["NULL"], bridge_env),
+            ("R start as a step, with R's default packages", r_start + ["NULL"], bridge_env),
             ("  + loadNamespace(\"metaflow\")", r_start + ['loadNamespace("metaflow")'],
              bridge_env),
         ]

@@ -104,13 +104,11 @@ json_map <- function(x) {
   if (length(x) == 0L) structure(list(), names = character()) else x
 }
 
-# Runs the installed package's bridge on a request, as the engine does: with
-# no default packages.
+# Runs the installed package's bridge on a request, as the engine does.
 run_bridge_process <- function(request) {
   processx::run(
     file.path(R.home("bin"), "Rscript"),
     c("--no-save", "--no-restore", "-e", "metaflow:::bridge_main()", request),
-    env = c("current", R_DEFAULT_PACKAGES = "NULL"),
     error_on_status = FALSE
   )
 }

@@ -310,9 +310,7 @@ test_that("values keep their exact form when assigned in a step", {
       values <- make_values()
       for (name in names(values)) self[[name]] <- values[[name]]
     },
-    globals = list(make_values = make_values),
-    # The spec lists methods: make_values() calls representation().
-    packages = "methods"
+    globals = list(make_values = make_values)
   )
 
   expect_step_ok(ran)
@@ -376,27 +374,42 @@ rds.dump({
   expect_true(file.exists(written_by_r))
 })
 
-test_that("a step process loads no namespace but metaflow's and what the step uses", {
+# search() of a plain `Rscript -e` that ran `code` first.
+plain_rscript_search <- function(code = "NULL") {
+  processx::run(
+    file.path(R.home("bin"), "Rscript"),
+    c("-e", paste0(code, "; writeLines(search())"))
+  )$stdout
+}
+
+test_that("a step sees R's default packages, whatever its code looks like", {
   ran <- run_step(function(self) {
+    x <- c(1, 5, 2)
+    self$middle <- eval(parse(text = "median(x)"))
+    self$spread <- match.fun("sd")(x)
     self$search <- search()
     self$loaded <- loadedNamespaces()
   })
 
   expect_step_ok(ran)
-  # Run as the engine runs it: no default packages.
-  expect_true(all(c("metaflow", "magrittr", "base") %in% ran$artifacts$loaded))
-  expect_false(any(c("jsonlite", "methods", "R6", "cli", "processx", "reticulate") %in% ran$artifacts$loaded))
-  expect_identical(ran$artifacts$search, c(".GlobalEnv", "package:metaflow", "Autoloads", "package:base"))
+  expect_identical(ran$artifacts$middle, 2)
+  expect_identical(ran$artifacts$spread, stats::sd(c(1, 5, 2)))
+  expected <- strsplit(plain_rscript_search("library(metaflow)"), "\n")[[1]]
+  expect_identical(ran$artifacts$search, expected)
+  # The bridge itself loads nothing but metaflow and what it imports.
+  expect_true(all(c("metaflow", "magrittr") %in% ran$artifacts$loaded))
+  expect_false(any(c("jsonlite", "R6", "cli", "processx", "reticulate") %in% ran$artifacts$loaded))
 })
 
-test_that("a default package the spec lists is attached for the step", {
+test_that("a step attaches the script's packages in the script's order", {
   ran <- run_step(
-    function(self) self$middle <- median(c(1, 5, 2)),
-    packages = "stats"
+    function(self) self$search <- search(),
+    packages = c("tools", "metaflow", "stats", "graphics", "grDevices", "utils", "datasets", "methods")
   )
 
   expect_step_ok(ran)
-  expect_identical(ran$artifacts$middle, 2)
+  expected <- strsplit(plain_rscript_search("library(metaflow); library(tools)"), "\n")[[1]]
+  expect_identical(ran$artifacts$search, expected)
 })
 
 test_that("a request that is not an RDS file fails without a result", {

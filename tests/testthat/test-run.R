@@ -524,6 +524,29 @@ test_that("a helper function and a library() call of the flow script work inside
   expect_identical(run$artifact("ext"), "csv")
 })
 
+test_that("a step sees the search path of the flow script under a plain Rscript", {
+  local_run_dir()
+  run_flow_script(c(
+    'library(tools)',
+    'flow <- metaflow("SearchFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    x <- c(1, 5, 2)',
+    '    self$middle <- eval(parse(text = "median(x)"))',
+    '    self$spread <- match.fun("sd")(x)',
+    '    self$search <- search()',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  plain <- processx::run(
+    rscript_path(), c("-e", "library(metaflow); library(tools); writeLines(search())"),
+    env = script_env()
+  )
+  run <- new_run("SearchFlow", "latest_run")
+  expect_identical(run$artifact("middle"), 2)
+  expect_identical(run$artifact("spread"), stats::sd(c(1, 5, 2)))
+  expect_identical(run$artifact("search"), strsplit(plain$stdout, "\n")[[1]])
+})
+
 test_that("artifacts come back identical() after a round trip through the datastore", {
   local_run_dir()
   run_flow_script(c(

@@ -110,8 +110,6 @@ def r_step(flow, function, inputs=None):
         rds.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), request_path)
         env = dict(os.environ)
         env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
-        # No default packages: functions.rds lists those the flow's code uses.
-        env["R_DEFAULT_PACKAGES"] = "NULL"
         # The R client inside a step talks to the same Python that runs the task.
         env.setdefault("METAFLOW_PYTHON", sys.executable)
         sys.stdout.flush()
