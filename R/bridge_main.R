@@ -80,7 +80,11 @@ run_task <- function(request) {
 
 prepare_task <- function(request) {
   functions <- readRDS(request$functions_rds)
+  # Before attaching, so that the packages' load hooks see them, and after,
+  # in case one of them set an option of its own.
+  restore_options(functions$options)
   attach_packages(union(functions$packages, "metaflow"))
+  restore_options(functions$options)
   list2env(as.list(functions$globals), envir = globalenv())
   set_running_task(request$current)
   inputs <- join_inputs(request)
@@ -135,6 +139,16 @@ attach_packages <- function(packages) {
         ), "bridge", package = package, parent = err, call = NULL)
       }
     )
+  }
+}
+
+# The options of the flow's session (carried_options(), R/spec.R). A warning R
+# would defer (`warn = 0`, R's default) would be lost when bridge_main() quits,
+# so those are printed as they happen.
+restore_options <- function(carried) {
+  options(carried)
+  if (getOption("warn") == 0L) {
+    options(warn = 1L)
   }
 }
 

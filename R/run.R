@@ -20,6 +20,37 @@
 #' shell, so a value with spaces, quotes, backslashes or newlines arrives
 #' exactly as given.
 #'
+#' # What a step gets from the session
+#'
+#' Each task of an R step runs in an `Rscript` of its own, which starts as a
+#' plain `Rscript` does, with R's default packages, and then gets from the
+#' session that called `run()`:
+#'
+#' * the packages the session had attached, attached in the same order, so
+#'   `search()` is the session's, whatever the step's code looks like;
+#' * the objects of the global environment that the step functions use
+#'   (helper functions, constants, data) and the S4 classes defined there;
+#' * the session's [options()] as they were when `run()` was called, except
+#'   those that describe the session rather than the code: the console's
+#'   (`width`, `prompt`, `continue`, `echo`, `keep.source` and the like),
+#'   R's top-level handlers (`error`, `warning.expression`, `interrupt`),
+#'   the devices and programs it opens (`device`, `browser`, `editor`,
+#'   `pager`, `pdfviewer`), `defaultPackages`, RStudio's (`rstudio.*`),
+#'   knitr's `knitr.in.progress`, and any option whose value is an
+#'   environment or a function defined elsewhere than in a package or the
+#'   global environment. With `warn = 0`, R's default, a step prints
+#'   warnings as they happen (`warn = 1`);
+#' * the session's environment variables as they were when `run()` was called
+#'   (so [Sys.setenv()] before `run()` reaches the steps), with `R_LIBS` set
+#'   to the session's [.libPaths()] so that a step loads the same packages,
+#'   and the variables the engine sets for a run (`METAFLOW_RUN_ID`,
+#'   `METAFLOW_USER`, `METAFLOW_DATASTORE_SYSROOT_LOCAL`, `PYTHONPATH`);
+#' * the working directory.
+#'
+#' Other state of the session (objects the steps don't use, loaded but not
+#' attached namespaces, the random seed) does not carry over: call
+#' [set.seed()] in a step for random numbers that repeat.
+#'
 #' # Output and interruption
 #'
 #' The engine's output appears as it happens, each task's lines prefixed by

@@ -2,8 +2,8 @@
 #'
 #' Writes the two files the Python engine reads (see `inst/PROTOCOL.md`,
 #' sections 1 and 2): `dir/flow.json`, the flow as data, and
-#' `dir/functions.rds`, its R step functions with the global objects they use
-#' and the packages the script attached. Each file is written to a temporary
+#' `dir/functions.rds`, its R step functions with the global objects they use,
+#' the packages the script attached and the session's options. Each file is written to a temporary
 #' file in `dir` and renamed into place, so a reader never sees half a file.
 #' The flow is validated first ([validate_flow()]).
 #'
@@ -13,11 +13,13 @@
 #'   defaults, parameter name -> value, as [evaluate_parameter_defaults()]
 #'   returns; they replace those parameters' defaults. The default functions
 #'   of parameters not in the list are called here.
+#' @param options The options the steps get, as [carried_options()] returns.
 #' @param call The call errors are reported for.
 #' @return The paths of the two files, invisibly: a character vector with
 #'   names `flow` and `functions`.
 #' @noRd
-write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.frame()) {
+write_flow_spec <- function(flow, dir, parameter_defaults = NULL, options = carried_options(),
+                            call = parent.frame()) {
   validate_flow(flow, call = call)
   parameters <- resolve_parameters(flow, parameter_defaults, call)
   if (!dir.exists(dir)) {
@@ -47,7 +49,10 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.
   write_atomically(flow_path, function(path) writeBin(charToRaw(enc2utf8(paste0(json, "\n"))), path))
   write_atomically(functions_path, function(path) {
     globals <- c(find_globals(functions), s4_definitions())
-    saveRDS(list(steps = functions, globals = globals, packages = attached_packages()), path)
+    saveRDS(
+      list(steps = functions, globals = globals, packages = attached_packages(), options = options),
+      path
+    )
   })
   invisible(c(flow = flow_path, functions = functions_path))
 }
@@ -212,6 +217,43 @@ expression_symbols <- function(expr) {
 attached_packages <- function() {
   attached <- sub("^package:", "", grep("^package:", search(), value = TRUE))
   setdiff(attached, "base")
+}
+
+# The options of the session that its steps get (PROTOCOL.md section 2): all
+# but those that describe the session rather than what the code computes, and
+# those whose value belongs to the session (an environment; a function
+# defined elsewhere than in a package or the global environment, such as an
+# IDE's error handler).
+carried_options <- function(current = options()) {
+  keep <- vapply(names(current), function(name) {
+    !name %in% session_option_names && !startsWith(name, "rstudio") && is_portable(current[[name]])
+  }, TRUE)
+  current[keep]
+}
+
+session_option_names <- c(
+  # the console and how R reads code typed there
+  "prompt", "continue", "width", "echo", "keep.source", "keep.source.pkgs",
+  "keep.parse.data", "keep.parse.data.pkgs", "browserNLdisabled",
+  # what R does at its top level, which in a step is the bridge
+  "error", "warning.expression", "interrupt", "catch.script.errors",
+  # the session's devices and the programs it opens
+  "device", "browser", "editor", "pager", "pdfviewer",
+  # start-up, which the step's R has done already
+  "defaultPackages",
+  # set while knitr renders the document the flow runs from
+  "knitr.in.progress"
+)
+
+is_portable <- function(value) {
+  if (is.function(value)) {
+    env <- environment(value)
+    return(is.null(env) || identical(env, globalenv()) || isNamespace(env))
+  }
+  if (is.list(value)) {
+    return(all(vapply(value, is_portable, TRUE)))
+  }
+  is.atomic(value) || is.null(value)
 }
 
 # S4 classes and generics the script defined (setClass(), setGeneric(),

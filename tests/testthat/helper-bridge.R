@@ -51,7 +51,8 @@ local_blobs <- function(values, dir, codec = "z") {
 local_step_request <- function(fun, step = "start", artifacts = list(), inputs = list(),
                                join = NULL, parameters = list(), foreach_stack = list(),
                                foreach_var = NULL, globals = list(), packages = character(),
-                               current = NULL, dir = NULL, env = parent.frame()) {
+                               options = list(), current = NULL, dir = NULL,
+                               env = parent.frame()) {
   dir <- dir %||% withr::local_tempdir(.local_envir = env)
   output_dir <- file.path(dir, "out")
   dir.create(output_dir, showWarnings = FALSE)
@@ -61,7 +62,10 @@ local_step_request <- function(fun, step = "start", artifacts = list(), inputs =
   }
   steps <- if (is.null(fun)) list() else stats::setNames(list(to_global(fun)), step)
   functions_rds <- file.path(dir, "functions.rds")
-  saveRDS(list(steps = steps, globals = lapply(globals, to_global), packages = packages), functions_rds)
+  saveRDS(
+    list(steps = steps, globals = lapply(globals, to_global), packages = packages, options = options),
+    functions_rds
+  )
   request <- list(
     version = 1L,
     functions_rds = functions_rds,

@@ -412,6 +412,32 @@ test_that("a step attaches the script's packages in the script's order", {
   expect_identical(ran$artifacts$search, expected)
 })
 
+test_that("a step gets the options of the flow's session", {
+  ran <- run_step(
+    function(self) {
+      self$digits <- getOption("digits")
+      self$mine <- getOption("bridge.test.option")
+      self$printed <- format(pi)
+      self$warn <- getOption("warn")
+    },
+    options = list(digits = 3L, bridge.test.option = list(a = "b"), warn = 0L)
+  )
+
+  expect_step_ok(ran)
+  expect_identical(ran$artifacts$digits, 3L)
+  expect_identical(ran$artifacts$mine, list(a = "b"))
+  expect_identical(ran$artifacts$printed, "3.14")
+  # R's default, deferred warnings, would lose them at quit(): they print at once.
+  expect_identical(ran$artifacts$warn, 1L)
+})
+
+test_that("a script's options(warn = 2) makes a warning in a step an error", {
+  ran <- run_step(function(self) warning("careful"), options = list(warn = 2L))
+
+  expect_identical(ran$status, 1L)
+  expect_match(ran$result$error$message, "(converted from warning) careful", fixed = TRUE)
+})
+
 test_that("a request that is not an RDS file fails without a result", {
   path <- withr::local_tempfile(fileext = ".rds")
   writeLines("{\"version\": 1}", path)

@@ -547,6 +547,39 @@ test_that("a step sees the search path of the flow script under a plain Rscript"
   expect_identical(run$artifact("search"), strsplit(plain$stdout, "\n")[[1]])
 })
 
+settings_flow_code <- c(
+  'flow <- metaflow("SettingsFlow") %>%',
+  '  step(step = "start", r_function = function(self) {',
+  '    self$digits <- getOption("digits")',
+  '    self$mine <- getOption("my.option")',
+  '    self$variable <- Sys.getenv("MY_VARIABLE")',
+  '  }, next_step = "end") %>%',
+  '  step(step = "end")'
+)
+
+test_that("options() and Sys.setenv() at the top of a flow script reach its steps", {
+  local_run_dir()
+  run_flow_script(c(
+    'options(digits = 3, my.option = list(level = "high"))',
+    'Sys.setenv(MY_VARIABLE = "from the script")',
+    settings_flow_code
+  ))
+  run <- new_run("SettingsFlow", "latest_run")
+  expect_identical(run$artifact("digits"), 3L)
+  expect_identical(run$artifact("mine"), list(level = "high"))
+  expect_identical(run$artifact("variable"), "from the script")
+})
+
+test_that("options() and Sys.setenv() of the session reach the steps of run()", {
+  local_run_dir()
+  withr::local_options(digits = 4, my.option = "session")
+  withr::local_envvar(MY_VARIABLE = "from the session")
+  run <- collect_messages(run(flow_from_code(settings_flow_code), quiet = TRUE))$value
+  expect_identical(run$artifact("digits"), 4L)
+  expect_identical(run$artifact("mine"), "session")
+  expect_identical(run$artifact("variable"), "from the session")
+})
+
 test_that("artifacts come back identical() after a round trip through the datastore", {
   local_run_dir()
   run_flow_script(c(

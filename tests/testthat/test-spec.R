@@ -180,7 +180,7 @@ test_that("functions.rds holds the step functions, the globals they use and atta
   write_flow_spec(flow, dir)
   functions <- readRDS(file.path(dir, "functions.rds"))
 
-  expect_equal(names(functions), c("steps", "globals", "packages"))
+  expect_equal(names(functions), c("steps", "globals", "packages", "options"))
   expect_equal(names(functions$steps), c("start", "end"))
   expect_equal(deparse(functions$steps$start), deparse(start))
   # (S4 definitions other tests left in the global environment go too; see below.)
@@ -215,6 +215,39 @@ test_that("find_globals() follows functions and skips what isn't there", {
   expect_setequal(names(found), c("a", "b", "c_value", "loop_one", "loop_two"))
   expect_null(found$c_value)
   expect_equal(find_globals(list(sum, function(self) 1), env = env), list())
+})
+
+test_that("functions.rds carries the session's options, not the session's own", {
+  withr::local_options(digits = 3, spec.test.option = list(a = 1, f = toupper))
+  dir <- withr::local_tempdir()
+  write_flow_spec(
+    metaflow("OptionsFlow") %>% step(step = "start", next_step = "end") %>% step(step = "end"),
+    dir
+  )
+  options <- readRDS(file.path(dir, "functions.rds"))$options
+
+  expect_identical(options$digits, 3L)
+  expect_identical(options$spec.test.option, list(a = 1, f = toupper))
+  expect_false(any(c("width", "prompt", "keep.source", "device", "defaultPackages") %in% names(options)))
+})
+
+test_that("carried_options() keeps data and package or global functions, not the session's", {
+  global_function <- function(x) x
+  environment(global_function) <- globalenv()
+  session_function <- function(x) x
+  environment(session_function) <- new.env()
+  current <- list(
+    digits = 4L, scipen = 100, repos = c(CRAN = "https://cloud.r-project.org"),
+    str = list(strict.width = "no", formatNum = format), nothing = NULL,
+    global_handler = global_function, ide_handler = session_function,
+    an_env = new.env(), nested = list(list(f = session_function)),
+    width = 120L, keep.source = TRUE, error = NULL, rstudio.notebook.executing = FALSE,
+    knitr.in.progress = TRUE
+  )
+  expect_setequal(
+    names(carried_options(current)),
+    c("digits", "scipen", "repos", "str", "nothing", "global_handler")
+  )
 })
 
 test_that("functions.rds carries the S4 classes the script defined", {
