@@ -12,9 +12,13 @@
 #' @param required Whether the parameter must be given when the flow runs.
 #' @param help `NULL` or a string describing the parameter, shown by
 #'   `--help`. It can hold any text.
-#' @param separator `NULL`, or a string that splits the value given on the
-#'   command line into a list: with `separator = ","`, `--genres a,b` gives
-#'   `list("a", "b")`.
+#' @param separator `NULL`, or a string that splits the value into several
+#'   values, each of the parameter's type, which a step reads as a vector:
+#'   with `separator = ","`, `--genres a,b` on the command line (or
+#'   `run(flow, genres = c("a", "b"))`) gives `self$genres` the character
+#'   vector `c("a", "b")`, and `--sizes 1,2` of an `"int"` parameter gives
+#'   `c(1L, 2L)`. One value gives a vector of length one. A default is a single
+#'   value, or for a `"str"` parameter text that is split the same way.
 #' @param default `NULL`, or the value used when the parameter is not given.
 #'   Either a single value of the parameter's type; for a `"json"` parameter,
 #'   any value JSON can hold (vectors, lists) or a string of JSON text. Or a
@@ -27,7 +31,8 @@
 #'   `"character"`), `"int"` (`"integer"`), `"float"` (`"double"`,
 #'   `"numeric"`), `"bool"` (`"logical"`) and `"json"` (`"list"`).
 #' @param is_flag Whether the parameter is a flag: `--name` on the command
-#'   line sets it to `TRUE`. A flag's type is `"bool"`.
+#'   line sets it to `TRUE`, `--no-name` to `FALSE`. A flag's type is
+#'   `"bool"`; without a `default` (and not `required`) it is `FALSE`.
 #' @return The flow, invisibly, with the parameter added.
 #' @family flow definition
 #' @export
@@ -78,6 +83,10 @@ parameter <- function(flow, parameter, required = FALSE, help = NULL, separator 
   }
   if (is.factor(default)) {
     default <- as.character(default)
+  }
+  if (is_flag && is.null(default) && !required) {
+    # A flag that isn't given is off.
+    default <- FALSE
   }
   type <- if (!is.null(type)) {
     normalize_parameter_type(type, parameter)

@@ -9,11 +9,16 @@ DEFAULTS = {
     "count": 3,
     "alpha": 0.5,
     "flag": False,
+    "quick": False,
+    "sizes": [1, 2],
+    "ratios": [0.5, 0.25],
     "config": {"depth": 2},
     "computed": "ParamsFlow/computed",
 }
-TYPES = {"text": "str", "count": "int", "alpha": "float", "flag": "bool", "config": "dict",
-         "computed": "str"}
+TYPES = {"text": "str", "count": "int", "alpha": "float", "flag": "bool", "quick": "bool",
+         "sizes": "list", "ratios": "list", "config": "dict", "computed": "str"}
+# A separator splits the value into a list of the parameter's type.
+ITEM_TYPES = {"sizes": ["int", "int"], "ratios": ["float", "float"]}
 
 
 def received(open_client, root, result):
@@ -29,6 +34,7 @@ def test_defaults(open_client, tmp_path):
 
     assert values == DEFAULTS
     assert run["start"].task.data.types == TYPES
+    assert run["start"].task.data.item_types == ITEM_TYPES
     assert run["start"].task.data.parameter_names == sorted(DEFAULTS)
     # Parameters are artifacts of every task, read-only, the same everywhere.
     assert run.data.alpha == 0.5
@@ -41,7 +47,7 @@ def test_values_from_the_command_line(open_client, tmp_path):
     result = run_flow(
         "params_flow.py", "run", "--text", tricky, "--count", "7", "--alpha", "0.25",
         "--flag", "true", "--config", '{"layers": [1, 2], "name": "x\\"y"}',
-        "--computed", "given", cwd=tmp_path,
+        "--computed", "given", "--quick", "--sizes", "3,4", "--ratios", "1.5,2", cwd=tmp_path,
     )
     values, run = received(open_client, tmp_path, result)
 
@@ -50,10 +56,14 @@ def test_values_from_the_command_line(open_client, tmp_path):
         "count": 7,
         "alpha": 0.25,
         "flag": True,
+        "quick": True,
+        "sizes": [3, 4],
+        "ratios": [1.5, 2.0],
         "config": {"layers": [1, 2], "name": 'x"y'},
         "computed": "given",
     }
     assert run["start"].task.data.types == TYPES
+    assert run["start"].task.data.item_types == ITEM_TYPES
     assert run.data.text == tricky
 
 

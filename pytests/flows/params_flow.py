@@ -12,6 +12,9 @@ class ParamsFlow(FlowSpec):
     count = Parameter("count", default=3, help="How many things")
     alpha = Parameter("alpha", default=0.5, help="Learning rate")
     flag = Parameter("flag", default=False, help="A boolean switch")
+    quick = Parameter("quick", is_flag=True, help="A flag without a default")
+    sizes = Parameter("sizes", type=int, separator=",", default="1,2", help="Whole numbers")
+    ratios = Parameter("ratios", type=float, separator=",", default="0.5,0.25", help="Numbers")
     config = Parameter("config", type=JSONType, default='{"depth": 2}', help="JSON settings")
     computed = Parameter("computed", default=computed_default, help="Computed at run time")
 
@@ -22,10 +25,15 @@ class ParamsFlow(FlowSpec):
             "count": self.count,
             "alpha": self.alpha,
             "flag": self.flag,
+            "quick": self.quick,
+            "sizes": self.sizes,
+            "ratios": self.ratios,
             "config": self.config,
             "computed": self.computed,
         }
         self.types = {name: type(value).__name__ for name, value in self.received.items()}
+        self.item_types = {name: [type(v).__name__ for v in self.received[name]]
+                           for name in ("sizes", "ratios")}
         self.parameter_names = sorted(current.parameter_names)
         self.next(self.end)
 

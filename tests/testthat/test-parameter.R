@@ -108,6 +108,14 @@ test_that("a flag is a bool parameter", {
   expect_error(parameter(flow, "quick", is_flag = NA), class = "metaflow_error_parameter")
 })
 
+test_that("a flag without a default is FALSE unless it is required", {
+  flow <- metaflow("Flags") %>%
+    parameter("verbose", is_flag = TRUE) %>%
+    parameter("confirmed", is_flag = TRUE, required = TRUE)
+  expect_identical(flow$get_parameters()$verbose$default, FALSE)
+  expect_null(flow$get_parameters()$confirmed$default)
+})
+
 test_that("required, help and separator are checked; help can hold any text", {
   flow <- metaflow("Options")
   expect_error(parameter(flow, "a", required = "yes"), class = "metaflow_error_parameter")

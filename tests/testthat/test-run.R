@@ -108,10 +108,13 @@ params_flow_code <- c(
   '  parameter("config", type = "json", default = list(a = 1)) %>%',
   '  parameter("genres", separator = ",", default = "Drama") %>%',
   '  parameter("top_k", default = 5L) %>%',
+  '  parameter("sizes", separator = ",", type = "int", default = 1L) %>%',
+  '  parameter("ratios", separator = ";", type = "float", default = 0.5) %>%',
   '  step(step = "start", r_function = function(self) {',
   '    self$seen <- list(',
   '      message = self$message, count = self$count, alpha = self$alpha, strict = self$strict,',
-  '      dry_run = self$dry_run, config = self$config, genres = self$genres, top_k = self$top_k',
+  '      dry_run = self$dry_run, config = self$config, genres = self$genres, top_k = self$top_k,',
+  '      sizes = self$sizes, ratios = self$ratios',
   '    )',
   '  }, next_step = "end") %>%',
   '  step(step = "end")'
@@ -211,11 +214,22 @@ test_that("parameters of every type given to run() reach the steps unchanged", {
   result <- collect_messages(run(
     params_flow(),
     message = tricky_text, count = 3, alpha = 1 / 3, strict = TRUE, dry_run = TRUE,
-    config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L
+    config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L,
+    sizes = c(3, 4), ratios = c(1.5, 2)
   ))$value
-  expect_equal(result$artifact("seen"), list(
+  expect_identical(result$artifact("seen"), list(
     message = tricky_text, count = 3L, alpha = 1 / 3, strict = TRUE, dry_run = TRUE,
-    config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L
+    config = list(x = 1:2, y = tricky_text), genres = c("Sci-Fi", "Drama"), top_k = 12L,
+    sizes = c(3L, 4L), ratios = c(1.5, 2)
+  ))
+})
+
+test_that("parameters not given take their defaults, a flag without one FALSE", {
+  local_run_dir()
+  result <- collect_messages(run(params_flow(), quiet = TRUE))$value
+  expect_identical(result$artifact("seen"), list(
+    message = "hello", count = 1L, alpha = 0.1, strict = FALSE, dry_run = FALSE,
+    config = list(a = 1), genres = "Drama", top_k = 5L, sizes = 1L, ratios = 0.5
   ))
 })
 
@@ -226,14 +240,15 @@ test_that("parameters of every type given on the command line reach the steps un
   result <- run_script(script, c(
     "run", "--message", tricky_text, "--count", "3", "--alpha", "0.125", "--strict", "true",
     "--dry_run", "--config", '{"x": [1, 2], "y": "z"}', "--genres", "Sci-Fi,Drama", "--top_k=12",
-    "--run-id-file", id_file
+    "--sizes", "3,4", "--ratios", "1.5;2", "--run-id-file", id_file
   ))
   expect_equal(result$status, 0, info = result$stderr)
   pathspec <- paste0("ParamsFlow/", readLines(id_file, warn = FALSE))
   expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"), fixed = TRUE)
-  expect_equal(new_run(pathspec)$artifact("seen"), list(
+  expect_identical(new_run(pathspec)$artifact("seen"), list(
     message = tricky_text, count = 3L, alpha = 0.125, strict = TRUE, dry_run = TRUE,
-    config = list(x = 1:2, y = "z"), genres = c("Sci-Fi", "Drama"), top_k = 12L
+    config = list(x = 1:2, y = "z"), genres = c("Sci-Fi", "Drama"), top_k = 12L,
+    sizes = c(3L, 4L), ratios = c(1.5, 2)
   ))
 })
 

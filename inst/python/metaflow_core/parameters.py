@@ -84,6 +84,11 @@ class Parameter(object):
                     "bool or JSON." % (name, type)
                 )
             type = _TYPE_NAMES[type.lower()]
+        if is_flag and type is None:
+            type = bool
+        if is_flag and default is None and not required:
+            # A flag that isn't given is off, as click's flags are.
+            default = False
         if type is None:
             if default is not None and not callable(default):
                 type = builtin_type(default)
