@@ -90,6 +90,15 @@ def test_no_command_checks(linear):
     assert "The graph looks good!" in result.stderr
 
 
+def test_help_names_check_the_default_command(linear):
+    result = cli(linear, "help")
+
+    assert result.returncode == 0, describe(result)
+    commands = result.stdout.split("Commands:")[1]
+    assert "check       Check that the flow is valid (this is the default command)." in commands
+    assert "run         Run the workflow locally.\n" in commands
+
+
 def test_dump_task(linear):
     _, run_id, _ = linear
     result = cli(linear, "dump", "%s/start/1" % run_id)

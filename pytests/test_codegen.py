@@ -3,6 +3,7 @@
 import copy
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -93,6 +94,24 @@ def test_the_generated_module_runs_show(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Step stats" in result.stdout
     assert "=> join" in result.stdout
+
+
+def test_a_generated_module_runs_the_flow_without_a_command(tmp_path):
+    linear = [{"name": "start", "function": None, "next": ["end"], "foreach": None,
+               "join": False, "decorators": []}, SPEC["steps"][-1]]
+    (tmp_path / "flow.json").write_text(json.dumps(with_change(
+        lambda spec: spec.update(steps=linear))))
+    env = dict(os.environ, METAFLOW_DATASTORE_SYSROOT_LOCAL=str(tmp_path))
+    ran = subprocess.run([sys.executable, "-m", "metaflow_core.codegen", str(tmp_path)],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    shown = subprocess.run([sys.executable, "-m", "metaflow_core.codegen", str(tmp_path), "help"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
+
+    assert ran.returncode == 0, ran.stderr
+    assert "Workflow starting" in ran.stderr
+    commands = shown.stdout.split("Commands:")[1]
+    assert "run         Run the workflow locally (this is the default command)." in commands
+    assert "check       Check that the flow is valid.\n" in commands
 
 
 @pytest.mark.parametrize("bad_name", [

@@ -331,11 +331,21 @@ test_that("`Rscript flow.R show`, `check`, `help` and `run --help` work", {
   help <- run_script(script, "help")
   expect_equal(help$status, 0, info = help$stderr)
   expect_match(help$stdout, "Commands:")
+  # A bare `Rscript flow.R` runs the flow, and help says so.
+  expect_match(help$stdout, "run +Run the workflow locally \\(this is the default command\\)\\.")
+  expect_match(help$stdout, "check +Check that the flow is valid.\n")
   run_help <- run_script(script, c("run", "--help"))
   expect_equal(run_help$status, 0, info = run_help$stderr)
   expect_match(run_help$stdout, "--alpha FLOAT")
   expect_match(run_help$stdout, "Learning rate")
   expect_false(dir.exists(file.path(dir, ".metaflow", "LinearFlow")))
+})
+
+test_that("a bare `Rscript flow.R` runs the flow", {
+  dir <- local_run_dir()
+  result <- run_script(write_flow_script(linear_flow_code, dir))
+  expect_equal(result$status, 0, info = result$stderr)
+  expect_equal(new_run("LinearFlow", "latest_run")$artifact("result"), 1.2)
 })
 
 test_that("run() runs other commands and returns 0", {

@@ -136,6 +136,12 @@ def parameters_epilog(options):
 
 def make_cli(flow, graph):
     options = parameter_options(type(flow))
+    # What runs without a command: `check` for a Python flow, as in Metaflow; a
+    # front end may choose another (a bare `Rscript flow.R` runs the flow).
+    default_command = getattr(type(flow), "_default_command", "check")
+
+    def command_help(name, text):
+        return text + (" (this is the default command)." if name == default_command else ".")
 
     @click.group(invoke_without_command=True, help=(type(flow).__doc__ or "").strip() or None,
                  epilog=parameters_epilog(options))
@@ -160,9 +166,9 @@ def make_cli(flow, graph):
         ctx.obj = State(flow, graph, quiet, debug, datastore, datastore_root, metadata,
                         decospecs)
         if ctx.invoked_subcommand is None:
-            ctx.invoke(check)
+            ctx.invoke(start.get_command(ctx, default_command))
 
-    @start.command(help="Check that the flow is valid (this is the default command).")
+    @start.command(help=command_help("check", "Check that the flow is valid"))
     @click.option("--warnings/--no-warnings", default=False, help="Show all warnings.")
     @click.pass_obj
     def check(state, warnings):
@@ -217,7 +223,7 @@ def make_cli(flow, graph):
             f = option(f)
         return f
 
-    @start.command(help="Run the workflow locally.")
+    @start.command(help=command_help("run", "Run the workflow locally"))
     @with_run_options
     @click.option("--namespace", "user_namespace", default=None,
                   help="Change namespace from the default (your username) to the specified "

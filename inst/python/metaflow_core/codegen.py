@@ -133,6 +133,8 @@ def generate(spec):
         "class %s(FlowSpec):" % name,
         "    __doc__ = %r" % (spec.get("doc") or "A flow written in R."),
         "    _r_spec_dir = os.path.dirname(os.path.abspath(__file__))",
+        "    # As `Rscript flow.R` without a command does.",
+        "    _default_command = 'run'",
     ]
     lines += [_parameter_source(p) for p in spec.get("parameters", [])]
     for s in spec["steps"]:
