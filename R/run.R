@@ -112,9 +112,12 @@ run <- function(flow = NULL, ...) {
   check_flow(flow, "run", call = call)
   flow_name <- flow$get_name()
   parameters <- flow$get_parameters()
+  argv <- script_command_line()
+  from_command_line <- engine_args_from_command_line(argv, parameters)
+  check_command_line(argv, from_command_line, parameters, script_program() %||% "Rscript", call)
   args <- merge_engine_args(
     engine_args_from_options(list(...), parameters, flow_name, call = call),
-    engine_args_from_command_line(script_command_line(), parameters)
+    from_command_line
   )
   if (identical(args$command, "status")) {
     return(invisible(print_status(args, call)))
@@ -190,14 +193,21 @@ script_command_line <- function() {
   if (interactive()) character() else commandArgs(trailingOnly = TRUE)
 }
 
+# `Rscript flow.R` when the flow runs from a script under Rscript, which then
+# has a command line; NULL in a session.
+script_program <- function() {
+  script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  if (interactive() || length(script) != 1) {
+    return(NULL)
+  }
+  paste("Rscript", basename(script))
+}
+
 # What the engine's usage and help text call the program: `Rscript flow.R`
 # under Rscript, rather than the generated module's file name.
 engine_program_name <- function() {
-  script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-  if (interactive() || length(script) != 1) {
-    return(character())
-  }
-  c(METAFLOW_PROG_NAME = paste("Rscript", basename(script)))
+  program <- script_program()
+  if (is.null(program)) character() else c(METAFLOW_PROG_NAME = program)
 }
 
 read_run_id <- function(path) {

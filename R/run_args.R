@@ -404,6 +404,49 @@ engine_args_from_command_line <- function(argv, parameters) {
   args
 }
 
+# The engine's commands, as `Rscript flow.R help` lists them.
+engine_commands <- c(
+  "check", "dump", "help", "logs", "output-raw", "resume", "run", "show", "tag", "version"
+)
+
+# A command line that puts options of `run` before any command
+# (`Rscript flow.R --month 5`, `run` forgotten) or names no command the engine
+# has is an error here, before Python starts: the engine would read `5` as the
+# command and answer with an error about `--month`.
+check_command_line <- function(argv, args, parameters, program, call) {
+  command <- args$command
+  unknown_command <- !is.null(command) && !command %in% engine_commands
+  flags <- parameter_names(parameters, flags = TRUE)
+  run_keys <- c(names(parameters), paste0("no-", flags), command_value_options$run)
+  keys <- vapply(args$top, `[[`, "", "key")
+  misplaced <- unique(keys[keys %in% run_keys])
+  if (!unknown_command && length(misplaced) == 0) {
+    return(invisible())
+  }
+  commands <- engine_commands
+  if (length(misplaced) == 0) {
+    metaflow_abort(c(
+      "{.val {command}} is not a command of {.code {program}}.",
+      i = "Commands: {commands}."
+    ), "usage", call = call)
+  }
+  options <- paste0("--", misplaced)
+  suggestion <- paste(c(program, "run", shell_words(argv)), collapse = " ")
+  metaflow_abort(c(
+    "The command is missing: {.code {options}} {?is an option/are options} of {.code run}, which must come first.",
+    x = if (unknown_command) "{.val {command}} is not a command.",
+    i = "Did you mean {.code {suggestion}}?",
+    i = "Commands: {commands}."
+  ), "usage", call = call)
+}
+
+# Command-line words as a shell would need them typed.
+shell_words <- function(words) {
+  plain <- grepl("^[A-Za-z0-9_./:=,+-]+$", words)
+  words[!plain] <- shQuote(words[!plain])
+  words
+}
+
 is_option_token <- function(token) {
   startsWith(token, "-") && nchar(token) > 1
 }

@@ -280,6 +280,16 @@ test_that("a bad parameter value on the command line fails the script with a cle
   expect_no_match(result$stderr, "Backtrace")
 })
 
+test_that("`Rscript flow.R --alpha 5`, without a command, says the command is missing", {
+  dir <- local_run_dir()
+  script <- write_flow_script(linear_flow_code, dir)
+  result <- run_script(script, c("--alpha", "5"))
+  expect_false(result$status == 0)
+  expect_match(result$stderr, "The command is missing: `--alpha` is an option of `run`", fixed = TRUE)
+  expect_match(result$stderr, "Did you mean `Rscript flow.R run --alpha 5`?", fixed = TRUE)
+  expect_false(dir.exists(file.path(dir, ".metaflow", "LinearFlow")))
+})
+
 test_that("a failing step is a metaflow_error_run that names the step", {
   local_run_dir()
   flow <- flow_from_code(c(
@@ -334,6 +344,10 @@ test_that("`Rscript flow.R show`, `check`, `help` and `run --help` work", {
   # A bare `Rscript flow.R` runs the flow, and help says so.
   expect_match(help$stdout, "run +Run the workflow locally \\(this is the default command\\)\\.")
   expect_match(help$stdout, "check +Check that the flow is valid.\n")
+  # The commands R tells apart from options are the engine's.
+  commands <- strsplit(sub("^.*Commands:\n", "", help$stdout), "\n")[[1]]
+  listed <- sub("^  ([a-z-]+) .*$", "\\1", grep("^  [a-z]", commands, value = TRUE))
+  expect_setequal(listed, engine_commands)
   run_help <- run_script(script, c("run", "--help"))
   expect_equal(run_help$status, 0, info = run_help$stderr)
   expect_match(run_help$stdout, "--alpha FLOAT")

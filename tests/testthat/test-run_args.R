@@ -258,3 +258,31 @@ test_that("a parameter whose name starts like a run option is still a parameter"
   args <- engine_args_from_options(list(resume_from = "train", other_args_too = "y"), flow$get_parameters(), "PrefixFlow")
   expect_equal(engine_argv(args), c("run", "--resume_from", "train", "--other_args_too", "y"))
 })
+
+# check_command_line() on the command line `Rscript flow.R <argv>`.
+check_argv <- function(argv) {
+  parameters <- args_test_flow()$get_parameters()
+  check_command_line(
+    argv, engine_args_from_command_line(argv, parameters), parameters, "Rscript flow.R",
+    call = NULL
+  )
+}
+
+test_that("options of run before any command say the command is missing", {
+  expect_error(check_argv(c("--alpha", "5")), class = "metaflow_error_usage")
+  expect_snapshot(error = TRUE, check_argv(c("--alpha", "5")))
+  expect_snapshot(error = TRUE, check_argv(c("--dry_run", "--tag=x", "--message", "two words")))
+})
+
+test_that("a command the engine doesn't have is an error listing the commands", {
+  expect_error(check_argv("rn"), class = "metaflow_error_usage")
+  expect_snapshot(error = TRUE, check_argv(c("rn", "--alpha", "5")))
+})
+
+test_that("command lines with a command, or none, pass", {
+  for (argv in list(character(), "run", c("run", "--alpha", "5"), c("--quiet", "show"),
+                    c("--datastore", "local", "run"), c("resume", "--origin-run-id", "1"),
+                    c("output-raw"), c("tag", "list"), "--help")) {
+    expect_no_error(check_argv(argv))
+  }
+})
