@@ -203,11 +203,12 @@ script_program <- function() {
   paste("Rscript", basename(script))
 }
 
-# What the engine's usage and help text call the program: `Rscript flow.R`
-# under Rscript, rather than the generated module's file name.
-engine_program_name <- function() {
-  program <- script_program()
-  if (is.null(program)) character() else c(METAFLOW_PROG_NAME = program)
+# How the engine speaks of its command line. Under Rscript its usage and help
+# text call the program `Rscript flow.R`, rather than the generated module's
+# file name; in a session there is no command line to show the usage of, so a
+# usage error is only its message.
+engine_command_line_env <- function(program = script_program()) {
+  if (is.null(program)) c(METAFLOW_USAGE_HINTS = "0") else c(METAFLOW_PROG_NAME = program)
 }
 
 read_run_id <- function(path) {
@@ -251,7 +252,7 @@ run_engine <- function(args) {
   # every Rscript run; abort_engine_failure() runs it only if the engine fails.
   process <- processx::process$new(
     find_python(), args,
-    env = python_env(engine_program_name()),
+    env = python_env(engine_command_line_env()),
     stdout = "|", stderr = "|",
     cleanup_tree = TRUE
   )
@@ -310,10 +311,16 @@ abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
   }
   problem <- engine_problem(result$stderr, result$status)
   if (result$status == 2) {
-    metaflow_abort(c(
-      "The engine rejected the command line of {.code {command}} for flow {flow_name}.",
-      x = "{problem}"
-    ), "usage", status = result$status, pathspec = pathspec, call = call)
+    program <- script_program()
+    headline <- if (is.null(program)) {
+      "The engine rejected the arguments of {.fn run} for flow {flow_name}."
+    } else {
+      "The engine rejected the command line of {.code {program} {command}} for flow {flow_name}."
+    }
+    metaflow_abort(
+      c(headline, x = "{problem}"),
+      "usage", status = result$status, pathspec = pathspec, call = call
+    )
   }
   headline <- if (!is.null(pathspec)) {
     "Run {pathspec} failed."

@@ -304,9 +304,9 @@ parameter_text <- function(parameter, value, call = parent.frame()) {
   }
   fits <- is.atomic(value) && !is.object(value) && length(value) >= 1 && !anyNA(value) &&
     switch(type,
-      int = is.character(value) || (is.numeric(value) && all(value == trunc(value))),
-      float = is.character(value) || is.numeric(value),
-      bool = is.character(value) || is.logical(value),
+      int = is_text_of(value, type, parameter$separator) || (is.numeric(value) && all(value == trunc(value))),
+      float = is_text_of(value, type, parameter$separator) || is.numeric(value),
+      bool = is_text_of(value, type, parameter$separator) || is.logical(value),
       is.character(value) || is.numeric(value) || is.logical(value)
     )
   if (!fits) {
@@ -330,6 +330,26 @@ parameter_text <- function(parameter, value, call = parent.frame()) {
   }
   texts <- vapply(value, scalar_text, "", type = type, USE.NAMES = FALSE)
   paste(texts, collapse = parameter$separator %||% "")
+}
+
+# Whether strings given for a parameter of `type` read as values of it, each
+# split by `separator` as the engine splits it, so that a value the engine
+# would reject is an error about run()'s argument before Python starts. As
+# loose as int(), float() and convert_bool() in the engine's parameters.py;
+# the engine checks again.
+is_text_of <- function(value, type, separator) {
+  if (!is.character(value)) {
+    return(FALSE)
+  }
+  if (!is.null(separator)) {
+    value <- unlist(strsplit(value, separator, fixed = TRUE))
+  }
+  texts <- trimws(value)
+  all(switch(type,
+    int = grepl("^[+-]?[0-9]+(_[0-9]+)*$", texts),
+    float = !is.na(suppressWarnings(as.numeric(gsub("_", "", texts, fixed = TRUE)))),
+    bool = tolower(texts) %in% c("true", "1", "yes", "y", "t", "false", "0", "no", "n", "f")
+  ))
 }
 
 scalar_text <- function(x, type) {

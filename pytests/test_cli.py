@@ -238,9 +238,19 @@ def test_unknown_option_or_command(tmp_path, args, message):
 
     assert result.returncode == 2, describe(result)
     assert message in result.stderr
+    assert "Usage: linear_flow.py" in result.stderr
     assert args[-1] in result.stderr
     assert "Traceback" not in result.stderr
     assert not os.path.exists(str(tmp_path / ".metaflow" / "LinearFlow"))
+
+
+def test_usage_errors_without_a_command_line_are_only_their_message(tmp_path):
+    result = run_flow("linear_flow.py", "run", "--alpha", "x", cwd=tmp_path,
+                      env={"METAFLOW_USAGE_HINTS": "0"})
+
+    assert result.returncode == 2, describe(result)
+    assert result.stderr.strip().splitlines() == [
+        "Error: No such option '--alpha'. Did you mean '--help'?"]
 
 
 @pytest.mark.parametrize("where", ["run", "top level"])

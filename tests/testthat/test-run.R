@@ -262,11 +262,34 @@ test_that("the command line overrides the values run() gives in the script", {
   expect_equal(seen[c("count", "message", "dry_run")], list(count = 6L, message = "from R", dry_run = FALSE))
 })
 
-test_that("a bad parameter value is an error with the engine's message", {
+test_that("a bad parameter value given to run() is an error before the engine starts", {
   local_run_dir()
   err <- expect_error(collect_messages(run(linear_flow(), alpha = "abc")), class = "metaflow_error_usage")
   expect_snapshot(cat(conditionMessage(err)))
-  expect_equal(err$status, 2)
+  expect_null(err$status)
+})
+
+# Runs `code` in an interactive R session (R --interactive, reading it from
+# stdin), as a user at the console would; returns its output.
+run_in_session <- function(code) {
+  input <- withr::local_tempfile(lines = c("library(metaflow)", code))
+  processx::run(
+    file.path(R.home("bin"), "R"), c("--interactive", "--no-echo", "--no-save", "--no-restore", "-q"),
+    stdin = input, stderr_to_stdout = TRUE, env = script_env(), error_on_status = FALSE
+  )$stdout
+}
+
+test_that("in a session, what the engine rejects speaks of run()'s arguments, not a command line", {
+  local_run_dir()
+  output <- run_in_session(c(
+    linear_flow_code,
+    'err <- tryCatch(run(flow, other_args = "--bogus"), metaflow_error_usage = identity)',
+    'cat(conditionMessage(err), "\n")'
+  ))
+  expect_match(output, "The engine rejected the arguments of `run()` for flow LinearFlow.", fixed = TRUE)
+  expect_match(output, "No such option: --bogus|No such option '--bogus'")
+  expect_no_match(output, "Usage:")
+  expect_no_match(output, "Try '")
 })
 
 test_that("a bad parameter value on the command line fails the script with a clear message", {
@@ -277,6 +300,7 @@ test_that("a bad parameter value on the command line fails the script with a cle
   expect_match(result$stderr, "Error in `run()`:", fixed = TRUE)
   expect_match(result$stderr, "Invalid value for '--alpha': 'abc' is not a valid float", fixed = TRUE)
   expect_match(result$stderr, "Usage: Rscript flow.R run [OPTIONS]", fixed = TRUE)
+  expect_match(result$stderr, "The engine rejected the command line of `Rscript flow.R run`", fixed = TRUE)
   expect_no_match(result$stderr, "Backtrace")
 })
 

@@ -238,6 +238,18 @@ test_that("values of the wrong kind are errors before anything runs", {
   }
 })
 
+test_that("a string for a number or logical parameter must read as one", {
+  expect_equal(argv_for(alpha = " 1e-3"), c("run", "--alpha", " 1e-3"))
+  expect_equal(argv_for(top_k = "1_000"), c("run", "--top_k", "1_000"))
+  expect_equal(argv_for(strict = "Yes"), c("run", "--strict", "Yes"))
+  expect_error(argv_for(alpha = "abc"), class = "metaflow_error_usage")
+  expect_snapshot(error = TRUE, {
+    argv_for(alpha = "abc")
+    argv_for(top_k = "1.5")
+    argv_for(strict = "maybe")
+  })
+})
+
 test_that("options that don't apply to the command are errors", {
   expect_snapshot(error = TRUE, {
     argv_for(show = TRUE, check = TRUE)

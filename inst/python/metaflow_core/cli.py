@@ -1,7 +1,9 @@
 """The command line of a flow: ``python flow.py [options] COMMAND``.
 
 Every option also reads ``METAFLOW_<OPTION>`` or ``METAFLOW_<COMMAND>_<OPTION>``
-from the environment. Errors print a headline and a message, never an engine
+from the environment. A front end that runs the generated module names itself
+with ``METAFLOW_PROG_NAME`` (``Rscript flow.R``), or with
+``METAFLOW_USAGE_HINTS=0`` says it has no command line to show the usage of. Errors print a headline and a message, never an engine
 traceback unless ``--debug`` is given.
 """
 
@@ -520,6 +522,15 @@ def main(flow, args=None):
         sys.exit(1)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
+    except click.UsageError as err:
+        # A front end without a command line (R's run() in a session) asks for
+        # the message alone: the usage line and --help hint would name a program
+        # its user never typed.
+        if os.environ.get("METAFLOW_USAGE_HINTS") == "0":
+            click.echo("Error: %s" % err.format_message(), err=True)
+        else:
+            err.show()
+        sys.exit(err.exit_code)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
