@@ -8,8 +8,9 @@
 #' (e.g. the flow's latest runs); an object of another user's namespace is
 #' an error of class `metaflow_error_namespace` (see [set_namespace()]).
 #'
-#' @param flow_id The flow's name; or, alone, the pathspec of the run, step
-#'   or task (`new_run("HelloFlow/1712345")`).
+#' @param flow_id The flow's name, a [flow_client] or a flow made with
+#'   [metaflow()]; or, alone, the pathspec of the run, step or task
+#'   (`new_run("HelloFlow/1712345")`).
 #' @param run_id A run id, `"latest_run"` (the newest run) or
 #'   `"latest_successful_run"` (the newest successful run).
 #' @param step_id The step's name.

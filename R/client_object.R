@@ -169,10 +169,14 @@ deferred_ref <- function(make) {
 
 # The ref of the object of `class_name` that `x` names: a client object of
 # that class (e.g. a FlowClient for "Flow"), a ref (how a client hands over
-# its children), or a pathspec.
+# its children), or a pathspec; for "Flow", also a flow built with metaflow(),
+# which names the flow of its name.
 ref_at <- function(x, class_name, call, check = TRUE, context = client_context()) {
   if (inherits(x, paste0(class_name, "Client"))) {
     return(ref_of(x))
+  }
+  if (class_name == "Flow" && inherits(x, "Flow")) {
+    x <- x$get_name()
   }
   if (inherits(x, "metaflow_ref") && identical(x$class, class_name)) {
     return(x)

@@ -12,10 +12,12 @@
 #'   `"succeeded"` or `"failed"`); `successful` (logical); `tags` (a list
 #'   column of character vectors).
 #' * `tasks_table()`: the tasks of a step, in the order they were started
-#'   (for a foreach, split order). Columns: `id`; `index` (the 0-based
-#'   foreach index, `NA` outside a foreach); `finished`, `successful`
+#'   (for a foreach, split order); of a run, the tasks of every step, the
+#'   steps in the order they started. Columns: `step`; `id`; `index` (the
+#'   0-based foreach index, `NA` outside a foreach); `finished`, `successful`
 #'   (logical); `created_at`, `finished_at`, `duration`.
-#' * `artifacts_table()`: the artifacts of a task, by name. Columns:
+#' * `artifacts_table()`: the artifacts of a task, by name; of a run, those of
+#'   its `end` task (the run's results, which `run$artifact()` reads). Columns:
 #'   `name`; `type` (`"R object"` for an artifact of an R step, else the
 #'   Python type); `size` (bytes as stored); `encoding` (`"rds"` for R
 #'   values, `"pickle"` for Python values).
@@ -23,11 +25,14 @@
 #' The same tables come from the methods `flow_client$runs_table()`,
 #' `step_client$tasks_table()` and `task_client$artifacts_table()`.
 #'
-#' @param flow A [flow_client] or a flow's name.
+#' @param flow A [flow_client], a flow made with [metaflow()], or a flow's
+#'   name.
 #' @param tags Only runs carrying all of these tags.
-#' @param step A [step_client] or a step's pathspec (`"Flow/RunID/StepName"`).
+#' @param step A [step_client] or a step's pathspec (`"Flow/RunID/StepName"`);
+#'   or a [run_client] or a run's pathspec (`"Flow/RunID"`), for all its tasks.
 #' @param task A [task_client] or a task's pathspec
-#'   (`"Flow/RunID/StepName/TaskID"`).
+#'   (`"Flow/RunID/StepName/TaskID"`); or a [run_client] or a run's pathspec,
+#'   for its `end` task.
 #' @return A data frame with one row per run, task or artifact.
 #' @template example-project-start
 #' @template example-hello-flow
@@ -38,7 +43,9 @@
 #'
 #' run <- new_run("HelloFlow", runs$id[[1]])
 #' tasks_table(run$step("square"))[, c("id", "index", "successful", "duration")]
+#' tasks_table(run)[, c("step", "id", "successful")]
 #' artifacts_table(paste0(run$pathspec, "/end/", run$end_task))
+#' artifacts_table(run)
 #' @template example-project-end
 #' @family client
 #' @name client_tables
@@ -74,11 +81,12 @@ runs_frame <- function(runs) {
 #' @export
 tasks_table <- function(step) {
   call <- environment()
-  step <- ref_at(step, "Step", call)
-  tasks <- client_request("tasks_table", list(ref = step), call = call)
+  ref <- if (names_run(step)) ref_at(step, "Run", call) else ref_at(step, "Step", call)
+  tasks <- client_request("tasks_table", list(ref = ref), call = call)
   created_at <- as_time_column(tasks$created_at)
   finished_at <- as_time_column(tasks$finished_at)
   data.frame(
+    step = as_column(tasks$step, NA_character_),
     id = as_column(tasks$id, NA_character_),
     index = as_column(tasks$index, NA_integer_),
     finished = as_column(tasks$finished, NA),
@@ -94,7 +102,11 @@ tasks_table <- function(step) {
 #' @export
 artifacts_table <- function(task) {
   call <- environment()
-  task <- ref_at(task, "Task", call)
+  task <- if (names_run(task)) {
+    end_task_ref(ref_at(task, "Run", call), call)
+  } else {
+    ref_at(task, "Task", call)
+  }
   artifacts <- client_request("artifacts_table", list(ref = task), call = call)
   data.frame(
     name = as_column(artifacts$name, NA_character_),
@@ -103,6 +115,12 @@ artifacts_table <- function(task) {
     encoding = as_column(artifacts$encoding, NA_character_),
     stringsAsFactors = FALSE
   )
+}
+
+# Whether `x` names a run: a run_client, a run's ref or a pathspec of two parts.
+names_run <- function(x) {
+  inherits(x, "RunClient") || (inherits(x, "metaflow_ref") && identical(x$class, "Run")) ||
+    (is_string(x) && length(strsplit(x, "/", fixed = TRUE)[[1]]) == 2L && !endsWith(x, "/"))
 }
 
 # One row per step of a run (the reply to "steps_table"), in the order the

@@ -68,7 +68,7 @@ run_client <- R6::R6Class(
     artifact = function(name) {
       call <- environment()
       name <- as_client_id(name, "name", call)
-      artifact_value(private$end_task_ref(call), name, call)
+      artifact_value(end_task_ref(private$ref(), call), name, call)
     }
   ),
   active = list(
@@ -117,19 +117,6 @@ run_client <- R6::R6Class(
   private = list(
     noun = "Run",
 
-    # The ref of the end step's task; an error if the end step didn't run.
-    end_task_ref = function(call) {
-      task <- private$ask("end_task", call = call)
-      if (is.null(task)) {
-        pathspec <- self$pathspec
-        metaflow_abort(c(
-          "Run {.val {pathspec}} has no results: its {.field end} step didn't run.",
-          i = "Read artifacts of its other steps with {.code run$step(name)$task(id)$artifact()}."
-        ), "not_found", call = call)
-      }
-      as_ref(task)
-    },
-
     facts = function() {
       fields <- private$fields(c("status", "successful", "created_at", "finished_at", "tags", "user_tags"))
       status <- fields$status
@@ -172,6 +159,20 @@ run_client <- R6::R6Class(
     }
   )
 )
+
+# The ref of the end step's task of the run `run` (a ref), where a run's
+# results are; an error if the end step didn't run.
+end_task_ref <- function(run, call) {
+  task <- client_request("end_task", list(ref = run), call = call)
+  if (is.null(task)) {
+    pathspec <- run$pathspec
+    metaflow_abort(c(
+      "Run {.val {pathspec}} has no results: its {.field end} step didn't run.",
+      i = "Read artifacts of its other steps with {.code run$step(name)$task(id)$artifact()}."
+    ), "not_found", call = call)
+  }
+  as_ref(task)
+}
 
 # The user who made a run, from its `user:` system tag.
 run_user <- function(tags) {

@@ -475,11 +475,22 @@ def test_runs_table(server, runs):
 def test_tasks_table(server, runs):
     step = server.value("object", cls="Step", pathspec="TypesFlow/%s/square" % runs.tagged)
     table = server.value("tasks_table", ref=step)
-    assert set(table) == {"id", "index", "finished", "successful", "created_at", "finished_at"}
+    assert set(table) == {"step", "id", "index", "finished", "successful", "created_at",
+                          "finished_at"}
+    assert table["step"] == ["square"] * 3
     assert len(table["id"]) == 3
     assert sorted(table["index"]) == [0, 1, 2]
     assert table["finished"] == [True] * 3 and table["successful"] == [True] * 3
     assert all(in_window(runs, t) for t in table["created_at"] + table["finished_at"])
+
+
+def test_tasks_table_of_a_run_has_every_task_of_every_step(server, runs):
+    run = runs.ref("Run", "TypesFlow/%s" % runs.tagged)
+    table = server.value("tasks_table", ref=run)
+    assert table["step"] == ["start", "square", "square", "square", "join", "end"]
+    assert table["created_at"] == sorted(table["created_at"])
+    square = server.value("tasks_table", ref=server.value("child", ref=run, id="square"))
+    assert table["id"][1:4] == square["id"]
 
 
 def test_artifacts_table(server, runs):

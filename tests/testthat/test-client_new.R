@@ -15,6 +15,17 @@ test_that("new_*() make the client objects from ids", {
   expect_equal(task$pathspec, paste0(fixture$foreach, "/square/", step$a_task))
 })
 
+test_that("new_run() and new_flow() take a flow client or a flow made with metaflow()", {
+  fixture <- local_client_fixture()
+  run_id <- sub("^ClientForeachFlow/", "", fixture$foreach)
+  flow <- metaflow("ClientForeachFlow")
+  expect_equal(new_run(flow, run_id)$pathspec, fixture$foreach)
+  expect_equal(new_run(new_flow("ClientForeachFlow"), "latest_run")$pathspec, fixture$foreach)
+  expect_equal(new_flow(flow)$pathspec, "ClientForeachFlow")
+  expect_equal(new_step(flow, run_id, "square")$pathspec, paste0(fixture$foreach, "/square"))
+  expect_error(new_run(metaflow("NoSuchFlow"), "latest_run"), class = "metaflow_error_not_found")
+})
+
 test_that("new_*() take a pathspec alone", {
   fixture <- local_client_fixture()
   expect_equal(new_run(fixture$foreach)$pathspec, fixture$foreach)

@@ -47,8 +47,9 @@ test_that("tasks_table() has a row per task with its index and outcome", {
   fixture <- local_client_fixture()
   step_pathspec <- paste0(fixture$foreach, "/square")
   table <- tasks_table(step_pathspec)
-  expect_named(table, c("id", "index", "finished", "successful", "created_at", "finished_at", "duration"))
+  expect_named(table, c("step", "id", "index", "finished", "successful", "created_at", "finished_at", "duration"))
   expect_equal(nrow(table), 3)
+  expect_equal(table$step, rep("square", 3))
   expect_identical(table$index, 0:2)
   expect_true(all(table$finished & table$successful))
   expect_true(all(table$duration >= 0))
@@ -59,6 +60,25 @@ test_that("tasks_table() has a row per task with its index and outcome", {
   failed <- tasks_table(paste0(fixture$failed, "/start"))
   expect_true(failed$finished)
   expect_false(failed$successful)
+})
+
+test_that("tasks_table() of a run has every task of every step, steps in the order they ran", {
+  fixture <- local_client_fixture()
+  run <- new_run(fixture$foreach)
+  table <- tasks_table(run)
+  expect_equal(table$step, c("start", "square", "square", "square", "join", "end"))
+  expect_identical(table[table$step == "square", -1], tasks_table(run$step("square"))[, -1], ignore_attr = TRUE)
+  expect_identical(tasks_table(fixture$foreach), table)
+})
+
+test_that("artifacts_table() of a run lists its results, the artifacts of its end task", {
+  fixture <- local_client_fixture()
+  run <- new_run(fixture$linear)
+  table <- artifacts_table(run)
+  expect_identical(table, artifacts_table(run$step("end")$task(run$end_task)))
+  expect_setequal(table$name, run$artifacts)
+  expect_identical(artifacts_table(fixture$linear), table)
+  expect_error(artifacts_table(fixture$failed), class = "metaflow_error_not_found")
 })
 
 test_that("artifacts_table() has a row per artifact with type, size and encoding", {

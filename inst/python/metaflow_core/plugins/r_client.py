@@ -245,9 +245,18 @@ class Server(object):
                                "user_tags"])
 
     def op_tasks_table(self, ref):
-        tasks = list(reversed(object_at(ref).tasks()))
-        return _columns(tasks, ["id", "index", "finished", "successful", "created_at",
-                                "finished_at"])
+        """The tasks of a step, or of every step of a run, in the order they started."""
+        obj = object_at(ref)
+        steps = reversed(obj.steps()) if isinstance(obj, client.Run) else [obj]
+        step_names, tasks = [], []
+        for step in steps:
+            for task in reversed(step.tasks()):
+                step_names.append(step.id)
+                tasks.append(task)
+        table = {"step": step_names}
+        table.update(_columns(tasks, ["id", "index", "finished", "successful", "created_at",
+                                      "finished_at"]))
+        return table
 
     def op_artifacts_table(self, ref):
         artifacts = list(object_at(ref).artifacts)
