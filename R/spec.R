@@ -116,11 +116,22 @@ spec_step <- function(step) {
   list(
     name = step$name,
     "function" = if (is.null(step$r_function)) NULL else step$name,
+    source = function_source(step$r_function),
     "next" = I(step$next_step),
     foreach = step$foreach,
     join = step$join,
     decorators = lapply(step$decorators, spec_decorator)
   )
+}
+
+# A step function's code, for `task$code`: as written when R kept its source
+# (in a session, or with options(keep.source = TRUE)), else deparsed.
+function_source <- function(fn) {
+  if (is.null(fn)) {
+    return(NULL)
+  }
+  control <- c("keepNA", "keepInteger", "niceNames", "showAttributes", "useSource")
+  paste(deparse(fn, width.cutoff = 80L, control = control), collapse = "\n")
 }
 
 spec_decorator <- function(decorator) {

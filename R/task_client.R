@@ -39,7 +39,11 @@
 #' * `stdout`, `stderr`: what it printed, a string.
 #' * `metadata_dict`: its metadata, a named list of strings.
 #' * `runtime_name`: where it ran (`"dev"` for a local run).
-#' * `code`: the code its run stored (see [run_client]).
+#' * `code`: the R function of its step, as a string: the source as written
+#'   when R kept it (`options(keep.source = TRUE)`, the default in an
+#'   interactive session), else deparsed (as under `Rscript`). `NULL` for a
+#'   step without a function and for a task of a Python flow. The run's whole
+#'   code is `run$code` (see [run_client]).
 #'
 #' @section Methods:
 #' * `artifact(name)`: the value of an artifact.
@@ -148,10 +152,10 @@ task_client <- R6::R6Class(
       runtime <- sub("^runtime:", "", grep("^runtime:", self$tags, value = TRUE))
       if (length(runtime) > 0L) runtime[[1L]]
     },
-    #' @field code The code the task's run stored.
+    #' @field code The source of the task's R step function.
     code = function(value) {
       assert_read_only(value, "code")
-      read_run_code(private$ask("code"))
+      step_source(read_run_code(private$ask("code")), self$parent)
     }
   ),
   private = list(
@@ -206,6 +210,17 @@ resolve_task <- function(step, task_id, call) {
   task_id <- as_client_id(task_id, "task_id", call)
   step <- ref_at(step, "Step", call)
   child_ref(step, task_id, call)
+}
+
+# The source of step `step`'s R function in a run's code (read_run_code()),
+# or NULL.
+step_source <- function(code, step) {
+  for (spec_step in code$spec$steps) {
+    if (identical(spec_step$name, step)) {
+      return(spec_step$source)
+    }
+  }
+  NULL
 }
 
 # "2 (of 3 splits of items)" for a task in a foreach (its foreach stack, as

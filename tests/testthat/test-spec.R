@@ -45,11 +45,12 @@ test_that("flow.json holds the flow as PROTOCOL.md section 1 describes", {
   expect_equal(spec$parameters[[2]]$default, "[\"Drama\",\"Sci-Fi\"]")
   expect_true(spec$parameters[[2]]$required)
   expect_equal(spec$parameters[[3]]$separator, ",")
-  expect_equal(spec$parameters[[4]][c("type", "default", "is_flag")], list(type = "bool", default = NULL, is_flag = TRUE))
+  expect_equal(spec$parameters[[4]][c("type", "default", "is_flag")], list(type = "bool", default = FALSE, is_flag = TRUE))
 
   expect_equal(vapply(spec$steps, function(s) s$name, ""), c("start", "stats", "join", "end"))
   expect_equal(spec$steps[[1]], list(
-    name = "start", "function" = "start", "next" = list("stats"), foreach = "genres",
+    name = "start", "function" = "start", source = function_source(flow$get_steps()$start$r_function),
+    "next" = list("stats"), foreach = "genres",
     join = FALSE, decorators = list(list(name = "retry", attributes = list(times = 3, minutes_between_retries = 2)))
   ))
   expect_true(spec$steps[[3]]$join)
@@ -59,6 +60,24 @@ test_that("flow.json holds the flow as PROTOCOL.md section 1 describes", {
   expect_equal(unlist(spec$r$lib_paths), .libPaths())
   expect_equal(spec$r$r_version, as.character(getRversion()))
   expect_equal(spec$r$package_version, as.character(utils::packageVersion("metaflow")))
+})
+
+test_that("a step's source is its code as written when R kept it, else deparsed", {
+  written <- "function(self) {\n  # the answer\n  self$x <- 42L\n}"
+  kept <- eval(parse(text = written, keep.source = TRUE))
+  expect_identical(function_source(kept), written)
+  deparsed <- eval(parse(text = written, keep.source = FALSE))
+  expect_identical(function_source(deparsed), "function (self) \n{\n    self$x <- 42L\n}")
+  expect_null(function_source(NULL))
+
+  flow <- metaflow("SourceFlow") %>%
+    step(step = "start", r_function = kept, next_step = "end") %>%
+    step(step = "end")
+  dir <- withr::local_tempdir()
+  write_flow_spec(flow, dir)
+  spec <- read_spec(dir)
+  expect_identical(spec$steps[[1]]$source, written)
+  expect_null(spec$steps[[2]]$source)
 })
 
 test_that("flow.json keeps arrays, empty objects and JSON types", {

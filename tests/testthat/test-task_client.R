@@ -32,7 +32,18 @@ test_that("a successful task's outcome, logs and metadata", {
   expect_equal(metadata$step_name, "start")
   expect_equal(metadata$attempt, "0")
   expect_equal(task$runtime_name, "dev")
-  expect_equal(task$code, new_run(fixture$linear)$code)
+})
+
+test_that("code is the R function of the task's step", {
+  fixture <- local_client_fixture()
+  start <- first_task(fixture$linear, "start")$code
+  expect_type(start, "character")
+  expect_match(start, "^function \\(self\\)")
+  expect_match(start, "self$df <- data.frame(a = 1:3", fixed = TRUE)
+  expect_match(first_task(fixture$linear, "end")$code, "self$y <- self$x + 1L", fixed = TRUE)
+  expect_match(first_task(fixture$foreach, "join")$code, "^function \\(self, inputs\\)")
+  expect_null(first_task(fixture$foreach, "end")$code)
+  expect_null(first_task(fixture$python, "start")$code)
 })
 
 test_that("artifacts come back as the identical R objects", {
