@@ -1,12 +1,14 @@
 #' Run one R step for the Python engine
 #'
-#' The single entry point the engine runs for every attempt of an R step:
+#' The single entry point the engine runs through Rscript:
 #' `Rscript --no-save --no-restore -e "metaflow:::bridge_main()" REQUEST_RDS`
-#' (inst/PROTOCOL.md, sections 4 to 6). It reads the request, prepares the
-#' process the way the flow script had it (attached packages, global objects),
-#' calls the step function with `self` (and `inputs` in a join), writes the
-#' artifacts the step assigned and `result.json` to the request's output
-#' directory, and quits with status 0, or 1 if the step failed.
+#' (inst/PROTOCOL.md, sections 4 to 6), for every attempt of an R step and for
+#' the previews of R values that `dump` shows (R/bridge_preview.R). For a
+#' step, it reads the request, prepares the process the way the flow script
+#' had it (attached packages, global objects, options), calls the step
+#' function with `self` (and `inputs` in a join), writes the artifacts the
+#' step assigned and `result.json` to the request's output directory, and
+#' quits with status 0, or 1 if the step failed.
 #'
 #' The step process starts as any `Rscript` does, with R's default packages,
 #' so a step sees what the same code sees in a plain `Rscript`. Every R step
@@ -31,6 +33,11 @@ run_bridge <- function(request) {
     return(1L)
   }
   request <- parsed$value
+  if (!is.null(request$previews)) {
+    previews <- artifact_previews(as.character(unlist(request$previews)))
+    write_result_file(request$output_dir, list(ok = TRUE, previews = as.list(previews)))
+    return(0L)
+  }
   outcome <- run_task(request)
   if (!is.null(outcome$error)) {
     report_error(sprintf("Error in step %s", request$step), outcome$error)
@@ -264,17 +271,20 @@ item_label <- function(item) {
   }
 }
 
-# result.json is written to a temporary name and renamed into place, so the
-# engine never reads half a file.
 write_result <- function(output_dir, outcome) {
   ok <- is.null(outcome$error)
-  result <- list(
+  write_result_file(output_dir, list(
     ok = ok,
     artifacts = if (ok) outcome$value$artifacts else json_object(list(), character()),
     merge = if (ok) outcome$value$merge else json_object(list(), character()),
     foreach = if (ok) outcome$value$foreach,
     error = outcome$error
-  )
+  ))
+}
+
+# result.json is written to a temporary name and renamed into place, so the
+# engine never reads half a file.
+write_result_file <- function(output_dir, result) {
   temporary <- file.path(output_dir, ".result.json.partial")
   writeLines(json_text(result), temporary, useBytes = TRUE)
   if (!file.rename(temporary, file.path(output_dir, "result.json"))) {

@@ -386,6 +386,26 @@ test_that("a bare `Rscript flow.R` runs the flow", {
   expect_equal(new_run("LinearFlow", "latest_run")$artifact("result"), 1.2)
 })
 
+test_that("`Rscript flow.R dump` shows a short str() of each R artifact", {
+  dir <- local_run_dir()
+  script <- write_flow_script(c(
+    'flow <- metaflow("DumpFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    self$count <- 42L',
+    '    self$frame <- data.frame(a = 1:3, b = c("x", "y", "z"))',
+    '    self$big <- runif(1e4)',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ), dir)
+  expect_equal(run_script(script, "run")$status, 0)
+  run_id <- new_run("DumpFlow", "latest_run")$id
+  dump <- run_script(script, c("dump", paste0(run_id, "/start")))
+  expect_equal(dump$status, 0, info = dump$stderr)
+  expect_match(dump$stdout, "count \\[size: [0-9]+ type: R object\\] =  int 42\n")
+  expect_match(dump$stdout, "= 'data.frame':\t3 obs. of  2 variables:\n     $ a: int  1 2 3\n", fixed = TRUE)
+  expect_match(dump$stdout, "big \\[size: [0-9]+ type: R object\\] = < artifact too large >")
+})
+
 test_that("run() runs other commands and returns 0", {
   local_run_dir()
   flow <- linear_flow()

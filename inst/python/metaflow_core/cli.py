@@ -295,26 +295,28 @@ def make_cli(flow, graph):
     def dump(state, input_path, private, max_value_size, include, out_file):
         tasks = _tasks_for(state, input_path)
         wanted = set(filter(None, include.split(",")))
-        collected = {}
+
+        def dumped(name):
+            return (private or not name.startswith("_")) and (not wanted or name in wanted)
+
+        names = {ds.pathspec: [name for name in sorted(ds.keys()) if dumped(name)]
+                 for ds in tasks}
+        collected = {
+            ds.pathspec: {name: ds.load_object(name) for name in names[ds.pathspec]
+                          if max_value_size and ds.info[name]["size"] <= max_value_size}
+            for ds in tasks
+        }
+        shown = _shown_values(flow, [v for values in collected.values() for v in values.values()])
         for ds in tasks:
             state.echo("Dumping output of run_id=*%s* step=*%s* task_id=*%s*"
                        % (ds.run_id, ds.step_name, ds.task_id))
-            values = {}
-            for name in sorted(ds.keys()):
-                if (name.startswith("_") and not private) or (wanted and name not in wanted):
-                    continue
+            for name in names[ds.pathspec]:
                 info = ds.info[name]
-                if max_value_size and info["size"] <= max_value_size:
-                    value = ds.load_object(name)
-                    values[name] = value
-                    shown = repr(value)
-                elif max_value_size:
-                    shown = "< artifact too large >"
+                if name in collected[ds.pathspec]:
+                    text = "= " + next(shown).replace("\n", "\n    ")
                 else:
-                    shown = ""
-                click.echo("%s [size: %d type: %s] %s" % (
-                    name, info["size"], info["type"], ("= " + shown) if shown else ""))
-            collected[ds.pathspec] = values
+                    text = "= < artifact too large >" if max_value_size else ""
+                click.echo("%s [size: %d type: %s] %s" % (name, info["size"], info["type"], text))
         if out_file:
             import pickle
 
@@ -409,6 +411,18 @@ def make_cli(flow, graph):
         click.echo(ctx.parent.get_help())
 
     return start
+
+
+def _shown_values(flow, values):
+    """How dump shows each of ``values``, in order: repr() for a Python value, a
+    short str() for an R value (all R values rendered by one Rscript)."""
+    from .datastore.serializers import RObject
+    from .plugins.r_bridge import r_previews
+
+    r_values = [value for value in values if isinstance(value, RObject)]
+    previews = iter(r_previews(flow, r_values))
+    return iter([next(previews) if isinstance(value, RObject) else repr(value)
+                 for value in values])
 
 
 def _descendants(graph, name):

@@ -3,7 +3,8 @@
 The task process writes a request naming the step's inherited artifacts (blob
 paths, never values) as an RDS file, which R reads with base R alone, starts one
 ``Rscript`` for the step, and reads back ``result.json`` and the artifacts R
-assigned as RDS bytes, which the datastore stores verbatim.
+assigned as RDS bytes, which the datastore stores verbatim. The same entry point
+renders short previews of R values for ``dump``.
 """
 
 import json
@@ -14,6 +15,7 @@ import sys
 import tempfile
 
 from ..current import current
+from ..datastore.cas import MAGIC
 from ..datastore.serializers import RObject
 from ..exceptions import MetaflowException
 from ..flowspec import FlowSpec
@@ -21,6 +23,8 @@ from . import rds
 
 PROTOCOL_VERSION = 1
 R_ENTRY = "metaflow:::bridge_main()"
+# The longest dump waits for R to render previews before showing values without them.
+PREVIEW_TIMEOUT = 60
 _specs = {}
 
 
@@ -108,15 +112,9 @@ def r_step(flow, function, inputs=None):
     try:
         request_path = os.path.join(output_dir, "request.rds")
         rds.dump(_request(flow, step_name, function, inputs, spec_dir, output_dir), request_path)
-        env = dict(os.environ)
-        env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
-        # The R client inside a step talks to the same Python that runs the task.
-        env.setdefault("METAFLOW_PYTHON", sys.executable)
         sys.stdout.flush()
         sys.stderr.flush()
-        returncode = subprocess.call(
-            [r["rscript"], "--no-save", "--no-restore", "-e", R_ENTRY, request_path], env=env
-        )
+        returncode = subprocess.call(_rscript_command(r, request_path), env=_r_environment(r))
         result = _read_result(output_dir)
         if result is None:
             raise RStepError(
@@ -130,6 +128,52 @@ def r_step(flow, function, inputs=None):
         _apply(flow, result, inputs, output_dir)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def _rscript_command(r, request_path):
+    return [r["rscript"], "--no-save", "--no-restore", "-e", R_ENTRY, request_path]
+
+
+def _r_environment(r):
+    env = dict(os.environ)
+    env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
+    # The R client inside a step talks to the same Python that runs the task.
+    env.setdefault("METAFLOW_PYTHON", sys.executable)
+    return env
+
+
+def r_previews(flow, values):
+    """A short ``str()`` of each R value (an RObject), rendered by one Rscript.
+
+    Where that can't be done (a flow without an R spec, R failing or taking
+    longer than PREVIEW_TIMEOUT seconds) the values' repr() stands in.
+    """
+    spec_dir = getattr(type(flow), "_r_spec_dir", None)
+    fallback = [repr(value) for value in values]
+    if not values or spec_dir is None:
+        return fallback
+    r = _spec(spec_dir)["r"]
+    work_dir = tempfile.mkdtemp(prefix="mf-r-preview-")
+    try:
+        paths = []
+        for i, value in enumerate(values):
+            paths.append(os.path.join(work_dir, "%d.blob" % i))
+            with open(paths[-1], "wb") as f:
+                f.write(MAGIC + b"n" + value.rds_bytes)
+        request_path = os.path.join(work_dir, "request.rds")
+        rds.dump({"version": PROTOCOL_VERSION, "previews": paths, "output_dir": work_dir},
+                 request_path)
+        try:
+            subprocess.run(_rscript_command(r, request_path), env=_r_environment(r),
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=PREVIEW_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            return fallback
+        result = _read_result(work_dir)
+        previews = (result or {}).get("previews")
+        return previews if isinstance(previews, list) and len(previews) == len(values) else fallback
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _read_result(output_dir):
