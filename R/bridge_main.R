@@ -317,10 +317,20 @@ attempt <- function(expr, step_function = NULL) {
 error_record <- function(err, trace) {
   call <- conditionCall(err)
   list(
-    message = conditionMessage(err),
+    message = unwrapped_message(err),
     call = if (!is.null(call)) format_call(call),
     traceback = as.list(trace)
   )
+}
+
+# An error's message without the line breaks cli puts in to fit the console
+# (an error of cli_abort(), such as the client's, formats itself when asked):
+# the engine's summary of a failed step shows the message's first line, which
+# must hold the whole headline.
+unwrapped_message <- function(err) {
+  old <- options(cli.width = 10000L)
+  on.exit(options(old))
+  conditionMessage(err)
 }
 
 # Called from a calling handler: the stack still holds the failing calls.

@@ -160,18 +160,19 @@ def test_a_pathspec_of_the_wrong_shape_is_invalid(cls, pathspec, expects):
     assert str(err.value).startswith(expects)
 
 
-def test_missing_flow_lists_the_flows(hello):
+def test_missing_flow_names_the_location_and_lists_the_flows(datastore, hello):
     hello_run(flow="OtherFlow")
     with pytest.raises(MetaflowNotFound) as err:
         Flow("NoFlow")
-    assert str(err.value) == "Flow 'NoFlow' does not exist. Flows: HelloFlow, OtherFlow"
+    assert str(err.value) == (
+        "Flow 'NoFlow' does not exist in local@%s. Flows: HelloFlow, OtherFlow" % datastore)
 
 
 def test_missing_flow_with_no_flows_names_the_location(datastore):
     with pytest.raises(MetaflowNotFound) as err:
         Run("NoFlow/1")
     assert str(err.value) == (
-        "Flow 'NoFlow' does not exist. There are no flows in local@%s." % datastore)
+        "Flow 'NoFlow' does not exist: there are no flows in local@%s." % datastore)
 
 
 def test_missing_run_lists_the_latest_runs(hello):

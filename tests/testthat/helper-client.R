@@ -212,8 +212,10 @@ run_python_flow <- function(dir, name, body = "        self.number = 1", user = 
   paste0(name, "/", readLines(run_id_file, warn = FALSE))
 }
 
-# Output with run ids and times replaced, for snapshots.
+# Output with the fixture's datastore, run ids and times replaced, for
+# snapshots.
 scrub_client_output <- function(lines) {
+  lines <- gsub(client_fixture()$root, "<root>", lines, fixed = TRUE)
   lines <- gsub("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", "<time>", lines)
   lines <- gsub("[0-9]+(\\.[0-9]+)?s\\b", "<secs>", lines)
   lines <- gsub("[0-9]+m [0-9]+s\\b", "<secs>", lines)

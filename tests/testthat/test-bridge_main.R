@@ -265,6 +265,16 @@ test_that("an R error fails the step with its message, call and the user's trace
   expect_no_match(ran$stderr, "bridge_main|run_bridge|tryCatch")
 })
 
+test_that("an error cli formats keeps its headline on the first line of the record", {
+  headline <- paste(rep("A long headline", 12), collapse = " ")
+  ran <- run_step(function(self) cli::cli_abort(c(headline, i = "A hint.")), globals = list(headline = headline))
+
+  expect_identical(ran$status, 1L)
+  lines <- strsplit(ran$result$error$message, "\n")[[1]]
+  expect_identical(lines[[1]], headline)
+  expect_match(lines[[2]], "A hint.", fixed = TRUE)
+})
+
 test_that("an error inside the package shows the user's call, not the package's insides", {
   ran <- run_step(function(self) print(self$missing))
 

@@ -663,6 +663,20 @@ test_that("options() and Sys.setenv() of the session reach the steps of run()", 
   expect_identical(run$artifact("variable"), "from the session")
 })
 
+test_that("a client error inside a step names the datastore the step's client read", {
+  dir <- local_run_dir()
+  result <- run_script(write_flow_script(c(
+    'flow <- metaflow("LookupFlow") %>%',
+    '  step(step = "start", r_function = function(self) new_flow("NoSuchFlow"), next_step = "end") %>%',
+    '  step(step = "end")'
+  ), dir), "run")
+  expect_false(result$status == 0)
+  # The whole headline is the first line of the step's error, which the run's error shows.
+  headline <- paste0("Flow 'NoSuchFlow' does not exist in local@", dir, ". Flows: LookupFlow")
+  expect_match(result$stderr, paste("Error in step start:", headline), fixed = TRUE)
+  expect_match(result$stderr, paste("Step start (task-id 1) failed: R error:", headline), fixed = TRUE)
+})
+
 test_that("artifacts come back identical() after a round trip through the datastore", {
   local_run_dir()
   run_flow_script(c(

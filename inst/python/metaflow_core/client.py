@@ -246,10 +246,14 @@ class _Source(object):
         provider = self.provider
         flow = components[0]
         if provider.flow(flow) is None:
+            # Named, since a step's client reads its run's datastore, which may
+            # not be the one the user had in mind.
             flows = provider.flows()
-            nearby = ("Flows: %s" % _listing(flows)) if flows else (
-                "There are no flows in %s." % provider.describe())
-            return MetaflowNotFound("Flow '%s' does not exist. %s" % (flow, nearby))
+            if not flows:
+                return MetaflowNotFound("Flow '%s' does not exist: there are no flows in %s."
+                                        % (flow, provider.describe()))
+            return MetaflowNotFound("Flow '%s' does not exist in %s. Flows: %s"
+                                    % (flow, provider.describe(), _listing(flows)))
         if len(components) > 1 and provider.run(flow, components[1]) is None:
             runs = [r["run_number"] for r in _newest_first(provider.runs(flow), "run_number")]
             nearby = ("Latest runs of %s: %s" % (flow, _listing(runs))) if runs else (
