@@ -10,7 +10,7 @@
 #'   `next_step = c("fit_glm", "fit_tree")`.
 #' * A foreach split runs the next step once per element of an artifact:
 #'   `next_step = "fit", foreach = "alphas"`; in that step `self$input` is
-#'   the element.
+#'   the element (for a data frame, a column; see `foreach`).
 #' * A join step, `join = TRUE`, gathers the branches of a split: its
 #'   function takes a second argument, `inputs`, the list of the branches.
 #'
@@ -33,7 +33,12 @@
 #'   the step's function: `function(self)`, or `function(self, inputs)` for a
 #'   join step.
 #' @param foreach `NULL`, or the name of the artifact to fan out over; the
-#'   step must then have exactly one `next_step`.
+#'   step must then have exactly one `next_step`. The next step runs once per
+#'   element, as [lapply()] goes over it: each element of a vector, each item
+#'   of a list, each *column* of a data frame (`self$input` is then the
+#'   column). To run once per row, split the data frame into a list of rows:
+#'   `self$rows <- split(df, seq_len(nrow(df)))`, then `foreach = "rows"`
+#'   (each `self$input` is a one-row data frame).
 #' @param join Whether the step is a join step.
 #' @param next_step The step or steps to go to next; `NULL` only for `end`.
 #' @return The flow, invisibly, with the step added.

@@ -519,6 +519,34 @@ test_that("foreach splits over a length-1 vector, a numeric vector and a list of
   expect_equal(sort(tasks_table(run$step("each_frame"))$index), c(0, 1))
 })
 
+test_that("a foreach over a data frame goes over its columns, over split() rows over its rows", {
+  local_run_dir()
+  run_flow_script(c(
+    'flow <- metaflow("FrameForeachFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    self$df <- data.frame(a = 1:3, b = c("x", "y", "z"))',
+    '    self$rows <- split(self$df, seq_len(nrow(self$df)))',
+    '  }, next_step = "split_columns") %>%',
+    '  step(step = "split_columns", next_step = "each_column", foreach = "df") %>%',
+    '  step(step = "each_column", r_function = function(self) self$got <- self$input, next_step = "join_columns") %>%',
+    '  step(step = "join_columns", join = TRUE, r_function = function(self, inputs) {',
+    '    self$columns <- gather_inputs(inputs, "got")',
+    '    merge_artifacts(self, inputs, exclude = list("got"))',
+    '  }, next_step = "split_rows") %>%',
+    '  step(step = "split_rows", next_step = "each_row", foreach = "rows") %>%',
+    '  step(step = "each_row", r_function = function(self) self$got <- self$input, next_step = "join_rows") %>%',
+    '  step(step = "join_rows", join = TRUE, r_function = function(self, inputs) {',
+    '    self$row_inputs <- gather_inputs(inputs, "got")',
+    '    merge_artifacts(self, inputs, exclude = list("got"))',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  run <- new_run("FrameForeachFlow", "latest_run")
+  df <- data.frame(a = 1:3, b = c("x", "y", "z"))
+  expect_identical(run$artifact("columns"), list(1:3, c("x", "y", "z")))
+  expect_identical(run$artifact("row_inputs"), unname(split(df, seq_len(nrow(df)))))
+})
+
 test_that("a two-level nested foreach sees both levels of its stack", {
   local_run_dir()
   run_flow_script(c(
