@@ -310,19 +310,13 @@ abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
     check_python(find_python(call = call), call = call)
   }
   problem <- engine_problem(result$stderr, result$status)
-  if (result$status == 2) {
-    program <- script_program()
-    headline <- if (is.null(program)) {
-      "The engine rejected the arguments of {.fn run} for flow {flow_name}."
-    } else {
-      "The engine rejected the command line of {.code {program} {command}} for flow {flow_name}."
-    }
-    metaflow_abort(
-      c(headline, x = "{problem}"),
-      "usage", status = result$status, pathspec = pathspec, call = call
-    )
-  }
-  headline <- if (!is.null(pathspec)) {
+  usage <- result$status == 2
+  program <- script_program()
+  headline <- if (usage && is.null(program)) {
+    "The engine rejected the arguments of {.fn run} for flow {flow_name}."
+  } else if (usage) {
+    "The engine rejected the command line of {.code {program} {command}} for flow {flow_name}."
+  } else if (!is.null(pathspec)) {
     "Run {pathspec} failed."
   } else if (command %in% c("run", "resume")) {
     "Flow {flow_name} failed before its run started."
@@ -331,7 +325,7 @@ abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
   }
   metaflow_abort(
     c(headline, x = "{problem}"),
-    "run", status = result$status, pathspec = pathspec, call = call
+    if (usage) "usage" else "run", status = result$status, pathspec = pathspec, call = call
   )
 }
 
