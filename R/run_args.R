@@ -426,7 +426,8 @@ engine_args_from_command_line <- function(argv, parameters) {
 
 # The engine's commands, as `Rscript flow.R help` lists them.
 engine_commands <- c(
-  "check", "dump", "help", "logs", "output-raw", "resume", "run", "show", "tag", "version"
+  "check", "dump", "help", "logs", "output-raw", "resume", "run", "show", "status", "tag",
+  "version"
 )
 
 # A command line that puts options of `run` before any command

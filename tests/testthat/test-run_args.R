@@ -294,7 +294,7 @@ test_that("a command the engine doesn't have is an error listing the commands", 
 test_that("command lines with a command, or none, pass", {
   for (argv in list(character(), "run", c("run", "--alpha", "5"), c("--quiet", "show"),
                     c("--datastore", "local", "run"), c("resume", "--origin-run-id", "1"),
-                    c("output-raw"), c("tag", "list"), "--help")) {
+                    c("output-raw"), c("tag", "list"), "status", "--help")) {
     expect_no_error(check_argv(argv))
   }
 })
