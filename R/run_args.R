@@ -304,7 +304,8 @@ parameter_text <- function(parameter, value, call = parent.frame()) {
   }
   fits <- is.atomic(value) && !is.object(value) && length(value) >= 1 && !anyNA(value) &&
     switch(type,
-      int = is_text_of(value, type, parameter$separator) || (is.numeric(value) && all(value == trunc(value))),
+      int = is_text_of(value, type, parameter$separator) ||
+        (is.numeric(value) && all(value == trunc(value))),
       float = is_text_of(value, type, parameter$separator) || is.numeric(value),
       bool = is_text_of(value, type, parameter$separator) || is.logical(value),
       is.character(value) || is.numeric(value) || is.logical(value)

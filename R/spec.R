@@ -3,8 +3,9 @@
 #' Writes the two files the Python engine reads (see `inst/PROTOCOL.md`,
 #' sections 1 and 2): `dir/flow.json`, the flow as data, and
 #' `dir/functions.rds`, its R step functions with the global objects they use,
-#' the packages the script attached and the session's options. Each file is written to a temporary
-#' file in `dir` and renamed into place, so a reader never sees half a file.
+#' the packages the script attached and the session's options. Each file is
+#' written to a temporary file in `dir` and renamed into place, so a reader
+#' never sees half a file.
 #' The flow is validated first ([validate_flow()]).
 #'
 #' @param flow A Flow.
@@ -13,13 +14,11 @@
 #'   defaults, parameter name -> value, as [evaluate_parameter_defaults()]
 #'   returns; they replace those parameters' defaults. The default functions
 #'   of parameters not in the list are called here.
-#' @param options The options the steps get, as [carried_options()] returns.
 #' @param call The call errors are reported for.
 #' @return The paths of the two files, invisibly: a character vector with
 #'   names `flow` and `functions`.
 #' @noRd
-write_flow_spec <- function(flow, dir, parameter_defaults = NULL, options = carried_options(),
-                            call = parent.frame()) {
+write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.frame()) {
   validate_flow(flow, call = call)
   parameters <- resolve_parameters(flow, parameter_defaults, call)
   if (!dir.exists(dir)) {
@@ -50,7 +49,10 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, options = carr
   write_atomically(functions_path, function(path) {
     globals <- c(find_globals(functions), s4_definitions())
     saveRDS(
-      list(steps = functions, globals = globals, packages = attached_packages(), options = options),
+      list(
+        steps = functions, globals = globals, packages = attached_packages(),
+        options = carried_options()
+      ),
       path
     )
   })

@@ -267,7 +267,10 @@ test_that("an R error fails the step with its message, call and the user's trace
 
 test_that("an error cli formats keeps its headline on the first line of the record", {
   headline <- paste(rep("A long headline", 12), collapse = " ")
-  ran <- run_step(function(self) cli::cli_abort(c(headline, i = "A hint.")), globals = list(headline = headline))
+  ran <- run_step(
+    function(self) cli::cli_abort(c(headline, i = "A hint.")),
+    globals = list(headline = headline)
+  )
 
   expect_identical(ran$status, 1L)
   lines <- strsplit(ran$result$error$message, "\n")[[1]]

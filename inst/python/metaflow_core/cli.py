@@ -2,9 +2,10 @@
 
 Every option also reads ``METAFLOW_<OPTION>`` or ``METAFLOW_<COMMAND>_<OPTION>``
 from the environment. A front end that runs the generated module names itself
-with ``METAFLOW_PROG_NAME`` (``Rscript flow.R``), or with
-``METAFLOW_USAGE_HINTS=0`` says it has no command line to show the usage of. Errors print a headline and a message, never an engine
-traceback unless ``--debug`` is given.
+with ``METAFLOW_PROG_NAME`` (``Rscript flow.R``), or says with
+``METAFLOW_USAGE_HINTS=0`` that it has no command line to show the usage of.
+Errors print a headline and a message, never an engine traceback unless
+``--debug`` is given.
 """
 
 import json

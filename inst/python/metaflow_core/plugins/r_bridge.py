@@ -23,7 +23,7 @@ from . import rds
 
 PROTOCOL_VERSION = 1
 R_ENTRY = "metaflow:::bridge_main()"
-# The longest dump waits for R to render previews before showing values without them.
+# Seconds dump waits for R's previews before it shows the values without them.
 PREVIEW_TIMEOUT = 60
 _specs = {}
 
