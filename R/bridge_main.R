@@ -319,6 +319,7 @@ error_record <- function(err, trace) {
   list(
     message = unwrapped_message(err),
     call = if (!is.null(call)) format_call(call),
+    class = as.list(class(err)),
     traceback = as.list(trace)
   )
 }

@@ -105,7 +105,7 @@ def test_foreach_over_fifty_items(open_client, tmp_path):
 def test_bad_foreach_artifact_fails_the_run(open_client, tmp_path, kind, message):
     run, result = run_failing(
         open_client, tmp_path, "foreach_errors_flow.py", "--kind", kind,
-        messages=["Invalid self.next() transition detected", message,
+        messages=["Invalid foreach", message,
                   "Step start (task-id 1) failed:"],
     )
 

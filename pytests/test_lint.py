@@ -863,18 +863,9 @@ def test_empty_foreach(tmp_path):
     assert_located(err, graph, source, "start", 'self.next(self.join, foreach="xs")')
 
 
-def test_render_and_format():
+def test_render():
     assert lint.render("Step *a* is *b*.") == "Step a is b."
     assert lint.render("Step *a* x", color=True) == "Step \x1b[1ma\x1b[0m x"
-    err = LintWarn("Step *a* is bad.\nSecond line.", lineno=7, source_file="/x/f.py", step="a")
-    assert lint.format_lint_error(err) == (
-        "    Validity checker found an issue in file /x/f.py on line 7:\n"
-        "    Step a is bad.\n"
-        "    Second line.\n"
-    )
-    assert lint.format_lint_error(LintWarn("No *start*.", source_file="/x/f.py")) == (
-        "    Validity checker found an issue in file /x/f.py:\n    No start.\n"
-    )
 
 
 CLI_FLOWS = {

@@ -18,9 +18,10 @@ import click
 from . import __version__
 from .datastore import FlowDataStore
 from .datastore.storage import STORAGE_TYPES
+from .cli_errors import FAILURE_FILE_OPTION, failure_file, failure_summary, format_error, write_failure
 from .exceptions import CommandException, MetaflowException
 from .graph import FlowGraph
-from .lint import format_lint_error, render, validate
+from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
 from .parameters import JSONType, flow_parameters
@@ -137,6 +138,28 @@ def parameters_epilog(options):
     return "\n".join(lines)
 
 
+# Options accepted, as Metaflow's command line has them, that change nothing here
+# yet: each says so in one line when given.
+NO_EFFECT_YET = {
+    "package_suffixes": "--package-suffixes has no effect yet: the code package comes with the "
+                        "AWS support.",
+    "environment": "--environment has no effect yet: steps run in the local environment.",
+    "pylint": "--pylint has no effect: the flow is checked by the engine's own graph checks.",
+    "warnings": "--warnings has no effect yet: check reports only errors.",
+}
+
+
+def warn_without_effect(ctx, messages):
+    """One line on stderr for each option in ``messages`` that the command line or the
+    environment gave."""
+    from click.core import ParameterSource
+
+    for name, message in messages.items():
+        source = ctx.get_parameter_source(name)
+        if name in ctx.params and source not in (None, ParameterSource.DEFAULT):
+            click.echo("Warning: %s" % message, err=True)
+
+
 def make_cli(flow, graph):
     options = parameter_options(type(flow))
     # What runs without a command: `check` for a Python flow, as in Metaflow; a
@@ -162,10 +185,13 @@ def make_cli(flow, graph):
     @click.option("--package-suffixes", default=".py,.R,.RDS", show_default=True,
                   help="File suffixes to include in the code package.")
     @click.option("--pylint/--no-pylint", default=False, hidden=True)
+    @click.option(FAILURE_FILE_OPTION, default=None,
+                  help="If the command fails, write what failed to this file, as JSON.")
     @click.version_option(__version__, prog_name="metaflow_core")
     @click.pass_context
     def start(ctx, quiet, debug, datastore, datastore_root, metadata, environment,
-              decospecs, package_suffixes, pylint):
+              decospecs, package_suffixes, pylint, failure_file):
+        warn_without_effect(ctx, NO_EFFECT_YET)
         ctx.obj = State(flow, graph, quiet, debug, datastore, datastore_root, metadata,
                         decospecs)
         if ctx.invoked_subcommand is None:
@@ -173,8 +199,10 @@ def make_cli(flow, graph):
 
     @start.command(help=command_help("check", "Check that the flow is valid"))
     @click.option("--warnings/--no-warnings", default=False, help="Show all warnings.")
-    @click.pass_obj
-    def check(state, warnings):
+    @click.pass_context
+    def check(ctx, warnings):
+        warn_without_effect(ctx, {"warnings": NO_EFFECT_YET["warnings"]})
+        state = ctx.obj
         state.info("Validating your flow...")
         state.validate()
         state.info("    The graph looks good!")
@@ -523,8 +551,19 @@ def _num(text):
 
 
 def main(flow, args=None):
-    """Parse the command line and run a command for ``flow``; exits the process."""
-    debug = "--debug" in (sys.argv[1:] if args is None else args)
+    """Parse the command line and run a command for ``flow``; exits the process.
+
+    An error is printed (cli_errors.format_error) and, with --failure-file, also
+    written there as data.
+    """
+    argv = sys.argv[1:] if args is None else list(args)
+    debug = "--debug" in argv
+    summary_path = failure_file(argv)
+
+    def fail(kind, headline, message, exit_code, err=None):
+        write_failure(summary_path, failure_summary(kind, headline, message, exit_code, err))
+        sys.exit(exit_code)
+
     try:
         graph = FlowGraph(type(flow))
         cli = make_cli(flow, graph)
@@ -534,7 +573,7 @@ def main(flow, args=None):
                  auto_envvar_prefix="METAFLOW", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        fail("interrupted", "Aborted", "The command was aborted.", 1)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     except click.UsageError as err:
@@ -545,22 +584,25 @@ def main(flow, args=None):
             click.echo("Error: %s" % err.format_message(), err=True)
         else:
             err.show()
-        sys.exit(err.exit_code)
+        fail("usage", "Invalid command line", err.format_message(), err.exit_code)
     except click.ClickException as err:
         err.show()
-        sys.exit(err.exit_code)
+        fail("error", "Command failed", err.format_message(), err.exit_code)
     except MetaflowException as err:
         if debug:
             traceback.print_exc()
         color = sys.stderr.isatty()
-        click.echo(format_lint_error(err, color=color), err=True)
-        sys.exit(err.exit_code)
+        click.echo(format_error(err, color=color), err=True)
+        kind = "interrupted" if err.exit_code == 130 else "run" if getattr(
+            err, "run_pathspec", None) else "error"
+        fail(kind, err.headline, err.message, err.exit_code, err)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except Exception:
+        fail("interrupted", "Interrupted", "The command was interrupted.", 130)
+    except Exception as err:
         # A bug in the engine, not a user error: say so, and keep the trace for the report.
         click.echo("    Internal error (please report this as a bug):", err=True)
         traceback.print_exc()
-        sys.exit(1)
+        fail("internal", "Internal error (please report this as a bug)",
+             "%s: %s" % (type(err).__name__, err), 1)
     sys.exit(0)

@@ -171,9 +171,11 @@ def main(argv=None):
     try:
         module = write_module(argv[0], load_spec(argv[0]))
     except CodegenError as err:
-        from .lint import format_lint_error
+        from .cli_errors import failure_file, failure_summary, format_error, write_failure
 
-        sys.stderr.write(format_lint_error(err))
+        sys.stderr.write(format_error(err))
+        summary = failure_summary("error", err.headline, err.message, err.exit_code, err)
+        write_failure(failure_file(argv[1:]), summary)
         sys.exit(err.exit_code)
     sys.argv = [module] + list(argv[1:])
     runpy.run_path(module, run_name="__main__")

@@ -7,10 +7,17 @@ with ``exit_code``. Messages use ``*x*`` to highlight a name, as Metaflow does.
 
 import os
 
+# The exit status of a task whose error running it again can't fix: the runtime
+# doesn't retry it, whatever @retry says.
+EXIT_DISALLOW_RETRY = 202
+
 
 class MetaflowException(Exception):
     headline = "Flow failed"
     exit_code = 1
+    # False for an error of the flow's code or spec, not of the attempt: a retry
+    # would fail the same way.
+    retry_helps = True
 
     def __init__(self, msg="", lineno=None, source_file=None, step=None):
         self.message = msg
@@ -34,10 +41,12 @@ class LintWarn(MetaflowException):
 
 class InvalidNextException(MetaflowException):
     headline = "Invalid self.next() transition detected"
+    retry_helps = False
 
 
 class MetaflowInternalError(MetaflowException):
     headline = "Internal error"
+    retry_helps = False
 
 
 class CommandException(MetaflowException):
@@ -69,7 +78,14 @@ class UnpicklableArtifactException(MetaflowException):
 
 
 class TaskFailed(MetaflowException):
+    """A task that failed for good; ``failed_tasks`` holds what each failed task recorded
+    (see cli_errors)."""
+
     headline = "Step failure"
+
+    def __init__(self, msg, step=None, failed_tasks=()):
+        super().__init__(msg, step=step)
+        self.failed_tasks = list(failed_tasks)
 
 
 class ForeachError(MetaflowException):

@@ -9,6 +9,7 @@ import reprlib
 import sys
 
 from .exceptions import (
+    ForeachError,
     InvalidArtifactName,
     InvalidNextException,
     MergeArtifactsException,
@@ -190,14 +191,14 @@ class FlowSpec(object):
             try:
                 values = getattr(self, var)
             except AttributeError:
-                raise InvalidNextException(
+                raise ForeachError(
                     "Foreach variable *self.%s* in step *%s* does not exist. Check your "
                     "variable." % (var, step_name), step=step_name
                 )
             num_splits = self._count_splits(var, values, step_name)
             shown = [short_repr(v) for v in values] if num_splits <= 10000 else None
         if num_splits == 0:
-            raise InvalidNextException(
+            raise ForeachError(
                 "Foreach iterator over *%s* in step *%s* produced zero splits. Check your "
                 "variable." % (var, step_name), step=step_name
             )
@@ -214,7 +215,7 @@ class FlowSpec(object):
         try:
             return sum(1 for _ in iter(values))
         except TypeError as err:
-            raise InvalidNextException(
+            raise ForeachError(
                 "Foreach variable *self.%s* in step *%s* is not iterable. Please check "
                 "details: %s" % (var, step_name, err), step=step_name
             )

@@ -284,20 +284,3 @@ def render(msg, color=False):
     return "".join(
         "\x1b[1m%s\x1b[0m" % span if i % 2 and span else span for i, span in enumerate(spans)
     )
-
-
-def format_lint_error(err, color=False):
-    """What the CLI prints for err (a LintWarn or any MetaflowException).
-
-    ``    <headline> in file F on line N:`` then the message, indented by four spaces.
-    """
-    location = ""
-    if err.source_file:
-        location += " in file %s" % err.source_file
-    if err.lineno:
-        location += " on line %d" % err.lineno
-    headline = "%s%s:" % (err.headline, location)
-    if color:
-        headline = "\x1b[1m%s\x1b[0m" % headline
-    body = "\n".join("    " + line for line in render(err.message, color).splitlines())
-    return "    %s\n%s\n" % (headline, body)

@@ -18,13 +18,18 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from .exceptions import MetaflowException, RunInterrupted, TaskFailed
+from .exceptions import (
+    EXIT_DISALLOW_RETRY,
+    ForeachError,
+    MetaflowException,
+    RunInterrupted,
+    TaskFailed,
+)
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
 from .plugins.decorators import retry_counts, step_decorators
 from .task import PARAMETERS_STEP, TASK_COMMAND
 
-EXIT_DISALLOW_RETRY = 202
 KILL_GRACE_SECONDS = 5
 TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
 
@@ -285,24 +290,32 @@ class NativeRuntime(object):
             self.run_echo("Workflow interrupted.")
             self._terminate_all()
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason="interrupted")
-            raise RunInterrupted("Run %s/%s was interrupted; its tasks were stopped."
-                                 % (self.flow.name, self.run_id))
+            interrupted = RunInterrupted("Run %s/%s was interrupted; its tasks were stopped."
+                                         % (self.flow.name, self.run_id))
+            interrupted.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
+            raise interrupted
         except Exception as err:
             self.run_echo("Workflow failed.")
             self._terminate_all()
+            failed_tasks = getattr(err, "failed_tasks", [])
             self.metadata.set_run_status(
-                self.flow.name, self.run_id, FAILED, reason=getattr(err, "message", str(err))
+                self.flow.name, self.run_id, FAILED, reason=getattr(err, "message", str(err)),
+                failed_tasks=failed_tasks,
             )
+            if isinstance(err, MetaflowException):
+                err.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
             raise
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         if ("end", ()) not in self.finished:
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
-                                         reason="the end step did not run")
-            raise MetaflowException(
+                                         reason="the end step did not run", failed_tasks=[])
+            unfinished = MetaflowException(
                 "The terminal step *end* was not successful by the end of flow."
             )
+            unfinished.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
+            raise unfinished
         self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
         self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
 
@@ -395,12 +408,26 @@ class NativeRuntime(object):
         else:
             self.system_echo(task, "Task failed.", pid=worker.pid)
         user_retries, _ = retry_counts(self.decorators[task.step])
-        if rc != EXIT_DISALLOW_RETRY and task.retry_count < user_retries:
-            task.retry_count += 1
-            self.run_queue.appendleft(task)
-            return
+        if task.retry_count < user_retries:
+            if rc != EXIT_DISALLOW_RETRY:
+                task.retry_count += 1
+                self.run_queue.appendleft(task)
+                return
+            self.system_echo(task, "Not retried: running the task again would fail the same way.",
+                             pid=worker.pid)
         raise TaskFailed("Step *%s* (task-id %s) failed%s" % (
-            task.step, task.task_id, _failure_reason(ds, rc)), step=task.step)
+            task.step, task.task_id, _failure_reason(ds, rc)), step=task.step,
+            failed_tasks=[self._failed_task(task, ds, rc)])
+
+    def _failed_task(self, task, ds, rc):
+        """What the run's failure summary says about a task that failed for good."""
+        return {
+            "step": task.step,
+            "pathspec": "%s/%s" % (self.flow.name, task.pathspec(self.run_id)),
+            "attempt": task.retry_count,
+            "exit_code": rc,
+            "error": ds.control.get("exception") if ds is not None else None,
+        }
 
     def _on_success(self, task, ds):
         path = task.pathspec(self.run_id)
@@ -413,7 +440,7 @@ class NativeRuntime(object):
         if foreach_var is not None:
             num_splits = control["foreach_num_splits"]
             if num_splits > self.max_num_splits:
-                raise TaskFailed(
+                raise ForeachError(
                     "Foreach in step *%s* yielded %d child steps which is more than the current "
                     "maximum of %d children. You can raise the maximum with the "
                     "--max-num-splits option. " % (task.step, num_splits, self.max_num_splits),

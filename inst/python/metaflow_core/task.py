@@ -12,6 +12,7 @@ import sys
 
 from .current import current
 from .exceptions import (
+    EXIT_DISALLOW_RETRY,
     MetaflowDataMissing,
     MetaflowException,
     MetaflowInternalError,
@@ -44,6 +45,8 @@ class Task(object):
         self.namespace = namespace
         self.username = username
         self.origin_run_id = origin_run_id
+        # The error the attempt failed with, once run() returned False.
+        self.error = None
 
     def _load_inputs(self):
         inputs = []
@@ -142,7 +145,15 @@ class Task(object):
                 error = exc
                 output.set_control(task_ok=False, exception=exception_record(exc))
                 output.done()
+        self.error = error
         return error is None
+
+    def exit_code(self):
+        """The task process's exit status: 0, 1, or EXIT_DISALLOW_RETRY when a retry of
+        this error can't succeed."""
+        if self.error is None:
+            return 0
+        return 1 if getattr(self.error, "retry_helps", True) else EXIT_DISALLOW_RETRY
 
     def _call_step(self, node, join_inputs):
         func = getattr(self.flow, self.step_name)
@@ -225,7 +236,7 @@ class Task(object):
 
 
 def main(flow, argv):
-    """Entry point of a task process; exits 0 when the step succeeded, 1 otherwise."""
+    """Entry point of a task process; exits with Task.exit_code()."""
     from .datastore import FlowDataStore
     from .graph import FlowGraph
     from .plugins.decorators import parse_decospec, step_decorators
@@ -252,4 +263,5 @@ def main(flow, argv):
         namespace=args["namespace"], username=get_username(),
         origin_run_id=args["origin_run_id"],
     )
-    sys.exit(0 if task.run() else 1)
+    task.run()
+    sys.exit(task.exit_code())

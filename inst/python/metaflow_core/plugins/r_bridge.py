@@ -31,9 +31,13 @@ _specs = {}
 class RStepError(MetaflowException):
     headline = "R error"
 
-    def __init__(self, msg, step=None, call=None, traceback=None):
+    def __init__(self, msg, step=None, call=None, traceback=None, r_class=None):
         super().__init__(msg, step=step)
-        self.extra_record = {"language": "R", "call": call, "r_traceback": traceback or []}
+        self.extra_record = {"language": "R", "call": call, "r_traceback": traceback or [],
+                             "r_class": r_class or []}
+        # An error of the bridge itself (no function for the step, a bad request) comes
+        # back the same on every attempt.
+        self.retry_helps = "metaflow_error_bridge" not in (r_class or [])
 
 
 def _spec(spec_dir):
@@ -124,7 +128,8 @@ def r_step(flow, function, inputs=None):
         if not result.get("ok"):
             error = result.get("error") or {}
             raise RStepError(error.get("message", "unknown R error"), step=step_name,
-                             call=error.get("call"), traceback=error.get("traceback"))
+                             call=error.get("call"), traceback=error.get("traceback"),
+                             r_class=error.get("class"))
         _apply(flow, result, inputs, output_dir)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)

@@ -1,0 +1,135 @@
+"""How the CLI reports an error: the printed text, and the failure summary as data."""
+
+import json
+
+from flowfiles import write_flow
+from metaflow_core.cli_errors import format_error
+from metaflow_core.exceptions import EXIT_DISALLOW_RETRY, LintWarn
+from runner import run_flow
+
+
+def test_format_error():
+    err = LintWarn("Step *a* is bad.\nSecond line.", lineno=7, source_file="/x/f.py", step="a")
+    assert format_error(err) == (
+        "    Validity checker found an issue in file /x/f.py on line 7:\n"
+        "    Step a is bad.\n"
+        "    Second line.\n"
+    )
+    assert format_error(LintWarn("No *start*.", source_file="/x/f.py")) == (
+        "    Validity checker found an issue in file /x/f.py:\n    No start.\n"
+    )
+
+
+def read_summary(path):
+    return json.loads(path.read_text())
+
+
+def test_a_failed_run_writes_its_failed_tasks_with_their_error_records(tmp_path):
+    summary_path = tmp_path / "failure.json"
+    result = run_flow("fail_flow.py", "--failure-file", summary_path, "run",
+                      "--run-id-file", tmp_path / "run_id", cwd=tmp_path)
+
+    assert result.returncode == 1
+    run_id = (tmp_path / "run_id").read_text()
+    summary = read_summary(summary_path)
+    assert summary["version"] == 1
+    assert summary["kind"] == "run"
+    assert summary["headline"] == "Step failure"
+    assert summary["step"] == "boom"
+    assert summary["run"] == "FailFlow/%s" % run_id
+    assert summary["exit_code"] == 1
+    [task] = summary["failed_tasks"]
+    assert task["step"] == "boom"
+    assert task["pathspec"].startswith("FailFlow/%s/boom/" % run_id)
+    assert task["attempt"] == 0
+    assert task["exit_code"] == 1
+    error = task["error"]
+    assert error["type"] == "ValueError"
+    assert error["message"] == "boom in the boom step"
+    assert 'raise ValueError("boom in the boom step")' in error["traceback"]
+    assert "language" not in error
+    # The run's own record holds the same tasks.
+    status = json.loads((tmp_path / ".metaflow" / "FailFlow" / run_id / "_meta"
+                         / "status.json").read_text())
+    assert status["status"] == "failed"
+    assert status["failed_tasks"] == summary["failed_tasks"]
+
+
+def test_a_usage_error_is_written_as_data(tmp_path):
+    summary_path = tmp_path / "failure.json"
+    result = run_flow("params_flow.py", "--failure-file=%s" % summary_path, "run",
+                      "--no-such-option", cwd=tmp_path)
+
+    assert result.returncode == 2
+    summary = read_summary(summary_path)
+    assert summary["kind"] == "usage"
+    assert summary["exit_code"] == 2
+    assert "--no-such-option" in summary["message"]
+    assert summary["failed_tasks"] == []
+    assert summary["run"] is None
+
+
+def test_a_run_that_succeeds_writes_no_summary(tmp_path):
+    summary_path = tmp_path / "failure.json"
+    result = run_flow("linear_flow.py", "--failure-file", summary_path, "run", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert not summary_path.exists()
+
+
+NOT_RETRIED = '''
+    from metaflow_core import FlowSpec, current, retry, step
+
+
+    class NotRetriedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.bad)
+
+        @retry(times=2)
+        @step
+        def bad(self):
+            print("attempt %d" % current.retry_count)
+            self.go_on()
+            self.next(self.end)
+
+        def go_on(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        NotRetriedFlow()
+'''
+
+
+def test_an_error_a_retry_cannot_fix_is_not_retried(tmp_path):
+    flow = write_flow(tmp_path, NOT_RETRIED)
+    summary_path = tmp_path / "failure.json"
+    result = run_flow(flow, "--failure-file", summary_path, "run", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "Not retried: running the task again would fail the same way." in result.stderr
+    [task] = read_summary(summary_path)["failed_tasks"]
+    assert task["attempt"] == 0
+    assert task["exit_code"] == EXIT_DISALLOW_RETRY
+    assert task["error"]["type"] == "InvalidNextException"
+
+
+def test_options_without_effect_say_so(tmp_path):
+    result = run_flow("linear_flow.py", "--package-suffixes", ".py", "--environment", "local",
+                      "--pylint", "check", "--warnings", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert lines == [
+        "Warning: --package-suffixes has no effect yet: the code package comes with the AWS "
+        "support.",
+        "Warning: --environment has no effect yet: steps run in the local environment.",
+        "Warning: --pylint has no effect: the flow is checked by the engine's own graph checks.",
+        "Warning: --warnings has no effect yet: check reports only errors.",
+    ]
+    assert "Warning" not in run_flow("linear_flow.py", "check", cwd=tmp_path).stderr
