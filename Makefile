@@ -28,7 +28,7 @@ R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
 # (numpy, pandas, moto); the demo runs as a user would, on the package's own.
 export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
-.PHONY: setup test check site demo bench bench-setup docs clean
+.PHONY: setup test check site demo bench bench-setup docs engine-options clean
 
 setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/browser
 	@# The package's own Python environment (tools::R_user_dir("metaflow", "data")),
@@ -108,6 +108,11 @@ bench: setup bench-setup
 	$(VENV_PYTHON) bench/r_bench.py
 
 docs: $(STAMPS)/roxygen
+
+# The engine's command-line table that R reads (R/run_args.R), from its click
+# definitions; pytests/test_cli_table.py fails when it is out of date.
+engine-options: $(STAMPS)/venv
+	$(VENV_PYTHON) -m metaflow_core.cli_table inst/engine_options.json
 
 clean:
 	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz docs

@@ -25,7 +25,7 @@ json_text <- function(x) {
     integer = as.character(x),
     double = json_double(x),
     character = json_string(x),
-    stop(sprintf("Can't write a value of type %s as JSON.", typeof(x)), call. = FALSE)
+    bridge_abort(sprintf("Can't write a value of type %s as JSON.", typeof(x)), "bridge", call = NULL)
   )
   values[is.na(x)] <- "null"
   if (length(x) == 1L) values else paste0("[", paste(values, collapse = ","), "]")

@@ -288,7 +288,7 @@ write_result_file <- function(output_dir, result) {
   temporary <- file.path(output_dir, ".result.json.partial")
   writeLines(json_text(result), temporary, useBytes = TRUE)
   if (!file.rename(temporary, file.path(output_dir, "result.json"))) {
-    stop("Can't move result.json into place in ", output_dir, call. = FALSE)
+    bridge_abort(sprintf("Can't move result.json into place in %s.", output_dir), "bridge", call = NULL)
   }
 }
 

@@ -64,15 +64,17 @@ read_artifact <- function(name, ref, owner, call) {
 # payload. memDecompress(type = "gzip") inflates zlib and gzip streams alike.
 read_blob <- function(path) {
   if (!file.exists(path)) {
-    stop("Its datastore file is missing.", call. = FALSE)
+    bridge_abort("Its datastore file is missing.", "artifact", call = NULL)
   }
   blob <- readBin(path, "raw", n = file.size(path))
   if (length(blob) < 4L || !identical(blob[1:3], charToRaw("MFB"))) {
-    stop("Its datastore file is not a metaflow blob (no `MFB` header).", call. = FALSE)
+    bridge_abort("Its datastore file is not a metaflow blob (no `MFB` header).", "artifact", call = NULL)
   }
   codec <- match(blob[4L], charToRaw("nzg"))
   if (is.na(codec)) {
-    stop(sprintf("Its datastore file has an unknown codec byte 0x%s.", blob[4L]), call. = FALSE)
+    bridge_abort(
+      sprintf("Its datastore file has an unknown codec byte 0x%s.", blob[4L]), "artifact", call = NULL
+    )
   }
   payload <- blob[-(1:4)]
   if (codec == 1L) payload else memDecompress(payload, "gzip")

@@ -79,17 +79,24 @@
 #'     output kept per task, default 10), `namespace` (run only),
 #'     `run_id_file` (a file to write the run's ID to).
 #'   * Options of the engine: `datastore` (`"local"`), `datastore_root`,
-#'     `metadata` (`"local"`), `package_suffixes` (character vector), `with`
-#'     (decorators for every step, e.g. `c("retry", "catch")`), `batch = TRUE`
-#'     (the same as `with = "batch"`), `quiet = TRUE` (no progress output).
+#'     `metadata` (`"local"`), `with` (decorators for every step, e.g.
+#'     `c("retry", "catch")`), `batch = TRUE` (the same as `with = "batch"`),
+#'     `quiet = TRUE` (no progress output). `package_suffixes` (character
+#'     vector) is accepted, as Netflix's `run()` has it, but has no effect yet
+#'     (the engine says so): the code package comes with the AWS support.
 #'   * `other_args`: a character vector of further command-line arguments
 #'     for the command, passed as they are.
 #' @return For a run or a resume, the run, invisibly: a [run_client], e.g.
 #'   `run(flow)$artifact("total")`. For other commands, `0`, invisibly. A run that fails is an error of class `metaflow_error_run`
-#'   (its message names the failed step, its `pathspec` field the run); a
-#'   command line the engine rejects, such as a parameter value of the wrong
-#'   type, is an error of class `metaflow_error_usage`. Under `Rscript`
-#'   either error ends the script with a non-zero exit status.
+#'   (its message names the failed step and task; fields `pathspec`, the run,
+#'   `step` and `task_pathspec`, the failed task, and `attempt`). Its parent
+#'   is the failed task's own error: for an R step the step's condition, with
+#'   its classes, message, call and `traceback`; for a Python step an error of
+#'   class `metaflow_error_python_step` (fields `type`, `traceback`). The
+#'   error is built from the summary the engine writes as data, not from its
+#'   output. A command line the engine rejects, such as a parameter value of
+#'   the wrong type, is an error of class `metaflow_error_usage`. Under
+#'   `Rscript` either error ends the script with a non-zero exit status.
 #' @family running flows
 #' @export
 #' @template example-project-start
@@ -131,6 +138,11 @@ run <- function(flow = NULL, ...) {
     args$command_args <- c(args$command_args, list(option_entry("run-id-file", run_id_file)))
   }
 
+  # What failed, if anything, as data (the engine's cli_errors.py).
+  failure_file <- tempfile("metaflow-failure-", fileext = ".json")
+  on.exit(unlink(failure_file), add = TRUE)
+  args$top <- c(args$top, list(option_entry("failure-file", failure_file)))
+
   spec_dir <- tempfile("metaflow-spec-")
   dir.create(spec_dir)
   on.exit(unlink(spec_dir, recursive = TRUE), add = TRUE)
@@ -144,7 +156,7 @@ run <- function(flow = NULL, ...) {
   run_id <- if (starts_run) setdiff(read_run_id(run_id_file), earlier_run_id)
   pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
   if (result$status != 0) {
-    abort_engine_failure(result, args$command, flow_name, pathspec, call)
+    abort_engine_failure(result$status, failure_file, args$command, flow_name, pathspec, call)
   }
   if (is.null(pathspec)) {
     return(invisible(0L))
@@ -241,7 +253,7 @@ format_elapsed <- function(seconds) {
 # The engine process ------------------------------------------------------------
 
 # Runs the Python engine with `args`, relaying its output line by line as it
-# comes. Returns the exit status and the last lines of its stderr.
+# comes. Returns the exit status.
 #
 # An interrupt of R (Ctrl-C) is passed on as SIGINT, which the engine handles
 # by stopping its tasks and recording the run as failed; R waits for that to
@@ -257,22 +269,20 @@ run_engine <- function(args) {
     cleanup_tree = TRUE
   )
   on.exit(stop_engine(process), add = TRUE)
-  errors <- character()
   withCallingHandlers(
     {
       while (process$is_incomplete_output() || process$is_incomplete_error()) {
-        errors <- utils::tail(c(errors, relay_engine_output(process)), 50)
+        relay_engine_output(process)
       }
       process$wait()
     },
     interrupt = function(cnd) stop_engine(process)
   )
-  list(status = process$get_exit_status(), stderr = errors)
+  list(status = process$get_exit_status())
 }
 
 # Waits up to `timeout` ms for output and relays what came: stdout to stdout,
-# stderr as messages (which Rscript writes to stderr unchanged). Returns the
-# stderr lines.
+# stderr as messages (which Rscript writes to stderr unchanged).
 relay_engine_output <- function(process, timeout = 200) {
   process$poll_io(timeout)
   output <- process$read_output_lines()
@@ -283,7 +293,7 @@ relay_engine_output <- function(process, timeout = 200) {
   for (line in errors) {
     message(line)
   }
-  errors
+  invisible()
 }
 
 stop_engine <- function(process, grace = 10) {
@@ -304,14 +314,23 @@ stop_engine <- function(process, grace = 10) {
 
 # Failures --------------------------------------------------------------------
 
-abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
-  if (is.null(pathspec)) {
+# The error of a command that failed, built from the summary the engine wrote
+# to `failure_file` (see cli_errors.py in the engine): a usage error, or a run
+# that failed, whose failed task's own error is the parent. The engine's
+# stderr was shown as it came and is never read back.
+abort_engine_failure <- function(status, failure_file, command, flow_name, pathspec, call) {
+  summary <- read_failure_summary(failure_file)
+  if (is.null(summary)) {
     # The engine may not have started at all: say what Python lacks.
     check_python(find_python(call = call), call = call)
+    metaflow_abort(c(
+      "The engine exited with status {status} without saying what failed.",
+      i = "Its output is above."
+    ), "run", status = status, pathspec = pathspec, call = call)
   }
-  problem <- engine_problem(result$stderr, result$status)
-  usage <- result$status == 2
+  usage <- identical(summary$kind, "usage")
   program <- script_program()
+  pathspec <- pathspec %||% summary$run
   headline <- if (usage && is.null(program)) {
     "The engine rejected the arguments of {.fn run} for flow {flow_name}."
   } else if (usage) {
@@ -323,33 +342,56 @@ abort_engine_failure <- function(result, command, flow_name, pathspec, call) {
   } else {
     "Command {.code {command}} failed for flow {flow_name}."
   }
+  problem <- paste0(summary$headline, ": ", summary$message)
+  task <- if (length(summary$failed_tasks) > 0) summary$failed_tasks[[1]]
+  if (is.null(task)) {
+    metaflow_abort(
+      c(headline, x = "{problem}"),
+      if (usage) "usage" else "run", status = status, pathspec = pathspec, step = summary$step,
+      call = call
+    )
+  }
   metaflow_abort(
-    c(headline, x = "{problem}"),
-    if (usage) "usage" else "run", status = result$status, pathspec = pathspec, call = call
+    c(headline, x = "Step {.code {task$step}} failed in task {task$pathspec}."),
+    "run", status = status, pathspec = pathspec, step = task$step, task_pathspec = task$pathspec,
+    attempt = task$attempt, parent = task_error_condition(task$error), call = call
   )
 }
 
-# What went wrong, from the last lines the engine wrote to stderr:
-# * a usage error (status 2, from click): the text after "Error: ";
-# * an engine error: its headline and message, which the engine prints last,
-#   indented by four spaces ("    Step failure:", "    Step start (task-id 2)
-#   failed."), joined into one line;
-# * anything else: the last line.
-engine_problem <- function(lines, status) {
-  lines <- lines[nzchar(trimws(lines))]
-  if (length(lines) == 0) {
-    return(paste("The engine exited with status", status, "without a message."))
+read_failure_summary <- function(path) {
+  if (!file.exists(path)) {
+    return(NULL)
   }
-  if (status == 2) {
-    error_at <- utils::tail(grep("^Error: ", lines), 1)
-    if (length(error_at) == 1) {
-      return(sub("^Error: ", "", paste(lines[error_at:length(lines)], collapse = " ")))
-    }
+  jsonlite::read_json(path, simplifyVector = FALSE)
+}
+
+# A failed task's stored error record as an R condition: for an R step the
+# step's own condition (its classes, message and call, with the traceback as
+# a field); for a Python step, a condition of class
+# `metaflow_error_python_step` whose message names the exception's type.
+task_error_condition <- function(record) {
+  record <- record %||% list(type = "Error", message = "The task failed without an error record.")
+  traceback <- unlist(record$r_traceback %||% record$traceback)
+  if (identical(record$language, "R")) {
+    classes <- unlist(record$r_class) %||% c("simpleError", "error", "condition")
+    return(structure(
+      class = unique(c(setdiff(classes, "rlang_error"), "error", "condition")),
+      list(message = record$message, call = parse_call(record$call), traceback = traceback)
+    ))
   }
-  indented <- startsWith(lines, "    ")
-  if (indented[[length(lines)]]) {
-    block_start <- max(c(0, which(!indented))) + 1
-    return(paste(trimws(lines[block_start:length(lines)]), collapse = " "))
+  structure(
+    class = c("metaflow_error_python_step", "error", "condition"),
+    list(
+      message = paste0(record$type, ": ", record$message), call = NULL,
+      type = record$type, traceback = traceback
+    )
+  )
+}
+
+# The call an error record shows, as a call again; NULL if it doesn't parse.
+parse_call <- function(text) {
+  if (is.null(text)) {
+    return(NULL)
   }
-  lines[[length(lines)]]
+  tryCatch(str2lang(text), error = function(err) NULL)
 }

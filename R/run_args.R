@@ -16,27 +16,38 @@
 # replace the ones run()'s `...` gave; tokens are never split, joined or
 # quoted, so every value reaches the engine as one argv element, unchanged.
 
-# Top-level options that take a value; every other top-level option is a flag.
-top_value_options <- c(
-  "datastore", "datastore-root", "metadata", "environment", "with", "package-suffixes"
-)
+# The engine's own table of its command line (inst/engine_options.json, made
+# from its click definitions by `make engine-options`): for the top level and
+# for each command, the options that take a value (`value_options`; every other
+# option is a flag) and the negative spellings of flags (`negations`, e.g.
+# `not-quiet` for `quiet`). A run's parameters are added from the flow (flag
+# parameters take none). Read once per session.
+engine_options <- function() {
+  if (is.null(engine_options_cache$table)) {
+    path <- system.file("engine_options.json", package = "metaflow", mustWork = TRUE)
+    engine_options_cache$table <- jsonlite::read_json(path, simplifyVector = TRUE)
+  }
+  engine_options_cache$table
+}
 
-# Options that take a value, by command. A run's parameters are added from
-# the flow (flag parameters take none).
-command_value_options <- list(
-  run = c(
-    "tag", "max-workers", "max-num-splits", "max-log-size", "with", "run-id-file", "namespace"
-  ),
-  resume = c(
-    "tag", "max-workers", "max-num-splits", "max-log-size", "with", "run-id-file", "origin-run-id"
-  ),
-  dump = c("max-value-size", "include", "file"),
-  logs = "attempt",
-  tag = c("run-id", "add", "remove")
-)
+engine_options_cache <- new.env(parent = emptyenv())
 
-# The negative spelling of a top-level flag, mapped to the flag's key.
-top_negations <- c("not-quiet" = "quiet", "no-debug" = "debug", "no-pylint" = "pylint")
+top_value_options <- function() {
+  engine_options()$value_options
+}
+
+top_negations <- function() {
+  unlist(engine_options()$negations)
+}
+
+command_value_options <- function(command) {
+  engine_options()$commands[[command]]$value_options
+}
+
+# The engine's commands, as `Rscript flow.R help` lists them.
+engine_commands <- function() {
+  names(engine_options()$commands)
+}
 
 # run()'s own keys in `...`. Every other name is a flow parameter.
 run_option_keys <- list(
@@ -404,7 +415,7 @@ engine_args_from_command_line <- function(argv, parameters) {
         i <- i + 1L
         next
       }
-      entry <- read_option(argv, i, top_value_options, top_negations)
+      entry <- read_option(argv, i, top_value_options(), top_negations())
       args$top <- c(args$top, list(entry))
     } else if (token == "--") {
       entry <- arg_entry("", argv[i:length(argv)])
@@ -412,7 +423,7 @@ engine_args_from_command_line <- function(argv, parameters) {
     } else if (is_option_token(token)) {
       entry <- read_option(
         argv, i,
-        value_options = c(command_value_options[[args$command]], parameter_value_options(args$command, parameters)),
+        value_options = c(command_value_options(args$command), parameter_value_options(args$command, parameters)),
         negations = parameter_negations(args$command, parameters)
       )
       args$command_args <- c(args$command_args, list(entry))
@@ -425,27 +436,21 @@ engine_args_from_command_line <- function(argv, parameters) {
   args
 }
 
-# The engine's commands, as `Rscript flow.R help` lists them.
-engine_commands <- c(
-  "check", "dump", "help", "logs", "output-raw", "resume", "run", "show", "status", "tag",
-  "version"
-)
-
 # A command line that puts options of `run` before any command
 # (`Rscript flow.R --month 5`, `run` forgotten) or names no command the engine
 # has is an error here, before Python starts: the engine would read `5` as the
 # command and answer with an error about `--month`.
 check_command_line <- function(argv, args, parameters, program, call) {
   command <- args$command
-  unknown_command <- !is.null(command) && !command %in% engine_commands
+  commands <- engine_commands()
+  unknown_command <- !is.null(command) && !command %in% commands
   flags <- parameter_names(parameters, flags = TRUE)
-  run_keys <- c(names(parameters), paste0("no-", flags), command_value_options$run)
+  run_keys <- c(names(parameters), paste0("no-", flags), command_value_options("run"))
   keys <- vapply(args$top, `[[`, "", "key")
   misplaced <- unique(keys[keys %in% run_keys])
   if (!unknown_command && length(misplaced) == 0) {
     return(invisible())
   }
-  commands <- engine_commands
   if (length(misplaced) == 0) {
     metaflow_abort(c(
       "{.val {command}} is not a command of {.code {program}}.",

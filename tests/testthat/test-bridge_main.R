@@ -256,6 +256,7 @@ test_that("an R error fails the step with its message, call and the user's trace
   expect_identical(ran$result$error, list(
     message = "`value` must be positive, not -1.",
     call = "check_positive(-1)",
+    class = list("simpleError", "error", "condition"),
     traceback = list("train(self)", "check_positive(-1)", "stop(\"`value` must be positive, not \", value, \".\")")
   ))
   expect_identical(ran$result$artifacts, structure(list(), names = character()))

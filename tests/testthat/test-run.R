@@ -150,24 +150,88 @@ test_that("a flow runs from a new user's shell, with no Python settings, and rea
   expect_identical(eval(parse(text = read$stdout)), list(x = 42L, why = "life"))
 })
 
-test_that("the engine's last error lines say what went wrong", {
-  step_failure <- c(
-    "2026-01-01 10:00:00.000 [17/boom/2 (pid 5)] Task failed.",
-    "Workflow failed.",
-    "    Step failure:",
-    "    Step boom (task-id 2) failed.",
-    ""
+# A failure summary as the engine writes it (cli_errors.py), in a file.
+local_failure_summary <- function(summary, env = parent.frame()) {
+  path <- withr::local_tempfile(fileext = ".json", .local_envir = env)
+  jsonlite::write_json(summary, path, auto_unbox = TRUE, null = "null")
+  path
+}
+
+r_step_failure <- list(
+  version = 1, kind = "run", headline = "Step failure",
+  message = "Step boom (task-id 2) failed: R error: no luck", step = "boom", exit_code = 1,
+  run = "BoomFlow/17",
+  failed_tasks = list(list(
+    step = "boom", pathspec = "BoomFlow/17/boom/2", attempt = 1, exit_code = 1,
+    error = list(
+      type = "RStepError", message = "no luck", traceback = "...", language = "R",
+      call = "boom(self)", r_class = c("bad_luck", "error", "condition"),
+      r_traceback = c("boom(self)", "stop(bad_luck())")
+    )
+  ))
+)
+
+test_that("a failed run's error is built from the engine's summary, with the task's error as parent", {
+  path <- local_failure_summary(r_step_failure)
+  err <- expect_error(
+    abort_engine_failure(1L, path, "run", "BoomFlow", NULL, call = NULL),
+    class = "metaflow_error_run"
   )
-  expect_equal(engine_problem(step_failure, 1), "Step failure: Step boom (task-id 2) failed.")
-  usage <- c(
-    "Usage: flow.py run [OPTIONS]",
-    "Try 'flow.py run --help' for help.",
-    "",
-    "Error: Invalid value for '--alpha': 'abc' is not a valid float"
+  expect_identical(err$pathspec, "BoomFlow/17")
+  expect_identical(err$step, "boom")
+  expect_identical(err$task_pathspec, "BoomFlow/17/boom/2")
+  expect_identical(err$attempt, 1L)
+  expect_identical(err$status, 1L)
+  expect_s3_class(err$parent, c("bad_luck", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(err$parent), "no luck")
+  expect_identical(conditionCall(err$parent), quote(boom(self)))
+  expect_identical(err$parent$traceback, c("boom(self)", "stop(bad_luck())"))
+  expect_snapshot(cat(conditionMessage(err)))
+})
+
+test_that("a Python step's error, a usage error and a failure without tasks come from the summary too", {
+  python <- r_step_failure
+  python$failed_tasks[[1]]$error <- list(
+    type = "ValueError", message = "bad value", traceback = "Traceback ...\nValueError: bad value\n"
   )
-  expect_equal(engine_problem(usage, 2), "Invalid value for '--alpha': 'abc' is not a valid float")
-  expect_equal(engine_problem(c("Traceback:", "  x", "ValueError: bad"), 1), "ValueError: bad")
-  expect_equal(engine_problem(character(), 1), "The engine exited with status 1 without a message.")
+  err <- expect_error(
+    abort_engine_failure(1L, local_failure_summary(python), "run", "BoomFlow", NULL, call = NULL),
+    class = "metaflow_error_run"
+  )
+  expect_s3_class(err$parent, c("metaflow_error_python_step", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(err$parent), "ValueError: bad value")
+  expect_identical(err$parent$type, "ValueError")
+
+  usage <- list(
+    version = 1, kind = "usage", headline = "Invalid command line",
+    message = "No such option: --bogus", step = NULL, exit_code = 2, run = NULL,
+    failed_tasks = list()
+  )
+  err <- expect_error(
+    abort_engine_failure(2L, local_failure_summary(usage), "run", "BoomFlow", NULL, call = NULL),
+    class = "metaflow_error_usage"
+  )
+  expect_match(conditionMessage(err), "Invalid command line: No such option: --bogus", fixed = TRUE)
+  expect_null(err$parent)
+
+  splits <- list(
+    version = 1, kind = "run", headline = "Invalid foreach",
+    message = "Foreach in step start yielded 3 child steps", step = "start", exit_code = 1,
+    run = "BoomFlow/18", failed_tasks = list()
+  )
+  err <- expect_error(
+    abort_engine_failure(1L, local_failure_summary(splits), "run", "BoomFlow", NULL, call = NULL),
+    class = "metaflow_error_run"
+  )
+  expect_identical(err$step, "start")
+  expect_identical(err$pathspec, "BoomFlow/18")
+  expect_match(conditionMessage(err), "Invalid foreach: Foreach in step start", fixed = TRUE)
+
+  err <- expect_error(
+    abort_engine_failure(1L, tempfile(), "run", "BoomFlow", NULL, call = NULL),
+    class = "metaflow_error_run"
+  )
+  expect_match(conditionMessage(err), "exited with status 1 without saying what failed", fixed = TRUE)
 })
 
 test_that("run() runs a flow in the session and returns the run", {
@@ -337,6 +401,32 @@ test_that("a failing step is a metaflow_error_run that names the step", {
   expect_match(conditionMessage(err), err$pathspec, fixed = TRUE)
   expect_snapshot(cat(conditionMessage(err)), transform = without_run_id)
   expect_true(any(grepl("the {data} is bad", output, fixed = TRUE)))
+  # Built from the engine's summary: the failed task, and its R error as parent.
+  expect_identical(err$step, "explode")
+  expect_identical(err$task_pathspec, paste0(err$pathspec, "/explode/2"))
+  expect_identical(err$attempt, 0L)
+  expect_s3_class(err$parent, "simpleError")
+  expect_identical(conditionMessage(err$parent), "the {data} is bad")
+  expect_identical(conditionCall(err$parent), quote(explode(self)))
+})
+
+test_that("a step's own condition class reaches run()'s error as its parent", {
+  local_run_dir()
+  flow <- flow_from_code(c(
+    'flow <- metaflow("ClassyFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    stop(structure(class = c("stale_data_error", "error", "condition"),',
+    '      list(message = "the data is stale", call = quote(check_data(x)))))',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  err <- expect_error(collect_messages(run(flow)), class = "metaflow_error_run")
+  expect_s3_class(err$parent, c("stale_data_error", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(err$parent), "the data is stale")
+  expect_identical(conditionCall(err$parent), quote(check_data(x)))
+  expect_identical(err$step, "start")
+  expect_match(err$task_pathspec, "^ClassyFlow/[0-9]+/start/1$")
+  expect_error(stop(err$parent), class = "stale_data_error")
 })
 
 test_that("a failing step makes `Rscript flow.R run` exit non-zero", {
@@ -348,7 +438,8 @@ test_that("a failing step makes `Rscript flow.R run` exit non-zero", {
   ), dir)
   result <- run_script(script, "run")
   expect_false(result$status == 0)
-  expect_match(result$stderr, "Step failure: Step start \\(task-id [0-9]+\\) failed: R error: no luck")
+  expect_match(result$stderr, "Step `start` failed in task FailingFlow/[0-9]+/start/1")
+  expect_match(result$stderr, "Caused by error in `start()`:\n! no luck", fixed = TRUE)
   expect_no_match(result$stderr, "Backtrace")
 })
 
@@ -371,7 +462,7 @@ test_that("`Rscript flow.R show`, `check`, `help` and `run --help` work", {
   # The commands R tells apart from options are the engine's.
   commands <- strsplit(sub("^.*Commands:\n", "", help$stdout), "\n")[[1]]
   listed <- sub("^  ([a-z-]+) .*$", "\\1", grep("^  [a-z]", commands, value = TRUE))
-  expect_setequal(listed, engine_commands)
+  expect_setequal(listed, engine_commands())
   run_help <- run_script(script, c("run", "--help"))
   expect_equal(run_help$status, 0, info = run_help$stderr)
   expect_match(run_help$stdout, "--alpha FLOAT")
@@ -754,4 +845,37 @@ test_that("artifacts come back identical() after a round trip through the datast
     expect_true(isS4(got$s4))
     expect_identical(c(got$s4@x, got$s4@y), c(1, 2))
   }
+})
+
+test_that("an error of the step bridge is not retried, whatever @retry says", {
+  dir <- local_run_dir()
+  flow <- metaflow("NoFunctionFlow") %>%
+    step(retry(times = 2, minutes_between_retries = 0), step = "start",
+         r_function = function(self) self$x <- 1, next_step = "end") %>%
+    step(step = "end")
+  spec_dir <- file.path(dir, "spec")
+  dir.create(spec_dir)
+  write_flow_spec(flow, spec_dir)
+  # The functions file loses the step's function: every attempt would fail alike.
+  functions_path <- file.path(spec_dir, "functions.rds")
+  functions <- readRDS(functions_path)
+  functions$steps <- functions$steps[0]
+  saveRDS(functions, functions_path)
+  failure_file <- file.path(dir, "failure.json")
+  result <- processx::run(
+    find_python(), c("-m", "metaflow_core.codegen", spec_dir, "--failure-file", failure_file, "run"),
+    env = python_env(), wd = dir, error_on_status = FALSE
+  )
+  expect_equal(result$status, 1)
+  expect_match(result$stderr, "Not retried: running the task again would fail the same way.", fixed = TRUE)
+  expect_no_match(result$stderr, "(retry)", fixed = TRUE)
+  err <- expect_error(
+    abort_engine_failure(result$status, failure_file, "run", "NoFunctionFlow", NULL, call = NULL),
+    class = "metaflow_error_run"
+  )
+  expect_identical(err$attempt, 0L)
+  expect_s3_class(err$parent, "metaflow_error_bridge")
+  expect_match(conditionMessage(err$parent), "Step `start` has no R function", fixed = TRUE)
+  summary <- jsonlite::read_json(failure_file)
+  expect_identical(summary$failed_tasks[[1]]$exit_code, 202L)
 })

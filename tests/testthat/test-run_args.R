@@ -298,3 +298,16 @@ test_that("command lines with a command, or none, pass", {
     expect_no_error(check_argv(argv))
   }
 })
+
+test_that("the options that take a value come from the engine's own table", {
+  table <- engine_options()
+  expect_identical(engine_options(), table)
+  expect_true(all(c("datastore", "with", "failure-file") %in% top_value_options()))
+  expect_identical(top_negations()[["not-quiet"]], "quiet")
+  expect_true(all(c("run-id-file", "namespace") %in% command_value_options("run")))
+  expect_true("origin-run-id" %in% command_value_options("resume"))
+  expect_true(all(c("run", "resume", "show", "status", "tag") %in% engine_commands()))
+  args <- engine_args_from_command_line(c("--failure-file", "f.json", "run", "--max-log-size", "2"), list())
+  expect_identical(args$top, list(arg_entry("failure-file", c("--failure-file", "f.json"))))
+  expect_identical(args$command_args, list(arg_entry("max-log-size", c("--max-log-size", "2"))))
+})
