@@ -278,3 +278,21 @@ def test_without_retry_the_flaky_flow_fails(tmp_path):
     assert_failed_cleanly(result, tmp_path, "first attempt fails",
                           "Step start (task-id 1) failed:")
     assert "(retry)" not in result.stderr
+
+
+def test_options_without_effect_say_so(tmp_path):
+    result = run_flow("linear_flow.py", "--package-suffixes", ".py", "--environment", "local",
+                      "--pylint", "check", "--warnings", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert lines == [
+        "Warning: --package-suffixes has no effect yet: the code package comes with the AWS "
+        "support.",
+        "Warning: --environment has no effect yet: steps run in the local environment.",
+        "Warning: --pylint has no effect: the flow is checked by the engine's own graph checks.",
+        "Warning: --warnings has no effect yet: check reports only errors.",
+    ]
+    quiet = run_flow("linear_flow.py", "--no-pylint", "check", "--no-warnings", cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Warning" not in quiet.stderr

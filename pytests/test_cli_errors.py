@@ -2,9 +2,8 @@
 
 import json
 
-from flowfiles import write_flow
 from metaflow_core.cli_errors import format_error
-from metaflow_core.exceptions import EXIT_DISALLOW_RETRY, LintWarn
+from metaflow_core.exceptions import LintWarn
 from runner import run_flow
 
 
@@ -75,61 +74,3 @@ def test_a_run_that_succeeds_writes_no_summary(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert not summary_path.exists()
-
-
-NOT_RETRIED = '''
-    from metaflow_core import FlowSpec, current, retry, step
-
-
-    class NotRetriedFlow(FlowSpec):
-        @step
-        def start(self):
-            self.next(self.bad)
-
-        @retry(times=2)
-        @step
-        def bad(self):
-            print("attempt %d" % current.retry_count)
-            self.go_on()
-            self.next(self.end)
-
-        def go_on(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-
-    if __name__ == "__main__":
-        NotRetriedFlow()
-'''
-
-
-def test_an_error_a_retry_cannot_fix_is_not_retried(tmp_path):
-    flow = write_flow(tmp_path, NOT_RETRIED)
-    summary_path = tmp_path / "failure.json"
-    result = run_flow(flow, "--failure-file", summary_path, "run", cwd=tmp_path)
-
-    assert result.returncode == 1
-    assert "Not retried: running the task again would fail the same way." in result.stderr
-    [task] = read_summary(summary_path)["failed_tasks"]
-    assert task["attempt"] == 0
-    assert task["exit_code"] == EXIT_DISALLOW_RETRY
-    assert task["error"]["type"] == "InvalidNextException"
-
-
-def test_options_without_effect_say_so(tmp_path):
-    result = run_flow("linear_flow.py", "--package-suffixes", ".py", "--environment", "local",
-                      "--pylint", "check", "--warnings", cwd=tmp_path)
-
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
-    assert lines == [
-        "Warning: --package-suffixes has no effect yet: the code package comes with the AWS "
-        "support.",
-        "Warning: --environment has no effect yet: steps run in the local environment.",
-        "Warning: --pylint has no effect: the flow is checked by the engine's own graph checks.",
-        "Warning: --warnings has no effect yet: check reports only errors.",
-    ]
-    assert "Warning" not in run_flow("linear_flow.py", "check", cwd=tmp_path).stderr

@@ -1,5 +1,6 @@
 """The runtime under failure: exceptions, signals, killed tasks and concurrent runs."""
 
+import json
 import os
 import re
 import signal
@@ -8,6 +9,8 @@ import time
 
 import pytest
 
+from flowfiles import write_flow
+from metaflow_core.exceptions import EXIT_DISALLOW_RETRY
 from runner import (
     assert_failed_cleanly,
     assert_succeeded,
@@ -185,3 +188,46 @@ def test_two_runs_at_once_in_one_datastore(tmp_path, open_client):
         assert run.data.values == [i * i for i in range(num)]
         assert len(list(run["square"])) == num
     assert sorted(r.id for r in client.Flow("ForeachFlow")) == sorted(run_ids)
+
+
+NOT_RETRIED = '''
+    from metaflow_core import FlowSpec, current, retry, step
+
+
+    class NotRetriedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.bad)
+
+        @retry(times=2)
+        @step
+        def bad(self):
+            print("attempt %d" % current.retry_count)
+            self.go_on()
+            self.next(self.end)
+
+        def go_on(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        NotRetriedFlow()
+'''
+
+
+def test_an_error_a_retry_cannot_fix_is_not_retried(tmp_path):
+    flow = write_flow(tmp_path, NOT_RETRIED)
+    summary_path = tmp_path / "failure.json"
+    result = run_flow(flow, "--failure-file", summary_path, "run", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "Not retried: running the task again would fail the same way." in result.stderr
+    assert "(retry)" not in result.stderr
+    [task] = json.loads(summary_path.read_text())["failed_tasks"]
+    assert task["attempt"] == 0
+    assert task["exit_code"] == EXIT_DISALLOW_RETRY
+    assert task["error"]["type"] == "InvalidNextException"

@@ -151,12 +151,13 @@ NO_EFFECT_YET = {
 
 def warn_without_effect(ctx, messages):
     """One line on stderr for each option in ``messages`` that the command line or the
-    environment gave."""
+    environment turned on (``--no-pylint``, which Netflix's R package always passes, is
+    what happens anyway)."""
     from click.core import ParameterSource
 
     for name, message in messages.items():
         source = ctx.get_parameter_source(name)
-        if name in ctx.params and source not in (None, ParameterSource.DEFAULT):
+        if ctx.params.get(name) and source not in (None, ParameterSource.DEFAULT):
             click.echo("Warning: %s" % message, err=True)
 
 
