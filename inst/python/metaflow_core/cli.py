@@ -16,10 +16,16 @@ import traceback
 import click
 
 from . import __version__
+from .cli_errors import (
+    FAILURE_FILE_OPTION,
+    failure_file,
+    failure_summary,
+    format_error,
+    write_failure,
+)
 from .datastore import FlowDataStore
 from .datastore.storage import STORAGE_TYPES
-from .cli_errors import FAILURE_FILE_OPTION, failure_file, failure_summary, format_error, write_failure
-from .exceptions import CommandException, MetaflowException
+from .exceptions import CommandException, MetaflowException, RunInterrupted
 from .graph import FlowGraph
 from .lint import render, validate
 from .metadata import get_metadata_provider
@@ -594,8 +600,12 @@ def main(flow, args=None):
             traceback.print_exc()
         color = sys.stderr.isatty()
         click.echo(format_error(err, color=color), err=True)
-        kind = "interrupted" if err.exit_code == 130 else "run" if getattr(
-            err, "run_pathspec", None) else "error"
+        if isinstance(err, RunInterrupted):
+            kind = "interrupted"
+        elif getattr(err, "run_pathspec", None):
+            kind = "run"
+        else:
+            kind = "error"
         fail(kind, err.headline, err.message, err.exit_code, err)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
