@@ -40,15 +40,3 @@ format_bullets <- function(message) {
   prefix <- ifelse(kinds %in% names(symbols), symbols[kinds], "")
   paste0(prefix, message, collapse = "\n")
 }
-
-# "`a`, `b`, `c` and 4 more": names for a message, at most `max` of them.
-format_names <- function(names, max = 10L) {
-  if (length(names) == 0L) {
-    return("none")
-  }
-  shown <- paste0("`", names[seq_len(min(length(names), max))], "`", collapse = ", ")
-  if (length(names) > max) {
-    shown <- sprintf("%s and %d more", shown, length(names) - max)
-  }
-  shown
-}

@@ -59,7 +59,7 @@ read_request <- function(request) {
   if (!identical(parsed$version, 1L)) {
     bridge_abort(c(
       "This version of the metaflow R package reads step requests of version 1.",
-      x = sprintf("The request is of version %s.", format_label(parsed$version)),
+      x = sprintf("The request is of version %s.", show_value(parsed$version)),
       i = "Install the same version of the R package and of its Python engine."
     ), "bridge", call = NULL)
   }

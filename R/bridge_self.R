@@ -177,16 +177,8 @@ check_artifact_name <- function(name, call) {
   if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
     bridge_abort(c(
       "An artifact name must be a single non-empty string.",
-      x = sprintf("Got %s.", format_label(name))
+      x = sprintf("Got %s.", show_value(name))
     ), "artifact", call = call)
-  }
-}
-
-format_label <- function(value) {
-  if (is.atomic(value) && length(value) == 1L) {
-    deparse(value)
-  } else {
-    sprintf("an object of class `%s` and length %d", class(value)[1L], length(value))
   }
 }
 

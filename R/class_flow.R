@@ -169,11 +169,3 @@ graph_order <- function(steps) {
 arrow <- function() {
   if (cli::is_utf8_output()) cli::symbol$arrow_right else "->"
 }
-
-truncate_text <- function(text, width) {
-  if (nchar(text) <= width) text else paste0(substr(text, 1, width - 3), "...")
-}
-
-`%||%` <- function(x, y) {
-  if (is.null(x)) y else x
-}

@@ -85,32 +85,27 @@ metaflow_object <- R6::R6Class(
       invisible(self)
     }
   ),
-  active = list(
+  active = read_only_fields(
     #' @field id The object's id.
-    id = function(value) {
-      assert_read_only(value, "id")
+    id = function() {
       components <- strsplit(self$pathspec, "/", fixed = TRUE)[[1]]
       components[[length(components)]]
     },
     #' @field pathspec The object's pathspec.
-    pathspec = function(value) {
-      assert_read_only(value, "pathspec")
+    pathspec = function() {
       private$ref()$pathspec
     },
     #' @field parent The id of the object this one belongs to.
-    parent = function(value) {
-      assert_read_only(value, "parent")
+    parent = function() {
       components <- strsplit(self$pathspec, "/", fixed = TRUE)[[1]]
       if (length(components) > 1L) components[[length(components) - 1L]]
     },
     #' @field tags The tags of the object's run.
-    tags = function(value) {
-      assert_read_only(value, "tags")
+    tags = function() {
       as_strings(private$field("tags"))
     },
     #' @field created_at When the object was created.
-    created_at = function(value) {
-      assert_read_only(value, "created_at")
+    created_at = function() {
       as_time(private$field("created_at"))
     }
   ),
@@ -246,13 +241,6 @@ as_client_id <- function(id, arg, call) {
   id
 }
 
-# Active fields can't be assigned: `run$id <- "x"` is an error, not a no-op.
-assert_read_only <- function(value, field) {
-  if (!missing(value)) {
-    metaflow_abort("{.field {field}} is read-only.", "usage", call = NULL)
-  }
-}
-
 # Printing ---------------------------------------------------------------------------
 
 cat_facts <- function(facts) {
@@ -262,13 +250,6 @@ cat_facts <- function(facts) {
   labels <- format(names(facts))
   cli::cat_line(labels, "  ", facts)
   invisible()
-}
-
-format_time <- function(time) {
-  if (is.null(time) || is.na(time)) {
-    return("-")
-  }
-  format(time, "%Y-%m-%d %H:%M:%S")
 }
 
 # "2024-04-05 10:00:04 (3.2s)": when something finished and how long it took.
@@ -289,23 +270,6 @@ format_status <- function(successful, finished = TRUE, status = NULL) {
   paste(cli::col_red(cli::symbol$cross), "failed")
 }
 
-# "start, a, b, join, end": at most `max` names, then how many more.
-format_list <- function(names, max = 8L) {
-  if (length(names) == 0L) {
-    return("none")
-  }
-  shown <- paste(utils::head(names, max), collapse = ", ")
-  if (length(names) > max) {
-    shown <- paste0(shown, ", ... (", length(names) - max, " more)")
-  }
-  shown
-}
-
-# "3: a, b, c", or "none".
-format_count_list <- function(names) {
-  if (length(names) == 0L) "none" else paste0(length(names), ": ", format_list(names))
-}
-
 # Prints a data frame under a heading, without row names.
 cat_table <- function(title, table, empty) {
   cli::cat_line()
@@ -317,8 +281,4 @@ cat_table <- function(title, table, empty) {
   lines <- utils::capture.output(print(table, row.names = FALSE, right = FALSE))
   cli::cat_line("  ", lines)
   invisible()
-}
-
-format_duration <- function(duration) {
-  if (is.na(duration)) "-" else format_elapsed(duration)
 }

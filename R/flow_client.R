@@ -66,28 +66,24 @@ flow_client <- R6::R6Class(
       runs_table(self, tags)
     }
   ),
-  active = list(
+  active = read_only_fields(
     #' @field finished_at When the latest run finished.
-    finished_at = function(value) {
-      assert_read_only(value, "finished_at")
+    finished_at = function() {
       latest <- private$ask("latest", which = "latest_run")
       if (!is.null(latest)) {
         as_time(client_request("fields", list(ref = latest, names = list("finished_at")))$finished_at)
       }
     },
     #' @field latest_run The id of the newest run.
-    latest_run = function(value) {
-      assert_read_only(value, "latest_run")
+    latest_run = function() {
       private$field("latest_run")
     },
     #' @field latest_successful_run The id of the newest successful run.
-    latest_successful_run = function(value) {
-      assert_read_only(value, "latest_successful_run")
+    latest_successful_run = function() {
       private$field("latest_successful_run")
     },
     #' @field runs The ids of the runs, newest first.
-    runs = function(value) {
-      assert_read_only(value, "runs")
+    runs = function() {
       self$get_values()
     }
   ),
@@ -122,7 +118,7 @@ flow_client <- R6::R6Class(
           status = latest$status,
           created = vapply(seq_len(nrow(latest)), function(i) format_time(latest$created_at[i]), ""),
           duration = vapply(seq_len(nrow(latest)), function(i) format_duration(latest$duration[i]), ""),
-          tags = vapply(utils::head(reply$user_tags, 10L), function(tags) format_list(as_strings(tags), max = 4L), "")
+          tags = vapply(utils::head(reply$user_tags, 10L), function(tags) format_names(as_strings(tags), max = 4L, quote = FALSE), "")
         ),
         empty = "none in this namespace"
       )

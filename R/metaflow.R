@@ -77,54 +77,6 @@ check_decorators <- function(decorators, verb, kind, target, call = parent.frame
   }
 }
 
-is_string <- function(x) {
-  is.character(x) && length(x) == 1 && !is.na(x)
-}
-
-is_true_or_false <- function(x) {
-  is.logical(x) && length(x) == 1 && !is.na(x)
-}
-
-is_scalar_atomic <- function(x) {
-  is.atomic(x) && !is.object(x) && length(x) == 1 && !is.na(x) &&
-    (is.character(x) || is.logical(x) || is.numeric(x))
-}
-
-# A Python-compatible identifier in ASCII: flow, decorator and artifact names.
-is_identifier <- function(x) {
-  is_string(x) && grepl("^[A-Za-z_][A-Za-z0-9_]*$", x)
-}
-
-is_identifier_vector <- function(x) {
-  grepl("^[A-Za-z_][A-Za-z0-9_]*$", x)
-}
-
-names2 <- function(x) {
-  if (is.null(names(x))) rep("", length(x)) else names(x)
-}
-
-# A short, escaped rendering of any value for error messages: strings keep
-# their quotes and show newlines as \n, so smuggled code is visible as such.
-show_value <- function(x) {
-  if (is.null(x)) {
-    return("NULL")
-  }
-  if (is.function(x)) {
-    return("a function")
-  }
-  if (is.character(x) && !is.object(x) && length(x) >= 1 && length(x) <= 5) {
-    shown <- paste(vapply(encodeString(x, quote = "\""), truncate_text, "", width = 60), collapse = ", ")
-    return(if (length(x) == 1) shown else paste0("c(", shown, ")"))
-  }
-  if (is.atomic(x) && !is.object(x) && length(x) == 1) {
-    return(paste(deparse(x), collapse = " "))
-  }
-  if (is.object(x)) {
-    return(paste0("an object of class ", class(x)[[1]]))
-  }
-  paste0("a ", typeof(x), " vector of length ", length(x))
-}
-
 check_flow <- function(flow, verb, call = parent.frame()) {
   if (!inherits(flow, "Flow")) {
     metaflow_abort(c(

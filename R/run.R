@@ -242,14 +242,6 @@ report_success <- function(pathspec, seconds) {
   }
 }
 
-format_elapsed <- function(seconds) {
-  seconds <- as.numeric(seconds)
-  if (seconds < 60) {
-    return(sprintf("%.1fs", seconds))
-  }
-  sprintf("%dm %02ds", as.integer(seconds %/% 60), as.integer(round(seconds %% 60)))
-}
-
 # The engine process ------------------------------------------------------------
 
 # Runs the Python engine with `args`, relaying its output line by line as it

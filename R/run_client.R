@@ -71,46 +71,38 @@ run_client <- R6::R6Class(
       artifact_value(end_task_ref(private$ref(), call), name, call)
     }
   ),
-  active = list(
+  active = read_only_fields(
     #' @field status `"running"`, `"succeeded"` or `"failed"`.
-    status = function(value) {
-      assert_read_only(value, "status")
+    status = function() {
       private$field("status")
     },
     #' @field successful Whether the run succeeded.
-    successful = function(value) {
-      assert_read_only(value, "successful")
+    successful = function() {
       isTRUE(private$field("successful"))
     },
     #' @field finished Whether the run has finished.
-    finished = function(value) {
-      assert_read_only(value, "finished")
+    finished = function() {
       isTRUE(private$field("finished"))
     },
     #' @field finished_at When the run's `end` step finished.
-    finished_at = function(value) {
-      assert_read_only(value, "finished_at")
+    finished_at = function() {
       as_time(private$field("finished_at"))
     },
     #' @field end_task The id of the `end` step's task.
-    end_task = function(value) {
-      assert_read_only(value, "end_task")
+    end_task = function() {
       private$field("end_task")
     },
     #' @field steps The names of the run's steps, newest first.
-    steps = function(value) {
-      assert_read_only(value, "steps")
+    steps = function() {
       self$get_values()
     },
     #' @field artifacts The names of the `end` step's artifacts.
-    artifacts = function(value) {
-      assert_read_only(value, "artifacts")
+    artifacts = function() {
       task <- private$ask("end_task")
       if (is.null(task)) character() else as_strings(client_request("children", list(ref = task)))
     },
     #' @field code The code the run stored.
-    code = function(value) {
-      assert_read_only(value, "code")
+    code = function() {
       read_run_code(private$field("code"))
     }
   ),
@@ -128,7 +120,7 @@ run_client <- R6::R6Class(
         Finished = format_finished(created_at, as_time(fields$finished_at), status),
         Steps = format_count_list(rev(self$steps)),
         User = run_user(tags),
-        Tags = format_list(as_strings(fields$user_tags))
+        Tags = format_names(as_strings(fields$user_tags), max = 8L, quote = FALSE)
       )
       if (!isTRUE(fields$successful) && status != "running") {
         facts <- c(facts, Error = failed_task_summary(private$ask("failed_task")))
@@ -154,7 +146,7 @@ run_client <- R6::R6Class(
       artifacts <- self$artifacts
       if (length(artifacts) > 0L) {
         cli::cat_line()
-        cli::cat_line("Results (artifacts of end): ", format_list(artifacts, max = 20L))
+        cli::cat_line("Results (artifacts of end): ", format_names(artifacts, max = 20L, quote = FALSE))
       }
     }
   )

@@ -6,7 +6,8 @@
 #' the packages the script attached and the session's options. Each file is
 #' written to a temporary file in `dir` and renamed into place, so a reader
 #' never sees half a file.
-#' The flow is validated first ([validate_flow()]).
+#' The flow must be valid: [run()] validates it ([validate_flow()]) before
+#' it calls this, once per run.
 #'
 #' @param flow A Flow.
 #' @param dir The spec directory; created if it doesn't exist.
@@ -19,7 +20,6 @@
 #'   names `flow` and `functions`.
 #' @noRd
 write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.frame()) {
-  validate_flow(flow, call = call)
   parameters <- resolve_parameters(flow, parameter_defaults, call)
   if (!dir.exists(dir)) {
     dir.create(dir, recursive = TRUE)

@@ -56,20 +56,17 @@ step_client <- R6::R6Class(
       tasks_table(self)
     }
   ),
-  active = list(
+  active = read_only_fields(
     #' @field finished_at When the last task finished.
-    finished_at = function(value) {
-      assert_read_only(value, "finished_at")
+    finished_at = function() {
       as_time(private$field("finished_at"))
     },
     #' @field a_task The id of one task of the step.
-    a_task = function(value) {
-      assert_read_only(value, "a_task")
+    a_task = function() {
       private$field("task")
     },
     #' @field tasks The ids of the tasks, newest first.
-    tasks = function(value) {
-      assert_read_only(value, "tasks")
+    tasks = function() {
       self$get_values()
     }
   ),

@@ -100,61 +100,50 @@ task_client <- R6::R6Class(
       artifacts_table(self)
     }
   ),
-  active = list(
+  active = read_only_fields(
     #' @field finished Whether an attempt of the task completed.
-    finished = function(value) {
-      assert_read_only(value, "finished")
+    finished = function() {
       isTRUE(private$field("finished"))
     },
     #' @field successful Whether the task succeeded.
-    successful = function(value) {
-      assert_read_only(value, "successful")
+    successful = function() {
       isTRUE(private$field("successful"))
     },
     #' @field finished_at When the task finished.
-    finished_at = function(value) {
-      assert_read_only(value, "finished_at")
+    finished_at = function() {
       as_time(private$field("finished_at"))
     },
     #' @field exception The error that failed the task.
-    exception = function(value) {
-      assert_read_only(value, "exception")
+    exception = function() {
       as_exception(private$field("exception"))
     },
     #' @field index The task's 0-based index in its foreach.
-    index = function(value) {
-      assert_read_only(value, "index")
+    index = function() {
       private$field("index")
     },
     #' @field artifacts The names of the task's artifacts.
-    artifacts = function(value) {
-      assert_read_only(value, "artifacts")
+    artifacts = function() {
       self$get_values()
     },
     #' @field stdout What the task printed to standard output.
-    stdout = function(value) {
-      assert_read_only(value, "stdout")
+    stdout = function() {
       private$field("stdout")
     },
     #' @field stderr What the task printed to standard error.
-    stderr = function(value) {
-      assert_read_only(value, "stderr")
+    stderr = function() {
       private$field("stderr")
     },
     #' @field metadata_dict The task's metadata.
-    metadata_dict = function(value) {
-      assert_read_only(value, "metadata_dict")
+    metadata_dict = function() {
       private$field("metadata_dict")
     },
     #' @field runtime_name Where the task ran.
-    runtime_name = function(value) {
-      assert_read_only(value, "runtime_name")
+    runtime_name = function() {
       runtime <- sub("^runtime:", "", grep("^runtime:", self$tags, value = TRUE))
       if (length(runtime) > 0L) runtime[[1L]]
     },
     #' @field code The source of the task's R step function.
-    code = function(value) {
-      assert_read_only(value, "code")
+    code = function() {
       step_source(read_run_code(private$ask("code")), self$parent)
     }
   ),

@@ -3,7 +3,10 @@
 #' The R counterpart of Metaflow's graph linter, run before any process
 #' starts so that a broken flow fails with a message about its steps, not
 #' about generated Python. The checks run in Metaflow's order and the first
-#' problem found is an error of class `metaflow_error_graph` naming the step.
+#' problem found is an error of class `metaflow_error_graph` naming the step,
+#' with fields `rule`, the rule's id (the same as the engine's lint gives it,
+#' see `inst/graph_cases.json`), and `step`, the step it concerns (`NULL` for
+#' a missing start or end).
 #'
 #' @param flow A Flow.
 #' @param call The call errors are reported for.
@@ -27,7 +30,7 @@ check_start_and_end <- function(steps, call) {
         "A flow must have a step named {.val {required}}.",
         x = if (length(steps) == 0) "The flow has no steps." else "The flow has step{?s} {.val {names(steps)}}.",
         i = "Every flow {role} with its {.val {required}} step: add {.code step(step = \"{required}\", ...)}."
-      ), "graph", call = call)
+      ), "graph", rule = "start_and_end", step = NULL, call = call)
     }
   }
 }
@@ -39,13 +42,13 @@ check_end_is_end <- function(steps, call) {
       "The {.val end} step can't have a {.arg next_step}.",
       x = "It goes to {.val {end$next_step}}.",
       i = "The flow finishes at {.val end}: remove its {.arg next_step}."
-    ), "graph", call = call)
+    ), "graph", rule = "end_is_end", step = "end", call = call)
   }
   if (end$join) {
     metaflow_abort(c(
       "The {.val end} step can't be a join step.",
       i = "Add a join step before {.val end} and make it go to {.val end}."
-    ), "graph", call = call)
+    ), "graph", rule = "end_is_end", step = "end", call = call)
   }
 }
 
@@ -55,7 +58,7 @@ check_next_steps_given <- function(steps, call) {
       metaflow_abort(c(
         "Step {.val {step$name}} must have a {.arg next_step}.",
         i = "Every step but {.val end} says where the flow goes next, e.g. {.code next_step = \"end\"}."
-      ), "graph", call = call)
+      ), "graph", rule = "next_step_given", step = step$name, call = call)
     }
   }
 }
@@ -70,7 +73,7 @@ check_next_steps_exist <- function(steps, call) {
         "{.arg next_step} must name a step of the flow.",
         x = "Step {.val {step$name}} goes to {.val {target}}, but there is no such step.",
         i = if (!is.null(closest)) "Did you mean {.val {closest}}?" else "The flow has step{?s} {.val {names(steps)}}."
-      ), "graph", call = call)
+      ), "graph", rule = "next_step_exists", step = step$name, call = call)
     }
   }
 }
@@ -81,7 +84,7 @@ check_start_has_no_parents <- function(steps, call) {
     metaflow_abort(c(
       "No step can go back to the {.val start} step.",
       x = "{.val {parents}} go{?es/} to {.val start}."
-    ), "graph", call = call)
+    ), "graph", rule = "start_has_no_parents", step = "start", call = call)
   }
 }
 
@@ -93,7 +96,7 @@ check_no_loops <- function(steps, call) {
       "A flow can't have loops.",
       x = "It has the loop {shown}.",
       i = "Change the {.arg next_step} of {?/one of} {.val {unique(loop)}}."
-    ), "graph", call = call)
+    ), "graph", rule = "no_loops", step = loop[[length(loop) - 1L]], call = call)
   }
 }
 
@@ -111,21 +114,7 @@ check_all_reachable <- function(steps, call) {
       "Every step must be reachable from {.val start}.",
       x = "Can't reach {.val {orphans}}.",
       i = "Name each step in the {.arg next_step} of another step, or remove it."
-    ), "graph", call = call)
-  }
-}
-
-check_branches_meet_at_joins <- function(steps, call) {
-  parents <- step_parents(steps)
-  for (step in steps) {
-    step_parents <- parents[[step$name]]
-    if (length(step_parents) > 1 && !step$join) {
-      metaflow_abort(c(
-        "Branches meet at step {.val {step$name}} without {.code join = TRUE}.",
-        x = "It is reached from {.val {step_parents}}.",
-        i = "Make {.val {step$name}} a join step: {.code join = TRUE} and {.code r_function = function(self, inputs) ...}."
-      ), "graph", call = call)
-    }
+    ), "graph", rule = "all_reachable", step = orphans[[1]], call = call)
   }
 }
 
@@ -164,7 +153,7 @@ check_split_join_balance <- function(steps, call) {
         "Every split must be joined before {.val end}.",
         x = "The flow reaches {.val end} before the split at step {.val {split}} is joined.",
         i = "Add a join step ({.code join = TRUE}) that gathers the branches of {.val {split}} and goes to {.val end}."
-      ), "graph", call = call)
+      ), "graph", rule = "split_join_balance", step = step$name, call = call)
     }
     for (child in rev(step$next_step)) {
       pending <- c(pending, list(list(name = child, open = open)))
@@ -178,21 +167,21 @@ check_join <- function(step, open, join_parents, lineage, call) {
       "Join step {.val {step$name}} must come after a split.",
       x = "No split comes before it: a step with several {.arg next_step}s or a {.arg foreach}.",
       i = "Remove {.code join = TRUE}, or add a split whose branches {.val {step$name}} gathers."
-    ), "graph", call = call)
+    ), "graph", rule = "split_join_balance", step = step$name, call = call)
   }
   split <- open[[length(open)]]
   if (length(join_parents) != length(split$branches)) {
     metaflow_abort(c(
       "Join step {.val {step$name}} must gather every branch of the split at {.val {split$name}}.",
       x = "It is reached from {.val {join_parents}}, but the split has {length(split$branches)} branch{?es}: {.val {split$branches}}."
-    ), "graph", call = call)
+    ), "graph", rule = "split_join_balance", step = step$name, call = call)
   }
   if (length(unique(lapply(join_parents, lineage))) > 1) {
     metaflow_abort(c(
       "Join step {.val {step$name}} can't join branches of unrelated splits.",
       x = "It is reached from {.val {join_parents}}, which are inside different splits.",
       i = "Give every split its own join step."
-    ), "graph", call = call)
+    ), "graph", rule = "split_join_balance", step = step$name, call = call)
   }
 }
 
@@ -203,7 +192,7 @@ check_foreach_not_empty <- function(steps, call) {
         "A foreach step can't go straight to a join step.",
         x = "Step {.val {step$name}} fans out over {.field {step$foreach}} into join step {.val {step$next_step}}.",
         i = "Add a step between them; it runs once for each element of {.field {step$foreach}}."
-      ), "graph", call = call)
+      ), "graph", rule = "foreach_not_empty", step = step$name, call = call)
     }
   }
 }
@@ -219,15 +208,16 @@ check_parameter_names_against_steps <- function(flow, call) {
   }
 }
 
+# In lint.py's order: the rules share their ids (the `rule` of the error)
+# and their cases (inst/graph_cases.json) with the engine's lint.
 graph_checks <- list(
   check_start_and_end,
+  check_start_has_no_parents,
   check_end_is_end,
   check_next_steps_given,
   check_next_steps_exist,
-  check_start_has_no_parents,
   check_no_loops,
   check_all_reachable,
-  check_branches_meet_at_joins,
   check_split_join_balance,
   check_foreach_not_empty
 )

@@ -1,4 +1,6 @@
+import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -7,7 +9,7 @@ import pytest
 
 import metaflow_core
 from flowfiles import line_of, load_flow_class, write_flow
-from metaflow_core import lint
+from metaflow_core import codegen, lint
 from metaflow_core.exceptions import LintWarn
 from metaflow_core.graph import FlowGraph
 
@@ -191,7 +193,8 @@ def test_checks_run_in_metaflow_order():
     assert [check.__name__ for check in lint.CHECKS] == [
         "check_reserved_words",
         "check_basic_steps",
-        "check_start_end_degree",
+        "check_start_degree",
+        "check_end_degree",
         "check_that_end_is_end",
         "check_step_names",
         "check_num_args",
@@ -945,3 +948,38 @@ def test_cli_check_reports_lint_error(tmp_path, shape, args):
 def test_cli_check_accepts_valid_flow(tmp_path):
     _, _, result = run_cli(tmp_path, VALID["nested_foreach"], "check")
     assert result.returncode == 0, result.stderr
+
+
+# The bad graphs R's validate_flow() is tested on too (tests/testthat/test-validate_flow.R):
+# lint must find the same rule at the same step in the FlowSpec codegen makes of each.
+GRAPH_CASES = json.loads(
+    (pathlib.Path(__file__).resolve().parent.parent / "inst" / "graph_cases.json").read_text()
+)["cases"]
+
+
+def case_spec(case):
+    """The R front end's flow spec (inst/PROTOCOL.md) of a case of inst/graph_cases.json."""
+    steps = [
+        {"name": s["name"], "function": None, "next": s.get("next", []),
+         "foreach": s.get("foreach"), "join": s.get("join", False), "decorators": []}
+        for s in case["steps"]
+    ]
+    return {"version": 1, "flow_name": "GraphCaseFlow", "parameters": [], "steps": steps}
+
+
+@pytest.mark.parametrize("case", GRAPH_CASES, ids=[case["case"] for case in GRAPH_CASES])
+def test_lint_and_r_agree_on_each_bad_graph(tmp_path, case):
+    source = codegen.generate(codegen.validate_spec(case_spec(case)))
+    graph = FlowGraph(load_flow_class(tmp_path, source, "GraphCaseFlow"))
+    with pytest.raises(LintWarn) as info:
+        lint.validate(graph)
+    assert (info.value.rule, info.value.step) == (case["rule"], case["step"])
+
+
+def test_the_graph_cases_cover_every_rule_r_shares():
+    shared = {check.rule for check in lint.CHECKS} - PYTHON_ONLY_RULES
+    assert {case["rule"] for case in GRAPH_CASES} == shared
+
+
+# Rules about Python source; R checks the same as it builds a flow (step()'s arguments).
+PYTHON_ONLY_RULES = {"reserved_word", "step_name", "step_arguments", "valid_transition"}

@@ -234,6 +234,20 @@ test_that("a Python step's error, a usage error and a failure without tasks come
   expect_match(conditionMessage(err), "exited with status 1 without saying what failed", fixed = TRUE)
 })
 
+test_that("an invalid flow is rejected by run() before its parameters' defaults or the engine run", {
+  local_run_dir()
+  called <- FALSE
+  flow <- metaflow("Broken") %>%
+    parameter("when", default = function(context) {
+      called <<- TRUE
+      "now"
+    }, type = "str") %>%
+    step(step = "start", next_step = "end")
+  expect_error(run(flow), class = "metaflow_error_graph")
+  expect_false(called)
+  expect_false(dir.exists(".metaflow"))
+})
+
 test_that("run() runs a flow in the session and returns the run", {
   local_run_dir()
   flow <- linear_flow()

@@ -145,3 +145,40 @@ test_that("errors are reported for the caller", {
   err <- expect_error(run_like(metaflow("Empty")), class = "metaflow_error_graph")
   expect_equal(err$call, quote(run_like(metaflow("Empty"))))
 })
+
+# The bad graphs the engine's lint is tested on too (pytests/test_lint.py): R
+# must find the same rule at the same step.
+graph_case_flow <- function(case) {
+  flow <- metaflow("GraphCaseFlow")
+  for (s in case$steps) {
+    join <- isTRUE(s$join)
+    step(
+      flow,
+      step = s$name,
+      next_step = unlist(s[["next"]]),
+      join = join,
+      foreach = s$foreach,
+      r_function = if (join) function(self, inputs) NULL else function(self) NULL
+    )
+  }
+  flow
+}
+
+graph_cases <- jsonlite::read_json(system.file("graph_cases.json", package = "metaflow"))$cases
+
+for (case in graph_cases) {
+  test_that(paste0("validate_flow() and lint agree on a bad graph: ", case$case), {
+    err <- expect_error(validate_flow(graph_case_flow(case)), class = "metaflow_error_graph")
+    expect_identical(err$rule, case$rule)
+    expect_identical(err$step, case$step)
+  })
+}
+
+test_that("the graph cases cover every rule validate_flow() checks", {
+  rules <- unique(vapply(graph_cases, function(case) case$rule, ""))
+  expect_length(graph_checks, length(rules))
+  expect_setequal(rules, c(
+    "start_and_end", "start_has_no_parents", "end_is_end", "next_step_given", "next_step_exists",
+    "no_loops", "all_reachable", "split_join_balance", "foreach_not_empty"
+  ))
+})

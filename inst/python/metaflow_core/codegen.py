@@ -16,7 +16,6 @@ import sys
 
 from .exceptions import CodegenError
 from .flowspec import FlowSpec
-from .lint import RESERVED_WORDS
 from .plugins.decorators import STEP_DECORATORS
 
 SPEC_VERSION = 1
@@ -67,8 +66,8 @@ def validate_spec(spec):
     names = set()
     for s in steps:
         name = _check_member(_check_name(STEP_NAME, s.get("name"), "Step name"), "Step")
-        if name in RESERVED_WORDS or name in names:
-            raise CodegenError("Step name *%s* is reserved or used twice." % name)
+        if name in names:
+            raise CodegenError("Step name *%s* is used twice." % name)
         names.add(name)
         for target in s.get("next", []):
             _check_name(STEP_NAME, target, "The next step of *%s*" % name)

@@ -37,6 +37,7 @@ class MetaflowException(Exception):
 
 class LintWarn(MetaflowException):
     headline = "Validity checker found an issue"
+    rule = None  # the id of the lint rule broken, which lint.validate() sets
 
 
 class InvalidNextException(MetaflowException):

@@ -1,8 +1,12 @@
 """Graph checks run before ``run``, ``resume`` and ``check``.
 
-Each check is a small function registered with :func:`check`; :func:`validate`
-runs them in registration order (Metaflow's order) and the first problem found
-is raised as a :class:`LintWarn` naming the step, its line and its file.
+Each check is a small function registered with :func:`check` under a rule id;
+:func:`validate` runs them in registration order (Metaflow's order) and the
+first problem found is raised as a :class:`LintWarn` naming the step, its line
+and its file, with the check's id as its ``rule``. The graph rules have the ids
+R's ``validate_flow()`` gives its errors and run in the same order;
+``inst/graph_cases.json`` holds bad graphs for each, which both test suites
+run. The other rules are about Python source, which R checks as it builds a flow.
 Messages are Metaflow's, ``*x*`` marking a name to highlight (see :func:`render`).
 """
 
@@ -15,16 +19,25 @@ RESERVED_WORDS = frozenset({"name", "next", "input", "index", "cmd"})
 CHECKS = []
 
 
-def check(func):
-    """Register func(graph) as a check; it raises LintWarn on the first problem."""
-    CHECKS.append(func)
-    return func
+def check(rule):
+    """Register func(graph) as the check of rule; it raises LintWarn on the first problem."""
+
+    def register(func):
+        func.rule = rule
+        CHECKS.append(func)
+        return func
+
+    return register
 
 
 def validate(graph):
-    """Run every check on graph; raise the first LintWarn found."""
+    """Run every check on graph; raise the first LintWarn found, its ``rule`` set."""
     for run_check in CHECKS:
-        run_check(graph)
+        try:
+            run_check(graph)
+        except LintWarn as err:
+            err.rule = run_check.rule
+            raise
 
 
 def _warn(graph, msg, node=None, lineno=None):
@@ -39,7 +52,7 @@ def _warn(graph, msg, node=None, lineno=None):
     )
 
 
-@check
+@check("reserved_word")
 def check_reserved_words(graph):
     msg = "Step name *%s* is a reserved word. Choose another name for the step."
     for node in graph:
@@ -47,7 +60,7 @@ def check_reserved_words(graph):
             raise _warn(graph, msg % node.name, node)
 
 
-@check
+@check("start_and_end")
 def check_basic_steps(graph):
     msg = (
         "Your flow must have exactly one %s step. Either name a step '%s' or use "
@@ -58,15 +71,20 @@ def check_basic_steps(graph):
             raise _warn(graph, msg % (kind, name, kind))
 
 
-@check
-def check_start_end_degree(graph):
-    start, end = graph[graph.start_step], graph[graph.end_step]
+@check("start_has_no_parents")
+def check_start_degree(graph):
+    start = graph[graph.start_step]
     if start.in_funcs:
         msg = (
             "The start step *%s* has incoming transitions from %s. A start step must "
             "have no incoming transitions." % (start.name, ", ".join(start.in_funcs))
         )
         raise _warn(graph, msg, start)
+
+
+@check("end_is_end")
+def check_end_degree(graph):
+    end = graph[graph.end_step]
     if end.out_funcs:
         msg = (
             "The end step *%s* has outgoing transitions. An end step must have no "
@@ -75,7 +93,7 @@ def check_start_end_degree(graph):
         raise _warn(graph, msg, end, end.tail_next_lineno)
 
 
-@check
+@check("end_is_end")
 def check_that_end_is_end(graph):
     end = graph[graph.end_step]
     if end.has_tail_next:
@@ -92,7 +110,7 @@ def check_that_end_is_end(graph):
         raise _warn(graph, msg, end)
 
 
-@check
+@check("step_name")
 def check_step_names(graph):
     msg = (
         "Step *{0}* has an invalid name. Only lowercase ascii characters, "
@@ -103,7 +121,7 @@ def check_step_names(graph):
             raise _warn(graph, msg.format(node.name), node)
 
 
-@check
+@check("step_arguments")
 def check_num_args(graph):
     too_many = (
         "Step {0} has too many arguments. Normal steps take only 'self' as an "
@@ -125,7 +143,7 @@ def check_num_args(graph):
             raise _warn(graph, no_self.format(node.name), node)
 
 
-@check
+@check("next_step_given")
 def check_static_transitions(graph):
     msg = (
         "Step *{0}* is missing a self.next() transition to the next step. Add a "
@@ -136,7 +154,7 @@ def check_static_transitions(graph):
             raise _warn(graph, msg.format(node.name), node)
 
 
-@check
+@check("valid_transition")
 def check_valid_transitions(graph):
     msg = (
         "Step *{0}* specifies an invalid self.next() transition. Make sure the "
@@ -152,7 +170,7 @@ def check_valid_transitions(graph):
             raise _warn(graph, msg.format(node.name), node, node.tail_next_lineno)
 
 
-@check
+@check("next_step_exists")
 def check_unknown_transitions(graph):
     msg = "Step *{0}* specifies a self.next() transition to an unknown step, *{1}*."
     for node in graph:
@@ -161,7 +179,7 @@ def check_unknown_transitions(graph):
             raise _warn(graph, msg.format(node.name, unknown[0]), node, node.tail_next_lineno)
 
 
-@check
+@check("no_loops")
 def check_for_acyclicity(graph):
     msg = (
         "There is a loop in your flow: *{0}*. Break the loop by fixing self.next() "
@@ -188,7 +206,7 @@ def check_for_acyclicity(graph):
                 pending.append(iter(graph[name].out_funcs))
 
 
-@check
+@check("all_reachable")
 def check_for_orphans(graph):
     msg = (
         "Step *{0}* is unreachable from the entry step *{1}*. Add self.next({0}) in "
@@ -200,7 +218,7 @@ def check_for_orphans(graph):
             raise _warn(graph, msg.format(node.name, graph.start_step), node)
 
 
-@check
+@check("split_join_balance")
 def check_split_join_balance(graph):
     """Every split is closed by one join that all its branches, and only they, reach."""
     unjoined = (
@@ -262,7 +280,7 @@ def check_split_join_balance(graph):
             stack.append((graph[name], open_splits))
 
 
-@check
+@check("foreach_not_empty")
 def check_empty_foreaches(graph):
     msg = (
         "Step *{0}* is a foreach split that has no children: it is followed "

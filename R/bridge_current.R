@@ -51,7 +51,7 @@ current <- function(value) {
   if (!is.character(value) || length(value) != 1L || !value %in% known) {
     bridge_abort(c(
       "`value` must name a value of `current()`.",
-      x = sprintf("Got %s.", format_label(value)),
+      x = sprintf("Got %s.", show_value(value)),
       i = sprintf("Known values: %s.", format_names(known, max = 20L))
     ), "current", call = sys.call())
   }

@@ -29,7 +29,7 @@ merge_artifacts <- function(flow, inputs, exclude = list()) {
   if (!inherits(flow, "metaflow_self")) {
     bridge_abort(c(
       "`flow` must be the `self` of a join step.",
-      x = sprintf("Got %s.", format_label(flow))
+      x = sprintf("Got %s.", show_value(flow))
     ), "merge", call = call)
   }
   step <- self_field(flow, "step")

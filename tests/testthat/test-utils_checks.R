@@ -1,0 +1,12 @@
+test_that("the predicates accept one valid value and nothing else", {
+  expect_true(is_string("a"))
+  expect_false(is_string(c("a", "b")))
+  expect_false(is_string(NA_character_))
+  expect_true(is_true_or_false(FALSE))
+  expect_false(is_true_or_false(NA))
+  expect_true(is_scalar_atomic(1.5))
+  expect_false(is_scalar_atomic(factor("a")))
+  expect_true(is_identifier("my_step2"))
+  expect_false(is_identifier("2step"))
+  expect_identical(is_identifier_vector(c("a", "b c")), c(TRUE, FALSE))
+})
