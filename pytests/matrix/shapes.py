@@ -113,57 +113,73 @@ def parents(shape):
     return found
 
 
-def descendants(shape, name):
-    """The steps reachable from ``name``, without it."""
-    by_name = {s.name: s for s in shape.steps}
-    seen, todo = set(), list(by_name[name].next)
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(by_name[n].next)
-    return seen
-
-
-def simulate(shape, caught=None, keeps_assignments=True):
+def simulate(shape, caught=None, keeps_assignments=True, parents_of=None):
     """Every task of a run of ``shape``, as Task(step, v_in, value).
 
     ``caught``: the ``v_in`` of the target task whose body stops before it
     sets ``value`` (a caught failure), so its ``value`` stays the parent's.
     ``keeps_assignments``: whether that task keeps the ``v_in`` it assigned
     before the failure, else it too is the parent's.
+    ``parents_of``: a dict to fill with each task's parent tasks.
     """
     by_name = {s.name: s for s in shape.steps}
     weight = weights(shape)
     tasks = []
+    parents_of = {} if parents_of is None else parents_of
 
-    def run(name, v_in, parent=None):
+    def run(name, v_in, parents):
         """Run ``name`` and what follows it up to the join that closes the
-        split it is in; that join's name and the value reaching it."""
+        split it is in; that join's name and the last task before it."""
         s = by_name[name]
         if name == shape.target and v_in == caught:
+            parent = parents[0]
             task = Task(name, v_in if keeps_assignments else parent.v_in, parent.value)
         else:
             task = Task(name, v_in, v_in + weight[name])
         tasks.append(task)
+        parents_of[task] = list(parents)
         value = task.value
         if not s.next:
-            return None, value
+            return None, task
         if s.foreach:
-            arms = [run(s.next[0], value + value * 10 + k, task)
+            arms = [run(s.next[0], value + value * 10 + k, [task])
                     for k in range(1, s.foreach + 1)]
         elif len(s.next) > 1:
-            arms = [run(n, value, task) for n in s.next]
+            arms = [run(n, value, [task]) for n in s.next]
         elif by_name[s.next[0]].join:
-            return s.next[0], value
+            return s.next[0], task
         else:
-            return run(s.next[0], value, task)
+            return run(s.next[0], value, [task])
         joins = {j for j, _ in arms}
         assert len(joins) == 1, "the arms of %s meet in %s" % (name, joins)
-        return run(joins.pop(), sum(v for _, v in arms))
+        return run(joins.pop(), sum(t.value for _, t in arms), [t for _, t in arms])
 
-    run("start", 0)
+    run("start", 0, [])
     return tasks
+
+
+def ancestors_of(shape, task):
+    """The tasks ``task`` of ``simulate(shape)`` descends from."""
+    parents_of = {}
+    simulate(shape, parents_of=parents_of)
+    found, todo = set(), list(parents_of[task])
+    while todo:
+        t = todo.pop()
+        if t not in found:
+            found.add(t)
+            todo.extend(parents_of[t])
+    return found
+
+
+def descendants_of(shape, task):
+    """The tasks of ``simulate(shape)`` that descend from ``task``."""
+    return {t for t in simulate(shape) if task in ancestors_of(shape, t)}
+
+
+def target_task(shape):
+    """The task of ``simulate(shape)`` a behaviour is injected into."""
+    v_in = target_v_in(shape)
+    return next(t for t in simulate(shape) if (t.step, t.v_in) == (shape.target, v_in))
 
 
 def target_v_in(shape):
@@ -233,7 +249,8 @@ def python_flow(shape, behaviour):
                         % (s.foreach + 1))
         if behaviour == "catch" and shape.target in parent_of[s.name]:
             if s.join:
-                body.append('        self.saw_err = [str(i.err) for i in inputs if hasattr(i, "err")]')
+                body.append("        self.saw_err = [str(i.err) for i in inputs"
+                            ' if hasattr(i, "err")]')
             else:
                 body.append("        self.saw_err = [str(self.err)]")
         if s.foreach:
@@ -316,9 +333,10 @@ def r_flow(shape, behaviour):
         if behaviour == "catch" and shape.target in parent_of[s.name]:
             if s.join:
                 body.append('caught <- Filter(function(i) "err" %in% names(i), unname(inputs))')
-                body.append("self$saw_err <- vapply(caught, function(i) describe_err(function() i$err), \"\")")
+                body.append("self$saw_err <- vapply(caught, function(i) "
+                            'describe_err(function() i$err), "")')
             else:
-                body.append('self$saw_err <- if ("err" %in% names(self)) describe_err(function() self$err)')
+                body.append("self$saw_err <- describe_err(function() self$err)")
         function = "function(self%s) {\n      %s\n    }" % (
             ", inputs" if s.join else "", "\n      ".join(body))
         args.append("r_function = " + function)
