@@ -11,10 +11,10 @@ from metaflow_core.plugins import rds
 from metaflow_core.plugins.rds import RVector
 
 RSCRIPT = shutil.which("Rscript")
-pytestmark = pytest.mark.skipif(RSCRIPT is None, reason="needs R")
 
 
 def run_r(code, *args):
+    assert RSCRIPT, "these tests need R: Rscript is not on the PATH"
     out = subprocess.run([RSCRIPT, "--vanilla", "-e", code, *args], capture_output=True)
     assert out.returncode == 0, out.stderr.decode()
     return out.stdout.decode("utf-8")

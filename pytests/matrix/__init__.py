@@ -1,0 +1,1 @@
+"""Graph shapes and behaviours for ``test_matrix.py``, written out as Python and R flows."""
