@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from .exceptions import MetaflowException, RunInterrupted, TaskFailed
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
-from .plugins.decorators import retry_counts, step_decorators
-from .task import PARAMETERS_STEP, TASK_COMMAND
+from .decorators import retry_counts, step_decorators
+from .task_types import PARAMETERS_STEP, TASK_COMMAND
 
 EXIT_DISALLOW_RETRY = 202
 KILL_GRACE_SECONDS = 5
@@ -165,7 +165,7 @@ class NativeRuntime(object):
         self._next_task_id = 0
         self._print_lock = threading.Lock()
         self.decorators = {}
-        from .plugins.decorators import parse_decospec
+        from .decorators import parse_decospec
 
         extra = [parse_decospec(s) for s in self.decospecs]
         for node in graph:

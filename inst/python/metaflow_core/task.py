@@ -17,13 +17,8 @@ from .exceptions import (
     MetaflowInternalError,
     exception_record,
 )
-from .flowspec import ForeachFrame, Inputs, is_flow_like
 from .parameters import flow_parameters
-
-PARAMETERS_STEP = "_parameters"
-# The runtime starts a task as ``python flow.py internal-task '<json>'``: one JSON
-# argument, parsed here without click, because every task pays for its imports.
-TASK_COMMAND = "internal-task"
+from .task_types import PARAMETERS_STEP, ForeachFrame, Inputs
 
 
 class Task(object):
@@ -182,7 +177,8 @@ class Task(object):
         # own error is already reported, so a second one here is not raised.
         for name, value in flow._artifacts_to_persist().items():
             try:
-                if is_flow_like(value):
+                # The flow itself, or a join's inputs (flows of the same class).
+                if isinstance(value, (type(flow), Inputs)):
                     raise MetaflowException(
                         "Flows can't be serialized. Maybe you tried to assign *self* or one "
                         "of the *inputs* to an attribute? Artifact *%s* in step *%s*."
@@ -228,7 +224,7 @@ def main(flow, argv):
     """Entry point of a task process; exits 0 when the step succeeded, 1 otherwise."""
     from .datastore import FlowDataStore
     from .graph import FlowGraph
-    from .plugins.decorators import parse_decospec, step_decorators
+    from .decorators import parse_decospec, step_decorators
     from .util import get_username
 
     text = argv[0]
