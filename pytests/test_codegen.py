@@ -11,7 +11,7 @@ import pytest
 
 from metaflow_core.codegen import generate, load_spec, validate_spec, write_module
 from metaflow_core.exceptions import CodegenError
-from metaflow_core.external import front_end_of
+from metaflow_core.front_end import front_end_of
 
 NASTY = "It's \"quoted\", back\\slashed,\nmulti-line and ünïcödé: '''; import os"
 

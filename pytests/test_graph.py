@@ -504,3 +504,14 @@ def test_end_step_transition_is_recorded(tmp_path):
     assert end.has_tail_next and end.out_funcs == ["a"]
     assert graph["a"].in_funcs == ["end", "start"]
     assert graph["start"].out_funcs == ["nowhere", "a"]
+
+
+def test_a_task_gets_the_graph_as_data_without_reading_source(tmp_path):
+    built = graph_of(tmp_path, NESTED_FOREACH, "NestedFlow")
+    handed = FlowGraph.from_task_nodes(built.name, json.loads(json.dumps(built.task_nodes())))
+
+    assert handed.task_nodes() == built.task_nodes()
+    assert handed.matching_split("join_outer") == built.matching_split("join_outer") == "start"
+    assert handed["start"].foreach_param == "outer"
+    assert handed["middle"].is_inside_foreach
+    assert handed["start"].source_file is None

@@ -39,7 +39,7 @@ import sys
 
 from metaflow_core import FlowSpec, step
 from metaflow_core.datastore import RObject
-from metaflow_core.external import uses_front_end
+from metaflow_core.front_end import uses_front_end
 from metaflow_core.r.bridge import RFrontEnd
 from metaflow_core.r.rds import RVector, dumps
 

@@ -19,7 +19,7 @@ from . import __version__
 from .datastore import FlowDataStore
 from .datastore.storage import STORAGE_TYPES
 from .exceptions import CommandException, MetaflowException
-from .external import front_end_of
+from .front_end import front_end_of
 from .graph import FlowGraph
 from .lint import format_lint_error, render, validate
 from .metadata import get_metadata_provider

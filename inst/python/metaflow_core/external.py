@@ -1,8 +1,7 @@
-"""Flows and step bodies that live outside this Python process.
+"""Step bodies that run outside the task's Python process.
 
-Two hooks, so that the core knows nothing of where they live:
-
-* ``run_elsewhere(self, runner, inputs)`` delegates the body of the running step
+The hook that keeps the core ignorant of where they run:
+``run_elsewhere(self, runner, inputs)`` delegates the body of the running step
   to ``runner`` (an R process today; a Batch or Slurm job could be another). The
   runner gets a :class:`StepTask`, everything the body may read, and returns a
   :class:`StepOutcome`, everything the body did: artifacts to set, artifacts a
@@ -14,17 +13,13 @@ Two hooks, so that the core knows nothing of where they live:
           run_elsewhere(self, runner)
           self.next(self.end)
 
-* ``@uses_front_end(front_end)`` on a FlowSpec class names the
-  :class:`FrontEnd` its flow was written with: what the engine's commands do
-  differently for it (the default command, the code saved with a run, how
-  ``dump`` shows values Python can't read).
+A flow written in another language also names its front end (front_end.py).
 """
 
 from .current import current
+from .flowspec import FlowSpec
 from .parameters import flow_parameters
 from .task_types import ENGINE_STATE
-
-_front_ends = {}
 
 
 class StoredArtifact(object):
@@ -109,8 +104,6 @@ class StepRunner(object):
 
 def reserved_artifact_name(name):
     """Whether ``name`` can't be an artifact: the engine or FlowSpec uses it."""
-    from .flowspec import FlowSpec
-
     return not name or name in ENGINE_STATE or hasattr(FlowSpec, name)
 
 
@@ -165,40 +158,3 @@ def run_elsewhere(flow, runner, inputs=None):
         var = flow._graph[flow._current_step].foreach_param
         flow._counted_splits = (var,) + tuple(outcome.foreach)
     return outcome
-
-
-class FrontEnd(object):
-    """What the engine's commands do for flows written with another front end.
-
-    The defaults are a Python flow's; override what differs.
-    """
-
-    # What a flow's command line runs without a command.
-    default_command = "check"
-
-    def code_files(self):
-        """Files saved as the code of each run: name -> bytes."""
-        return {}
-
-    def previews(self, values):
-        """A short text for each of ``values`` (RObject and the like), or None for repr()."""
-        return None
-
-
-def uses_front_end(front_end):
-    """Class decorator: the FlowSpec class was written with ``front_end``."""
-    def register(flow_cls):
-        _front_ends[flow_cls] = front_end
-        return flow_cls
-    return register
-
-
-def front_end_of(flow_cls):
-    """The FrontEnd a FlowSpec class (or a base) registered, else the Python one."""
-    for cls in flow_cls.__mro__:
-        if cls in _front_ends:
-            return _front_ends[cls]
-    return PYTHON
-
-
-PYTHON = FrontEnd()

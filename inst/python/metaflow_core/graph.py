@@ -13,6 +13,10 @@ node its type:
 A step whose last statement is not ``self.next(...)``, or whose transition has
 another shape, gets type ``None``; building the graph never fails on such
 flows, :mod:`metaflow_core.lint` reports them.
+
+The graph is built once per run, from the flow's module, by the process that
+schedules it; tasks get its nodes as data (``task_nodes()``, ``from_task_nodes()``)
+instead of parsing the source again.
 """
 
 import ast
@@ -25,8 +29,25 @@ START_STEP = "start"
 END_STEP = "end"
 
 
+# What a task needs of each node, handed to it as JSON (see FlowGraph.task_nodes).
+TASK_NODE_FIELDS = ("name", "type", "out_funcs", "in_funcs", "foreach_param", "matching_join",
+                    "split_parents", "split_branches", "is_inside_foreach")
+
+
 class DAGNode:
     """One step: its transition, its place among splits and joins, its source."""
+
+    @classmethod
+    def from_fields(cls, fields):
+        """A node as a task sees it: the TASK_NODE_FIELDS, without source or decorators."""
+        node = cls.__new__(cls)
+        node.func_name = fields["name"]
+        node.decorators = []
+        node.doc = ""
+        node.source_file = node.func_lineno = node.tail_next_lineno = None
+        for name in TASK_NODE_FIELDS:
+            setattr(node, name, fields[name])
+        return node
 
     def __init__(self, name, func):
         self.name = name
@@ -262,6 +283,21 @@ class FlowGraph:
                 and self.nodes[parent].matching_join != node.name
                 for parent in node.split_parents
             )
+
+    def task_nodes(self):
+        """The nodes as JSON-able data, for ``from_task_nodes()`` in a task."""
+        return [{name: getattr(node, name) for name in TASK_NODE_FIELDS} for node in self]
+
+    @classmethod
+    def from_task_nodes(cls, flow_name, nodes):
+        """The graph a task schedules by, from ``task_nodes()``, without reading source."""
+        graph = cls.__new__(cls)
+        graph.name = flow_name
+        graph.doc = ""
+        graph.source_file = None
+        graph.nodes = {fields["name"]: DAGNode.from_fields(fields) for fields in nodes}
+        graph.sorted_nodes = list(graph.nodes)
+        return graph
 
     def matching_split(self, join_name):
         """The split or foreach step that join_name closes, or None."""

@@ -141,6 +141,8 @@ class NativeRuntime(object):
                  origin_run_id=None, steps_to_rerun=None):
         self.flow = flow
         self.graph = graph
+        # The graph as every task gets it: built once here, never parsed again.
+        self.task_nodes = graph.task_nodes()
         self.flow_datastore = flow_datastore
         self.metadata = metadata
         self.entrypoint = list(entrypoint)
@@ -344,7 +346,7 @@ class NativeRuntime(object):
             "retry_count": task.retry_count, "max_user_code_retries": user_retries,
             "namespace": self.namespace, "origin_run_id": self.origin_run_id,
             "datastore": self.flow_datastore.ds_type, "datastore_root": self.flow_datastore.ds_root,
-            "decospecs": self.decospecs,
+            "decospecs": self.decospecs, "graph": self.task_nodes,
         })]
         env = dict(os.environ)
         for deco in decorators:

@@ -232,7 +232,8 @@ def main(flow, argv):
         with open(text[1:]) as f:
             text = f.read()
     args = json.loads(text)
-    graph = FlowGraph(type(flow))
+    # Built once by the runtime from the flow's module, not parsed again here.
+    graph = FlowGraph.from_task_nodes(flow.name, args["graph"])
     if args["namespace"] is not None:
         from . import client
 

@@ -20,7 +20,8 @@ import tempfile
 from ..datastore.cas import MAGIC
 from ..datastore.serializers import RObject
 from ..exceptions import MetaflowException
-from ..external import FrontEnd, StepOutcome, StepRunner, reserved_artifact_name
+from ..external import StepOutcome, StepRunner, reserved_artifact_name
+from ..front_end import FrontEnd
 from . import rds
 
 PROTOCOL_VERSION = 1
