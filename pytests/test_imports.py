@@ -6,6 +6,8 @@ of the core fails here.
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import metaflow_core
@@ -162,3 +164,15 @@ def test_the_private_check_catches_what_it_should(tmp_path):
 
     assert private_uses(path, "metaflow_core.r.bridge", modules()) == [
         "from metaflow_core.flowspec import _helper", "line 3: ._graph"]
+
+
+def test_a_task_process_reads_no_source():
+    # What a task imports before its step runs: no inspect or ast, which only
+    # building the graph from source needs (done once, by the runtime).
+    code = ("import sys, metaflow_core, metaflow_core.task, metaflow_core.datastore, "
+            "metaflow_core.decorators, metaflow_core.util; "
+            "print(sorted(m for m in ('inspect', 'ast', 'click') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+
+    assert done.stdout.strip() == "[]"

@@ -15,8 +15,8 @@ another shape, gets type ``None``; building the graph never fails on such
 flows, :mod:`metaflow_core.lint` reports them.
 
 The graph is built once per run, from the flow's module, by the process that
-schedules it; tasks get its nodes as data (``task_nodes()``, ``from_task_nodes()``)
-instead of parsing the source again.
+schedules it; tasks get its nodes as data (``task_nodes()``, read by
+``task_types.TaskGraph``) instead of parsing the source again.
 """
 
 import ast
@@ -24,30 +24,14 @@ import inspect
 import json
 
 from .exceptions import MetaflowException
+from .task_types import TASK_NODE_FIELDS, NodeTable
 
 START_STEP = "start"
 END_STEP = "end"
 
 
-# What a task needs of each node, handed to it as JSON (see FlowGraph.task_nodes).
-TASK_NODE_FIELDS = ("name", "type", "out_funcs", "in_funcs", "foreach_param", "matching_join",
-                    "split_parents", "split_branches", "is_inside_foreach")
-
-
 class DAGNode:
     """One step: its transition, its place among splits and joins, its source."""
-
-    @classmethod
-    def from_fields(cls, fields):
-        """A node as a task sees it: the TASK_NODE_FIELDS, without source or decorators."""
-        node = cls.__new__(cls)
-        node.func_name = fields["name"]
-        node.decorators = []
-        node.doc = ""
-        node.source_file = node.func_lineno = node.tail_next_lineno = None
-        for name in TASK_NODE_FIELDS:
-            setattr(node, name, fields[name])
-        return node
 
     def __init__(self, name, func):
         self.name = name
@@ -179,7 +163,7 @@ def _transition_type(targets, keywords, num_args):
     return None
 
 
-class FlowGraph:
+class FlowGraph(NodeTable):
     """The steps of a flow class and the transitions between them."""
 
     start_step = START_STEP
@@ -285,38 +269,8 @@ class FlowGraph:
             )
 
     def task_nodes(self):
-        """The nodes as JSON-able data, for ``from_task_nodes()`` in a task."""
+        """The nodes as JSON-able data, for a task's ``TaskGraph``."""
         return [{name: getattr(node, name) for name in TASK_NODE_FIELDS} for node in self]
-
-    @classmethod
-    def from_task_nodes(cls, flow_name, nodes):
-        """The graph a task schedules by, from ``task_nodes()``, without reading source."""
-        graph = cls.__new__(cls)
-        graph.name = flow_name
-        graph.doc = ""
-        graph.source_file = None
-        graph.nodes = {fields["name"]: DAGNode.from_fields(fields) for fields in nodes}
-        graph.sorted_nodes = list(graph.nodes)
-        return graph
-
-    def matching_split(self, join_name):
-        """The split or foreach step that join_name closes, or None."""
-        for node in self:
-            if node.matching_join == join_name:
-                return node.name
-        return None
-
-    def __getitem__(self, name):
-        return self.nodes[name]
-
-    def __contains__(self, name):
-        return name in self.nodes
-
-    def __iter__(self):
-        return iter(self.nodes.values())
-
-    def __len__(self):
-        return len(self.nodes)
 
     def output_steps(self):
         """``(steps_info, graph_structure)`` in the shape of Metaflow's ``_graph_info``.

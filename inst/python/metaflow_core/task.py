@@ -18,7 +18,7 @@ from .exceptions import (
     exception_record,
 )
 from .parameters import flow_parameters
-from .task_types import PARAMETERS_STEP, ForeachFrame, Inputs
+from .task_types import PARAMETERS_STEP, ForeachFrame, Inputs, TaskGraph
 
 
 class Task(object):
@@ -223,7 +223,6 @@ class Task(object):
 def main(flow, argv):
     """Entry point of a task process; exits 0 when the step succeeded, 1 otherwise."""
     from .datastore import FlowDataStore
-    from .graph import FlowGraph
     from .decorators import parse_decospec, step_decorators
     from .util import get_username
 
@@ -233,7 +232,7 @@ def main(flow, argv):
             text = f.read()
     args = json.loads(text)
     # Built once by the runtime from the flow's module, not parsed again here.
-    graph = FlowGraph.from_task_nodes(flow.name, args["graph"])
+    graph = TaskGraph(args["graph"])
     if args["namespace"] is not None:
         from . import client
 

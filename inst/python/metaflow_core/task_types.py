@@ -18,6 +18,52 @@ ENGINE_STATE = frozenset((
 ))
 
 
+# What a task knows of each step: the graph built once per run, as data.
+TASK_NODE_FIELDS = ("name", "type", "out_funcs", "in_funcs", "foreach_param", "matching_join",
+                    "split_parents", "split_branches", "is_inside_foreach")
+
+
+class NodeTable(object):
+    """Steps by name, and the questions a task asks of them; ``nodes`` maps names to nodes."""
+
+    def matching_split(self, join_name):
+        """The split or foreach step that join_name closes, or None."""
+        for node in self:
+            if node.matching_join == join_name:
+                return node.name
+        return None
+
+    def __getitem__(self, name):
+        return self.nodes[name]
+
+    def __contains__(self, name):
+        return name in self.nodes
+
+    def __iter__(self):
+        return iter(self.nodes.values())
+
+    def __len__(self):
+        return len(self.nodes)
+
+
+class TaskNode(object):
+    """A step as a task sees it: the TASK_NODE_FIELDS, no source, no decorators."""
+
+    __slots__ = TASK_NODE_FIELDS
+
+    def __init__(self, fields):
+        for name in TASK_NODE_FIELDS:
+            setattr(self, name, fields[name])
+
+
+class TaskGraph(NodeTable):
+    """The graph a task runs by, from ``FlowGraph.task_nodes()``: no source is read,
+    so a task imports neither ``inspect`` nor ``ast``."""
+
+    def __init__(self, nodes):
+        self.nodes = {fields["name"]: TaskNode(fields) for fields in nodes}
+
+
 class ForeachFrame(object):
     """One enclosing foreach split of a task: its step, variable, size and index."""
 
