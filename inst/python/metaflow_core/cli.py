@@ -416,8 +416,8 @@ def make_cli(flow, graph):
 
 
 def _shown_values(flow, values):
-    """How dump shows each of ``values``, in order: repr() for a Python value, a
-    short str() for an R value (all R values rendered by one Rscript)."""
+    """How dump shows each of ``values``, in order: repr() for a Python value; for
+    a value Python can't read (an RObject), the flow's front end's preview, else repr()."""
     from .datastore.serializers import RObject
 
     r_values = [value for value in values if isinstance(value, RObject)]

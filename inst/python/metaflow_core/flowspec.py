@@ -37,8 +37,6 @@ def short_repr(value):
 
 
 class FlowSpec(object):
-    _EPHEMERAL = ENGINE_STATE
-
     def __init__(self, use_cli=True):
         self._datastore = None
         self._param_source = None
@@ -71,7 +69,7 @@ class FlowSpec(object):
     # artifact access
     def __getattr__(self, name):
         # Only called when normal lookup fails: the lazy read-through to inputs.
-        if name.startswith("__") or name in FlowSpec._EPHEMERAL:
+        if name.startswith("__") or name in ENGINE_STATE:
             raise AttributeError(name)
         ds = self.__dict__.get("_datastore")
         if ds is not None and name in ds:
@@ -101,7 +99,7 @@ class FlowSpec(object):
     def _artifacts_to_persist(self):
         return {
             k: v for k, v in self.__dict__.items()
-            if k not in FlowSpec._EPHEMERAL
+            if k not in ENGINE_STATE
         }
 
     # foreach
