@@ -16,7 +16,7 @@ from .exceptions import (
     MissingInMergeArtifactsException,
 )
 from .parameters import flow_parameters
-from .task_types import ENGINE_STATE, TASK_COMMAND
+from .task_types import ENGINE_STATE, TASK_COMMAND, FlowLike
 
 MAXIMUM_FOREACH_VALUE_CHARS = 30
 
@@ -36,7 +36,7 @@ def short_repr(value):
     return text[:MAXIMUM_FOREACH_VALUE_CHARS]
 
 
-class FlowSpec(object):
+class FlowSpec(FlowLike):
     def __init__(self, use_cli=True):
         self._datastore = None
         self._param_source = None

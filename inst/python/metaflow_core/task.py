@@ -18,7 +18,7 @@ from .exceptions import (
     exception_record,
 )
 from .parameters import flow_parameters
-from .task_types import PARAMETERS_STEP, ForeachFrame, Inputs, TaskGraph
+from .task_types import PARAMETERS_STEP, FlowLike, ForeachFrame, Inputs, TaskGraph
 
 
 class Task(object):
@@ -177,8 +177,7 @@ class Task(object):
         # own error is already reported, so a second one here is not raised.
         for name, value in flow._artifacts_to_persist().items():
             try:
-                # The flow itself, or a join's inputs (flows of the same class).
-                if isinstance(value, (type(flow), Inputs)):
+                if isinstance(value, FlowLike):
                     raise MetaflowException(
                         "Flows can't be serialized. Maybe you tried to assign *self* or one "
                         "of the *inputs* to an attribute? Artifact *%s* in step *%s*."

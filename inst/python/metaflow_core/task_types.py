@@ -64,6 +64,10 @@ class TaskGraph(NodeTable):
         self.nodes = {fields["name"]: TaskNode(fields) for fields in nodes}
 
 
+class FlowLike(object):
+    """What can't be an artifact: a flow (FlowSpec derives from this) or a join's inputs."""
+
+
 class ForeachFrame(object):
     """One enclosing foreach split of a task: its step, variable, size and index."""
 
@@ -81,7 +85,7 @@ class ForeachFrame(object):
         return cls(d["step"], d["var"], d["num_splits"], d["index"], d.get("value"))
 
 
-class Inputs(object):
+class Inputs(FlowLike):
     """The inputs of a join: by index, by step name and by iteration."""
 
     def __init__(self, flows):
