@@ -2,7 +2,7 @@
 #
 # Client objects (flow_client, run_client, ...) read runs through the bundled
 # Python client, `metaflow_core.client`, running in a Python process of their
-# own (metaflow_core.plugins.r_client), started on the first
+# own (metaflow_core.r.client_server), started on the first
 # request of the session and kept for the next. R writes one JSON request per
 # line to its stdin and reads one JSON reply per line from its stdout
 # (inst/PROTOCOL.md, section 7).
@@ -116,7 +116,7 @@ start_client_process <- function(call) {
     processx::process$new(
       # Not `-m`: unpickling a Python flow's class must find `__main__`
       # empty, as in any other process, not this module.
-      python, c("-c", "from metaflow_core.plugins.r_client import main; main()", scratch),
+      python, c("-c", "from metaflow_core.r.client_server import main; main()", scratch),
       stdin = "|", stdout = "|", stderr = stderr,
       env = python_env(), cleanup = TRUE
     ),

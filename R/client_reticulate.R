@@ -5,7 +5,7 @@
 # only reticulate can hand to R: this is the one place the package loads
 # reticulate, on the first `get_obj()` of a session.
 
-# `module`: metaflow_core.plugins.r_client, imported into reticulate's Python.
+# `module`: metaflow_core.r.client_server, imported into reticulate's Python.
 client_reticulate <- new.env(parent = emptyenv())
 
 #' The Python client's object a ref names, through reticulate
@@ -44,7 +44,7 @@ import_client_module <- function(call) {
     reticulate::use_python(python, required = TRUE)
   }
   module <- tryCatch(
-    reticulate::import_from_path("metaflow_core.plugins.r_client", path = bundled, convert = FALSE),
+    reticulate::import_from_path("metaflow_core.r.client_server", path = bundled, convert = FALSE),
     error = function(err) {
       active <- tryCatch(reticulate::py_config()$python, error = function(e) python)
       if (!identical(normalizePath(active, mustWork = FALSE), normalizePath(python, mustWork = FALSE))) {

@@ -205,15 +205,26 @@ def recorded_launches(system, wd, python, args, env=None):
 
 def launched_task(launches, step_name, expected=20, which=3):
     """(command, environment) of one task of ``step_name`` among recorded launches."""
-    # The step's name is an argument of the task's command, or a quoted string in
-    # one (JSON); inside input paths (run/step/task) it belongs to a parent task.
-    name = re.compile(r'(^|[\s"])%s([\s"]|$)' % re.escape(step_name))
-    steps = [launch for launch in launches
-             if any(name.search(arg) for arg in launch["cmd"][2:])]
+    steps = [launch for launch in launches if _launched_step(launch["cmd"]) == step_name]
     if len(steps) != expected:
         sys.exit("Benchmark aborted: expected %d launches of step %s among the %d recorded, "
                  "found %d." % (expected, step_name, len(launches), len(steps)))
     return steps[which]["cmd"], steps[which]["env"]
+
+
+def _launched_step(cmd):
+    """The step a recorded task command runs: Netflix's ``step NAME`` argument, or the
+    ``step`` of our one JSON argument (which also holds the graph, naming every step)."""
+    args = cmd[2:]
+    for i, arg in enumerate(args):
+        if arg == "step" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("{"):
+            try:
+                return json.loads(arg).get("step")
+            except ValueError:
+                return None
+    return None
 
 
 def parse_arguments(doc, what):

@@ -852,3 +852,58 @@ def test_a_real_resume(datastore):
     assert cloned.data.start_stamp == origin_start.data.start_stamp
     assert Run("ResumeFlow/%s" % origin_id).origin_pathspec is None
     assert Flow("ResumeFlow").latest_successful_run.id == resumed_id
+
+
+# the public API another process (R's client) uses
+
+def test_a_reference_reads_the_same_object_again_in_its_namespace(hello, tmp_path_factory,
+                                                                  monkeypatch):
+    task = Task(hello.pathspec + "/start/2")
+    ref = task.reference()
+    assert ref == {"class": "Task", "pathspec": task.pathspec, "root": client.metadata_root(),
+                   "ns": "user:alice", "check": True}
+    # Elsewhere, in another namespace and location, the object is the same.
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    namespace("user:bob")
+
+    again = client.from_reference(ref)
+
+    assert type(again) is Task and again.pathspec == task.pathspec
+    assert again.data.x == task.data.x
+    with pytest.raises(MetaflowException, match="Unknown client class 'Nope'"):
+        client.from_reference(dict(ref, **{"class": "Nope"}))
+
+
+def test_child_names_what_exists_when_a_child_is_missing(hello):
+    run = Run(hello.pathspec)
+    assert run.child("start").pathspec == run["start"].pathspec
+    with pytest.raises(MetaflowNotFound, match="Step 'nope' does not exist .* Steps: start, end"):
+        run.child("nope")
+    task = run["start"].task
+    assert task.child("x").data == task["x"].data
+    with pytest.raises(MetaflowNotFound, match="artifacts: name, x"):
+        task.child("y")
+
+
+def test_restore_context_sets_root_and_namespace_together(hello, datastore, tmp_path_factory,
+                                                          monkeypatch):
+    root = client.metadata_root()
+    assert os.path.dirname(root) == str(datastore)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    monkeypatch.delenv("METAFLOW_DATASTORE_SYSROOT_LOCAL")
+
+    client.restore_context(root, None, namespace_given=True)
+    assert (client.metadata_root(), get_namespace()) == (root, None)
+    assert Run(hello.pathspec).id == hello.run_id
+
+    client.restore_context(None)
+    assert get_namespace() == "user:alice"
+    assert client.metadata_root() != root
+
+
+def test_an_artifacts_local_path_is_its_stored_blob(hello):
+    artifact = DataArtifact(hello.pathspec + "/start/2/x")
+    with open(artifact.local_path(), "rb") as f:
+        blob = f.read()
+    assert artifact.sha in artifact.local_path()
+    assert blob.startswith(b"MFB")

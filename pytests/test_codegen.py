@@ -11,6 +11,7 @@ import pytest
 
 from metaflow_core.codegen import generate, load_spec, validate_spec, write_module
 from metaflow_core.exceptions import CodegenError
+from metaflow_core.front_end import front_end_of
 
 NASTY = "It's \"quoted\", back\\slashed,\nmulti-line and ünïcödé: '''; import os"
 
@@ -67,7 +68,8 @@ def test_generated_module_carries_every_string_unchanged(tmp_path):
     assert flow.label.default == NASTY
     assert flow.verbose.is_flag is True
     assert flow.config.convert(flow.config.default) == {"a": [1, 2]}
-    assert flow._r_spec_dir == str(tmp_path)
+    assert front_end_of(flow).spec_dir == str(tmp_path)
+    assert front_end_of(flow).default_command == "run"
 
 
 def test_generated_graph_matches_the_spec(tmp_path):

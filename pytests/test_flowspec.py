@@ -250,3 +250,48 @@ def test_an_artifact_named_like_a_step_is_refused(open_client, tmp_path):
                          messages=["Invalid artifact name", message])
 
     assert run["start"].task.exception.message.replace("*", "") == message
+
+
+@pytest.mark.parametrize("assigned", ["self", "inputs", "Other(use_cli=False)"])
+def test_a_flow_or_a_joins_inputs_cant_be_an_artifact(open_client, tmp_path, assigned):
+    from flowfiles import write_flow
+
+    flow_file = write_flow(tmp_path, '''
+        from metaflow_core import FlowSpec, step
+
+
+        class Other(FlowSpec):
+            """Another flow, not run."""
+
+
+        class ReassignFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.a, self.b)
+
+            @step
+            def a(self):
+                self.next(self.join)
+
+            @step
+            def b(self):
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.kept = %s
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            ReassignFlow()
+        ''' % assigned)
+
+    run, _ = run_failing(open_client, tmp_path, flow_file,
+                         messages=["Flows can't be serialized.", "Artifact kept in step join."])
+
+    assert not run["join"].task.successful

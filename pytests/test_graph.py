@@ -504,3 +504,17 @@ def test_end_step_transition_is_recorded(tmp_path):
     assert end.has_tail_next and end.out_funcs == ["a"]
     assert graph["a"].in_funcs == ["end", "start"]
     assert graph["start"].out_funcs == ["nowhere", "a"]
+
+
+def test_a_task_gets_the_graph_as_data_without_reading_source(tmp_path):
+    from metaflow_core.task_types import TaskGraph
+
+    built = graph_of(tmp_path, NESTED_FOREACH, "NestedFlow")
+    handed = TaskGraph(json.loads(json.dumps(built.task_nodes())))
+
+    assert [n.name for n in handed] == [n.name for n in built] and len(handed) == len(built)
+    assert handed.matching_split("join_outer") == built.matching_split("join_outer") == "start"
+    assert handed.matching_split("middle") is None
+    assert handed["start"].foreach_param == "outer"
+    assert handed["middle"].is_inside_foreach and "end" in handed
+    assert handed["join_outer"].in_funcs == built["join_outer"].in_funcs

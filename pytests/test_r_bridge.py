@@ -5,28 +5,28 @@ import shutil
 import subprocess
 
 from metaflow_core.datastore.serializers import RObject
-from metaflow_core.plugins.r_bridge import r_previews
-from metaflow_core.plugins.r_values import to_rds
+from metaflow_core.r.bridge import r_previews
+from metaflow_core.r.values import to_rds
 
 RSCRIPT = shutil.which("Rscript")
 
 
-def r_flow(tmp_path, rscript):
-    """A flow class as codegen makes one: its spec names the Rscript and libraries."""
+def r_spec(tmp_path, rscript):
+    """A spec directory as codegen makes one: its spec names the Rscript and libraries."""
     assert RSCRIPT, "these tests need R: Rscript is not on the PATH"
     libs = subprocess.run([RSCRIPT, "-e", "writeLines(.libPaths())"], capture_output=True,
                           text=True, check=True).stdout.split()
     spec_dir = tmp_path / "spec"
     spec_dir.mkdir()
     (spec_dir / "flow.json").write_text(json.dumps({"r": {"rscript": rscript, "lib_paths": libs}}))
-    return type("PreviewFlow", (object,), {"_r_spec_dir": str(spec_dir)})()
+    return str(spec_dir)
 
 
 def test_r_values_are_previewed_by_str_in_one_batch(tmp_path):
     values = [RObject(to_rds(42)), RObject(to_rds({"a": [1, 2, 3], "b": "text"})),
               RObject(to_rds(list(range(100))))]
 
-    previews = r_previews(r_flow(tmp_path, RSCRIPT), values)
+    previews = r_previews(r_spec(tmp_path, RSCRIPT), values)
 
     assert previews[0] == " int 42"
     assert previews[1] == 'List of 2\n $ a: int [1:3] 1 2 3\n $ b: chr "text"'
@@ -34,7 +34,7 @@ def test_r_values_are_previewed_by_str_in_one_batch(tmp_path):
 
 
 def test_a_value_r_cant_read_says_so_and_the_others_are_shown(tmp_path):
-    previews = r_previews(r_flow(tmp_path, RSCRIPT), [RObject(b"not rds"), RObject(to_rds(1.5))])
+    previews = r_previews(r_spec(tmp_path, RSCRIPT), [RObject(b"not rds"), RObject(to_rds(1.5))])
 
     assert previews[0].startswith("<an R object R can't read:")
     assert previews[1] == " num 1.5"
@@ -46,6 +46,6 @@ def test_without_r_the_values_show_as_before(tmp_path):
     failing.chmod(0o755)
     value = RObject(to_rds(42))
 
-    assert r_previews(r_flow(tmp_path, str(failing)), [value]) == [repr(value)]
-    assert r_previews(object(), [value]) == [repr(value)]
-    assert r_previews(object(), []) == []
+    spec_dir = r_spec(tmp_path, str(failing))
+    assert r_previews(spec_dir, [value]) == [repr(value)]
+    assert r_previews(spec_dir, []) == []

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from metaflow_core.exceptions import MetaflowException, RValueError
-from metaflow_core.plugins.r_values import MAX_DEPTH, to_rds
+from metaflow_core.r.values import MAX_DEPTH, to_rds
 
 RSCRIPT = shutil.which("Rscript")
 
@@ -263,7 +263,7 @@ def test_deep_values_are_refused_before_python_recursion_fails():
 
 
 def test_numpy_and_pandas_are_imported_only_for_their_values():
-    code = ("import sys; from metaflow_core.plugins.r_values import to_rds; "
+    code = ("import sys; from metaflow_core.r.values import to_rds; "
             "to_rds([1, {'a': (2.5, 'x')}, b'', None]); "
             "print(sorted({'numpy', 'pandas'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=dict(os.environ))

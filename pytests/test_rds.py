@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from metaflow_core.plugins import rds
-from metaflow_core.plugins.rds import RVector
+from metaflow_core.r import rds
+from metaflow_core.r.rds import RVector
 
 RSCRIPT = shutil.which("Rscript")
 

@@ -358,7 +358,7 @@ test_that("a step runs a request written by the engine's RDS writer", {
   request <- file.path(dir, "python_request.rds")
   script <- "
 import sys
-from metaflow_core.plugins import rds
+from metaflow_core.r import rds
 functions_rds, output_dir, path, sha, request = sys.argv[1:]
 rds.dump({
     'version': 1, 'functions_rds': functions_rds, 'function': 'start', 'step': 'start',

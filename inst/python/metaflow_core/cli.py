@@ -26,12 +26,13 @@ from .cli_errors import (
 from .datastore import FlowDataStore
 from .datastore.storage import STORAGE_TYPES
 from .exceptions import CommandException, MetaflowException, RunInterrupted
+from .front_end import front_end_of
 from .graph import FlowGraph
 from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
 from .parameters import JSONType, flow_parameters
-from .plugins.decorators import parse_decospec, step_decorators
+from .decorators import parse_decospec, step_decorators
 from .util import get_username
 
 
@@ -171,7 +172,7 @@ def make_cli(flow, graph):
     options = parameter_options(type(flow))
     # What runs without a command: `check` for a Python flow, as in Metaflow; a
     # front end may choose another (a bare `Rscript flow.R` runs the flow).
-    default_command = getattr(type(flow), "_default_command", "check")
+    default_command = front_end_of(type(flow)).default_command
 
     def command_help(name, text):
         return text + (" (this is the default command)." if name == default_command else ".")
@@ -450,13 +451,12 @@ def make_cli(flow, graph):
 
 
 def _shown_values(flow, values):
-    """How dump shows each of ``values``, in order: repr() for a Python value, a
-    short str() for an R value (all R values rendered by one Rscript)."""
+    """How dump shows each of ``values``, in order: repr() for a Python value; for
+    a value Python can't read (an RObject), the flow's front end's preview, else repr()."""
     from .datastore.serializers import RObject
-    from .plugins.r_bridge import r_previews
 
     r_values = [value for value in values if isinstance(value, RObject)]
-    previews = iter(r_previews(flow, r_values))
+    previews = iter(front_end_of(type(flow)).previews(r_values) or map(repr, r_values))
     return iter([next(previews) if isinstance(value, RObject) else repr(value)
                  for value in values])
 
@@ -484,12 +484,8 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
                    "python_version:%s" % sys.version.split()[0]]
     metadata.register_run(flow.name, run_id, user, tags=tags, system_tags=system_tags,
                           origin_run_id=origin_run_id)
-    spec_dir = getattr(type(flow), "_r_spec_dir", None)
-    if spec_dir:
-        files = {}
-        for name in ("flow.json", "flow.py"):
-            with open(os.path.join(spec_dir, name), "rb") as f:
-                files[name] = f.read()
+    files = front_end_of(type(flow)).code_files()
+    if files:
         metadata.save_code(flow.name, run_id, files)
     if run_id_file:
         with open(run_id_file, "w") as f:

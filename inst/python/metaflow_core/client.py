@@ -33,7 +33,8 @@ from .util import get_username
 __all__ = [
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "MetaflowObject",
     "MetaflowData", "namespace", "get_namespace", "default_namespace",
-    "metadata", "get_metadata", "default_metadata",
+    "metadata", "get_metadata", "default_metadata", "metadata_root", "restore_context",
+    "from_reference",
 ]
 
 END_STEP = "end"
@@ -107,7 +108,7 @@ def metadata(ms):
 
 def get_metadata():
     """The metadata location in use, as ``local@<directory holding .metaflow>``."""
-    return LocalMetadataProvider(_root()).describe()
+    return LocalMetadataProvider(metadata_root()).describe()
 
 
 def default_metadata():
@@ -117,15 +118,16 @@ def default_metadata():
     return get_metadata()
 
 
-def _restore(ns=_UNSET, root=None):
-    """Set the namespace and metadata root together, as another process holds them.
+def restore_context(root=None, ns=None, namespace_given=False):
+    """Set the metadata root and the namespace together, as another process holds them.
 
-    The R client keeps both in R and passes them with each request to its Python
-    process (plugins/r_client.py): ``_UNSET`` is the user's own namespace and a
-    ``None`` root is found again at each use, as before either was set.
+    A front end that keeps both itself (R's client passes them with each request
+    to its Python process) restores them here: without ``namespace_given`` the
+    namespace is the user's own, as before ``namespace()`` was called, and a
+    ``None`` root is found again at each use, as before ``metadata()`` was called.
     """
     global _namespace, _explicit_root
-    if ns is not _UNSET:
+    if namespace_given:
         namespace(ns)
     else:
         _namespace = _UNSET
@@ -145,8 +147,10 @@ def _root_in(location):
     )
 
 
-def _root():
+def metadata_root():
+    """The ``.metaflow`` directory the client reads now (see ``metadata()``)."""
     return _explicit_root or LocalStorage.find_root(create=False)
+
 
 
 # helpers
@@ -301,7 +305,7 @@ class MetaflowObject(object):
 
     def _open(self, pathspec, attempt, namespace_check):
         ns = get_namespace()
-        self._setup(_Source(_root()), self._parse(pathspec), namespace_check, ns, attempt)
+        self._setup(_Source(metadata_root()), self._parse(pathspec), namespace_check, ns, attempt)
         self._load()
         if namespace_check and not self._is_in_namespace(ns):
             raise self._mismatch(ns)
@@ -355,6 +359,25 @@ class MetaflowObject(object):
 
     def _child_id(self, record):
         raise NotImplementedError
+
+    # references: an object as plain data another process can hold
+    def reference(self):
+        """This object as a JSON-able dict; ``from_reference()`` reads it again.
+
+        The dict keeps the root and the namespace the object was made in, so the
+        object it names stays valid there whatever the client's state is later.
+        """
+        return {"class": type(self).__name__, "pathspec": self.pathspec,
+                "root": self._source.root, "ns": self._ns, "check": self._namespace_check}
+
+    def child(self, child_id):
+        """``self[child_id]``, but a missing child raises MetaflowNotFound naming what exists."""
+        if child_id not in self:
+            raise self._child_not_found(str(child_id))
+        return self[child_id]
+
+    def _child_not_found(self, child_id):
+        return self._source.not_found(self._components + (child_id,))
 
     # namespaces
     def _is_in_namespace(self, ns):
@@ -459,7 +482,7 @@ class Metaflow(object):
     """Every flow in the metadata location, those with a run in the namespace."""
 
     def __init__(self):
-        self._source = _Source(_root())
+        self._source = _Source(metadata_root())
         self._ns = get_namespace()
 
     def _flow(self, name):
@@ -877,6 +900,11 @@ class Task(MetaflowObject):
     def _child_id(self, name):
         return name
 
+    def _child_not_found(self, name):
+        ds = self._datastore()
+        visible = None if ds is None else [n for n in ds.keys() if not n.startswith("_")]
+        return self._source.not_found(self._components + (name,), visible)
+
     def _child(self, name):
         """Artifacts are pinned to the attempt they were read from."""
         artifact = super()._child(name)
@@ -1062,6 +1090,10 @@ class DataArtifact(MetaflowObject):
         """The serialized bytes as stored (pickle or RDS), uncompressed."""
         return self._task_datastore().load_bytes(self.id)
 
+    def local_path(self):
+        """The local file holding the stored blob, or None where storage has no files."""
+        return self._task_datastore().local_path(self.id)
+
     def _info(self):
         return self._task_datastore().info[self.id]
 
@@ -1093,3 +1125,18 @@ Flow._CHILD_CLASS, Run._PARENT_CLASS = Run, Flow
 Run._CHILD_CLASS, Step._PARENT_CLASS = Step, Run
 Step._CHILD_CLASS, Task._PARENT_CLASS = Task, Step
 Task._CHILD_CLASS, DataArtifact._PARENT_CLASS = DataArtifact, Task
+_CLASSES = {cls.__name__: cls for cls in (Flow, Run, Step, Task, DataArtifact)}
+
+
+def from_reference(ref):
+    """The client object that ``reference()`` returned ``ref`` for, read again.
+
+    No new namespace check: an object stays valid in the namespace it was made
+    in, as the client's own objects do.
+    """
+    cls = _CLASSES.get(ref.get("class")) if isinstance(ref, dict) else None
+    if cls is None:
+        raise MetaflowException("Unknown client class %r." % (
+            ref.get("class") if isinstance(ref, dict) else ref,))
+    return cls._at(_Source(ref["root"]), cls._parse(ref.get("pathspec")),
+                   bool(ref.get("check")), ref.get("ns"))

@@ -16,7 +16,7 @@ import sys
 
 from .exceptions import CodegenError
 from .flowspec import FlowSpec
-from .plugins.decorators import STEP_DECORATORS
+from .decorators import STEP_DECORATORS
 
 SPEC_VERSION = 1
 FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -108,7 +108,8 @@ def _step_source(s):
     lines.append("    def %s(self%s):" % (s["name"], ", inputs" if join else ""))
     body = []
     if s.get("function") is not None or s.get("foreach") is not None:
-        body.append("        r_step(self, %r%s)" % (s.get("function"), ", inputs" if join else ""))
+        body.append("        run_elsewhere(self, RStep(SPEC_DIR, %r)%s)"
+                    % (s.get("function"), ", inputs" if join else ""))
     targets = ", ".join("self.%s" % t for t in s.get("next", []))
     if targets:
         foreach = ", foreach=%r" % s["foreach"] if s.get("foreach") is not None else ""
@@ -125,15 +126,17 @@ def generate(spec):
         "import os",
         "",
         "from metaflow_core import FlowSpec, Parameter, step",
-        "from metaflow_core.plugins.decorators import step_decorator",
-        "from metaflow_core.plugins.r_bridge import r_step",
+        "from metaflow_core.decorators import step_decorator",
+        "from metaflow_core.external import run_elsewhere",
+        "from metaflow_core.front_end import uses_front_end",
+        "from metaflow_core.r.bridge import RFrontEnd, RStep",
+        "",
+        "SPEC_DIR = os.path.dirname(os.path.abspath(__file__))",
         "",
         "",
+        "@uses_front_end(RFrontEnd(SPEC_DIR))",
         "class %s(FlowSpec):" % name,
         "    __doc__ = %r" % (spec.get("doc") or "A flow written in R."),
-        "    _r_spec_dir = os.path.dirname(os.path.abspath(__file__))",
-        "    # As `Rscript flow.R` without a command does.",
-        "    _default_command = 'run'",
     ]
     lines += [_parameter_source(p) for p in spec.get("parameters", [])]
     for s in spec["steps"]:

@@ -137,7 +137,7 @@ class ArtifactUnreadable(MetaflowException):
 
 
 class RValueError(MetaflowException):
-    """A Python value that R can't hold (plugins/r_values.py).
+    """A Python value that R can't hold (r/values.py).
 
     ``python_type`` names the value's type, ``inner_type`` the type of the first
     object inside it that R can't hold (the value's own when it is the culprit),

@@ -17,6 +17,7 @@ from .exceptions import (
     MissingInMergeArtifactsException,
 )
 from .parameters import flow_parameters
+from .task_types import ENGINE_STATE, TASK_COMMAND, FlowLike
 
 MAXIMUM_FOREACH_VALUE_CHARS = 30
 
@@ -29,21 +30,6 @@ def step(f):
     return f
 
 
-class ForeachFrame(object):
-    __slots__ = ("step", "var", "num_splits", "index", "value")
-
-    def __init__(self, step, var, num_splits, index, value=None):
-        self.step, self.var, self.num_splits = step, var, num_splits
-        self.index, self.value = index, value
-
-    def to_dict(self):
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    @classmethod
-    def from_dict(cls, d):
-        return cls(d["step"], d["var"], d["num_splits"], d["index"], d.get("value"))
-
-
 def short_repr(value):
     if isinstance(value, (int, float, bool, str)) and len(str(value)) <= MAXIMUM_FOREACH_VALUE_CHARS:
         return str(value)
@@ -51,14 +37,7 @@ def short_repr(value):
     return text[:MAXIMUM_FOREACH_VALUE_CHARS]
 
 
-class FlowSpec(object):
-    # Engine state on the instance; never persisted as artifacts.
-    _EPHEMERAL = frozenset((
-        "_datastore", "_param_source", "_foreach_stack_frames", "_transition",
-        "_foreach_var", "_foreach_num_splits", "_foreach_values", "_passdown",
-        "_current_step", "_graph", "_is_join", "_cached_input", "_split_counter",
-    ))
-
+class FlowSpec(FlowLike):
     def __init__(self, use_cli=True):
         self._datastore = None
         self._param_source = None
@@ -72,10 +51,10 @@ class FlowSpec(object):
         self._graph = None
         self._is_join = False
         self._cached_input = {}
-        self._split_counter = None
+        # (var, num_splits, shown values) when a step body that ran elsewhere
+        # counted its foreach (see external.run_elsewhere).
+        self._counted_splits = None
         if use_cli:
-            from .task import TASK_COMMAND
-
             if len(sys.argv) > 2 and sys.argv[1] == TASK_COMMAND:
                 from . import task
 
@@ -91,7 +70,7 @@ class FlowSpec(object):
     # artifact access
     def __getattr__(self, name):
         # Only called when normal lookup fails: the lazy read-through to inputs.
-        if name.startswith("__") or name in FlowSpec._EPHEMERAL:
+        if name.startswith("__") or name in ENGINE_STATE:
             raise AttributeError(name)
         ds = self.__dict__.get("_datastore")
         if ds is not None and name in ds:
@@ -121,7 +100,7 @@ class FlowSpec(object):
     def _artifacts_to_persist(self):
         return {
             k: v for k, v in self.__dict__.items()
-            if k not in FlowSpec._EPHEMERAL
+            if k not in ENGINE_STATE
         }
 
     # foreach
@@ -183,10 +162,9 @@ class FlowSpec(object):
                 "Step *%s* has an invalid self.next() transition: foreach takes the name of "
                 "an artifact, as a string, and exactly one step." % step_name, step=step_name
             )
-        counter = self.__dict__.get("_split_counter")
-        counted = counter(var) if counter is not None else None
-        if counted is not None:
-            num_splits, shown = counted
+        counted = self.__dict__.get("_counted_splits")
+        if counted is not None and counted[0] == var:
+            _, num_splits, shown = counted
         else:
             try:
                 values = getattr(self, var)
@@ -272,40 +250,3 @@ class FlowSpec(object):
 
     def __str__(self):
         return "<flow %s step %s>" % (self.name, self._current_step)
-
-
-class Inputs(object):
-    """The inputs of a join: by index, by step name and by iteration."""
-
-    def __init__(self, flows):
-        self._flows = list(flows)
-        self._by_step = {}
-        for flow in self._flows:
-            self._by_step.setdefault(flow._current_step, flow)
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return self._by_step[key]
-        return self._flows[key]
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._by_step[name]
-        except KeyError:
-            raise AttributeError(
-                "This join has no input from step '%s'. Inputs come from: %s"
-                % (name, ", ".join(sorted(self._by_step)))
-            )
-
-    def __iter__(self):
-        return iter(self._flows)
-
-    def __len__(self):
-        return len(self._flows)
-
-
-def is_flow_like(value):
-    return isinstance(value, (FlowSpec, Inputs))
-

@@ -13,6 +13,10 @@ node its type:
 A step whose last statement is not ``self.next(...)``, or whose transition has
 another shape, gets type ``None``; building the graph never fails on such
 flows, :mod:`metaflow_core.lint` reports them.
+
+The graph is built once per run, from the flow's module, by the process that
+schedules it; tasks get its nodes as data (``task_nodes()``, read by
+``task_types.TaskGraph``) instead of parsing the source again.
 """
 
 import ast
@@ -20,6 +24,7 @@ import inspect
 import json
 
 from .exceptions import MetaflowException
+from .task_types import TASK_NODE_FIELDS, NodeTable
 
 START_STEP = "start"
 END_STEP = "end"
@@ -158,7 +163,7 @@ def _transition_type(targets, keywords, num_args):
     return None
 
 
-class FlowGraph:
+class FlowGraph(NodeTable):
     """The steps of a flow class and the transitions between them."""
 
     start_step = START_STEP
@@ -263,24 +268,9 @@ class FlowGraph:
                 for parent in node.split_parents
             )
 
-    def matching_split(self, join_name):
-        """The split or foreach step that join_name closes, or None."""
-        for node in self:
-            if node.matching_join == join_name:
-                return node.name
-        return None
-
-    def __getitem__(self, name):
-        return self.nodes[name]
-
-    def __contains__(self, name):
-        return name in self.nodes
-
-    def __iter__(self):
-        return iter(self.nodes.values())
-
-    def __len__(self):
-        return len(self.nodes)
+    def task_nodes(self):
+        """The nodes as JSON-able data, for a task's ``TaskGraph``."""
+        return [{name: getattr(node, name) for name in TASK_NODE_FIELDS} for node in self]
 
     def output_steps(self):
         """``(steps_info, graph_structure)`` in the shape of Metaflow's ``_graph_info``.

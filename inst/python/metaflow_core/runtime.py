@@ -27,8 +27,8 @@ from .exceptions import (
 )
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
-from .plugins.decorators import retry_counts, step_decorators
-from .task import PARAMETERS_STEP, TASK_COMMAND
+from .decorators import retry_counts, step_decorators
+from .task_types import PARAMETERS_STEP, TASK_COMMAND
 
 KILL_GRACE_SECONDS = 5
 TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
@@ -146,6 +146,8 @@ class NativeRuntime(object):
                  origin_run_id=None, steps_to_rerun=None):
         self.flow = flow
         self.graph = graph
+        # The graph as every task gets it: built once here, never parsed again.
+        self.task_nodes = graph.task_nodes()
         self.flow_datastore = flow_datastore
         self.metadata = metadata
         self.entrypoint = list(entrypoint)
@@ -170,7 +172,7 @@ class NativeRuntime(object):
         self._next_task_id = 0
         self._print_lock = threading.Lock()
         self.decorators = {}
-        from .plugins.decorators import parse_decospec
+        from .decorators import parse_decospec
 
         extra = [parse_decospec(s) for s in self.decospecs]
         for node in graph:
@@ -357,7 +359,7 @@ class NativeRuntime(object):
             "retry_count": task.retry_count, "max_user_code_retries": user_retries,
             "namespace": self.namespace, "origin_run_id": self.origin_run_id,
             "datastore": self.flow_datastore.ds_type, "datastore_root": self.flow_datastore.ds_root,
-            "decospecs": self.decospecs,
+            "decospecs": self.decospecs, "graph": self.task_nodes,
         })]
         env = dict(os.environ)
         for deco in decorators:

@@ -18,13 +18,8 @@ from .exceptions import (
     MetaflowInternalError,
     exception_record,
 )
-from .flowspec import ForeachFrame, Inputs, is_flow_like
 from .parameters import flow_parameters
-
-PARAMETERS_STEP = "_parameters"
-# The runtime starts a task as ``python flow.py internal-task '<json>'``: one JSON
-# argument, parsed here without click, because every task pays for its imports.
-TASK_COMMAND = "internal-task"
+from .task_types import PARAMETERS_STEP, FlowLike, ForeachFrame, Inputs, TaskGraph
 
 
 class Task(object):
@@ -193,7 +188,7 @@ class Task(object):
         # own error is already reported, so a second one here is not raised.
         for name, value in flow._artifacts_to_persist().items():
             try:
-                if is_flow_like(value):
+                if isinstance(value, FlowLike):
                     raise MetaflowException(
                         "Flows can't be serialized. Maybe you tried to assign *self* or one "
                         "of the *inputs* to an attribute? Artifact *%s* in step *%s*."
@@ -238,8 +233,7 @@ class Task(object):
 def main(flow, argv):
     """Entry point of a task process; exits with Task.exit_code()."""
     from .datastore import FlowDataStore
-    from .graph import FlowGraph
-    from .plugins.decorators import parse_decospec, step_decorators
+    from .decorators import parse_decospec, step_decorators
     from .util import get_username
 
     text = argv[0]
@@ -247,7 +241,8 @@ def main(flow, argv):
         with open(text[1:]) as f:
             text = f.read()
     args = json.loads(text)
-    graph = FlowGraph(type(flow))
+    # Built once by the runtime from the flow's module, not parsed again here.
+    graph = TaskGraph(args["graph"])
     if args["namespace"] is not None:
         from . import client
 

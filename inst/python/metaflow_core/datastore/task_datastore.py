@@ -104,6 +104,12 @@ class TaskDataStore(object):
             )
         return self.ca_store.load_blob(self._objects[name])
 
+    def local_path(self, name):
+        """The local file holding artifact ``name``'s stored blob (header and all),
+        or None where the storage keeps no local files (S3)."""
+        path = getattr(self.storage, "path", None)
+        return None if path is None else path(self.ca_store.key(self._objects[name]))
+
     def load_object(self, name):
         if name not in self._cache:
             self._cache[name] = deserialize(

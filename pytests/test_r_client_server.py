@@ -1,4 +1,4 @@
-"""The R client's Python process (plugins/r_client.py), spoken to as R speaks to it.
+"""The R client's Python process (r/client_server.py), spoken to as R speaks to it.
 
 Each test starts the real process with the command R uses, writes request
 lines to its stdin and reads reply lines from its stdout (inst/PROTOCOL.md,
@@ -22,11 +22,11 @@ import pytest
 import runner
 from flowfiles import write_flow
 from metaflow_core.datastore.cas import MAGIC
-from metaflow_core.plugins.r_client import FIELDS
-from metaflow_core.plugins.r_values import to_rds
-from metaflow_core.plugins.rds import RVector, dumps
+from metaflow_core.r.client_server import FIELDS
+from metaflow_core.r.values import to_rds
+from metaflow_core.r.rds import RVector, dumps
 
-SERVER_COMMAND = [sys.executable, "-c", "from metaflow_core.plugins.r_client import main; main()"]
+SERVER_COMMAND = [sys.executable, "-c", "from metaflow_core.r.client_server import main; main()"]
 REPLY_TIMEOUT = 30
 
 # The variables R's context carries (client_environment_variables in R/client_python.R).
@@ -39,7 +39,9 @@ import sys
 
 from metaflow_core import FlowSpec, step
 from metaflow_core.datastore import RObject
-from metaflow_core.plugins.rds import RVector, dumps
+from metaflow_core.front_end import uses_front_end
+from metaflow_core.r.bridge import RFrontEnd
+from metaflow_core.r.rds import RVector, dumps
 
 
 class Point(object):
@@ -47,9 +49,9 @@ class Point(object):
         self.x, self.y = x, y
 
 
+# Stores the run's code as an R flow does, so that `code` has something to find.
+@uses_front_end(RFrontEnd(os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec")))
 class TypesFlow(FlowSpec):
-    # Stores the run's code as an R flow does, so that `code` has something to find.
-    _r_spec_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec")
 
     @step
     def start(self):
@@ -91,7 +93,7 @@ class Runs(object):
     def __init__(self, root):
         self.root = Path(os.path.realpath(str(root)))
         self.datastore = str(self.root / ".metaflow")
-        spec_dir = self.root / "spec"  # TypesFlow._r_spec_dir
+        spec_dir = self.root / "spec"  # TypesFlow's RFrontEnd
         spec_dir.mkdir()
         (spec_dir / "flow.json").write_text('{"name": "TypesFlow"}')
         flow_file = write_flow(self.root, TYPES_FLOW, "types_flow")

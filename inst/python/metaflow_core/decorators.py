@@ -8,7 +8,7 @@ import json
 import re
 import signal
 
-from ..exceptions import DecoratorError, MetaflowException, exception_record
+from .exceptions import DecoratorError, MetaflowException, exception_record
 
 MAX_ATTEMPTS = 6
 

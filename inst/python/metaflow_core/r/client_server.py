@@ -18,7 +18,7 @@ have, and R's objects keep reading where they were made.
 
 R values are never sent as JSON. An R artifact is answered with the path of
 its blob, which R reads itself; a Python artifact is converted to RDS bytes
-(plugins/r_values.py) written to a file R reads and deletes.
+(r/values.py) written to a file R reads and deletes.
 """
 
 import json
@@ -44,30 +44,12 @@ CLASSES = {
 
 def ref_of(obj):
     """What R keeps of a client object to name it in later requests."""
-    return {
-        "class": type(obj).__name__,
-        "pathspec": obj.pathspec,
-        "root": obj._source.root,
-        "ns": obj._ns,
-        "check": obj._namespace_check,
-    }
+    return obj.reference()
 
 
 def object_at(ref):
-    """The client object a ref names, read again, without a new namespace check.
-
-    The check was made when R first got the ref; an object stays valid in the
-    namespace it was made in, as the client's own objects do.
-    """
-    cls = CLASSES.get(ref.get("class"))
-    if cls is None:
-        raise MetaflowException("Unknown client class %r." % (ref.get("class"),))
-    components = cls._parse(ref.get("pathspec"))
-    return cls._at(client._Source(ref["root"]), components, bool(ref.get("check")), ref.get("ns"))
-
-
-def _child_ids(objects):
-    return [obj.id for obj in objects]
+    """The client object a ref names, read again, without a new namespace check."""
+    return client.from_reference(ref)
 
 
 # values as JSON
@@ -168,8 +150,8 @@ class Server(object):
                 raise MetaflowException(
                     "The working directory %s doesn't exist any more." % cwd)
             os.chdir(cwd)
-        ns = context.get("namespace") if context.get("namespace_set") else client._UNSET
-        client._restore(ns, context.get("root"))
+        client.restore_context(context.get("root"), context.get("namespace"),
+                               namespace_given=bool(context.get("namespace_set")))
 
     # ops: each takes the request's args, returns a JSON value
     def op_hello(self):
@@ -186,7 +168,7 @@ class Server(object):
 
     def op_set_metadata(self, ms):
         described = client.metadata(ms)
-        return {"root": None if ms == "local" else client._root(), "metadata": described}
+        return {"root": None if ms == "local" else client.metadata_root(), "metadata": described}
 
     def op_flows(self):
         return [flow.id for flow in client.Metaflow()]
@@ -201,9 +183,7 @@ class Server(object):
         if isinstance(parent, client.Task):
             raise MetaflowException("A task's children are artifacts: ask for their values "
                                     "with the artifact request.")
-        if id not in parent:
-            raise parent._source.not_found(parent._components + (id,))
-        return ref_of(parent[id])
+        return ref_of(parent.child(id))
 
     def op_latest(self, ref, which):
         if which not in ("latest_run", "latest_successful_run"):
@@ -229,12 +209,7 @@ class Server(object):
         return object_at(ref).is_in_namespace()
 
     def op_children(self, ref, tags=()):
-        obj = object_at(ref)
-        if isinstance(obj, client.Task):
-            return obj._child_records()
-        if tags:
-            return _child_ids(obj._filtered_children(tags))
-        return _child_ids(obj)
+        return [child.id for child in object_at(ref) if all(t in child.tags for t in tags)]
 
     def op_runs(self, ref, tags=()):
         return [ref_of(run) for run in object_at(ref).runs(*tags)]
@@ -293,13 +268,11 @@ class Server(object):
     def op_artifact(self, ref, name):
         """Where R reads an artifact's value: ``{"path": ..., "temporary": bool}``."""
         task = object_at(ref)
-        artifact = client.DataArtifact._at(
-            task._source, task._components + (name,), task._namespace_check, task._ns)
+        artifact = task.child(name)
         if artifact.encoding == "rds":
-            ds = artifact._task_datastore()
-            storage = ds.storage
-            if hasattr(storage, "path"):
-                return {"path": storage.path(ds.ca_store.key(artifact.sha)), "temporary": False}
+            path = artifact.local_path()
+            if path is not None:
+                return {"path": path, "temporary": False}
             return self._scratch_blob(artifact.raw_bytes())
         python_type = artifact.type
         try:
@@ -307,7 +280,7 @@ class Server(object):
         except Exception as err:  # unpickling runs arbitrary code: any error is possible
             raise ArtifactUnreadable(
                 "%s: %s" % (type(err).__name__, err), python_type=python_type) from err
-        from .r_values import to_rds  # only when a Python value is read
+        from .values import to_rds  # only when a Python value is read
 
         try:
             return self._scratch_blob(to_rds(value))

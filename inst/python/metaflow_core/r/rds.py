@@ -2,7 +2,7 @@
 
 R reads the file with ``readRDS()``, which needs nothing but base R: an R step
 starts faster when it doesn't load a JSON parser. Only the types a step request
-and Python artifacts read from R (plugins/r_values.py) use are written, in R's
+and Python artifacts read from R (r/values.py) use are written, in R's
 XDR serialization format, version 2:
 
 * ``None`` -> ``NULL``

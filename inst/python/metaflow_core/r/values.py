@@ -1,7 +1,7 @@
 """Python artifacts as R values: the RDS bytes R's ``unserialize()`` reads.
 
 The R client reads a Python artifact through its Python process
-(plugins/r_client.py), which unpickles it and converts it here, so that R gets
+(r/client_server.py), which unpickles it and converts it here, so that R gets
 bytes and never needs a Python session of its own. The conversions are the ones
 reticulate's default conversion made, which code reading artifacts was written
 against:

@@ -1,0 +1,211 @@
+"""Running an R step: the Python half of the bridge (see inst/PROTOCOL.md).
+
+An R step's body runs elsewhere, through the core's public hook
+(``external.run_elsewhere`` with an :class:`RStep` runner): the task process
+writes a request naming the step's inherited artifacts (blob paths, never
+values) as an RDS file, which R reads with base R alone, starts one ``Rscript``
+for the step, and reads back ``result.json`` and the artifacts R assigned as RDS
+bytes, which the datastore stores verbatim. :class:`RFrontEnd` tells the engine's
+commands what an R flow adds: the code saved with each run and short previews of
+R values for ``dump``.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from ..datastore.cas import MAGIC
+from ..datastore.serializers import RObject
+from ..exceptions import MetaflowException
+from ..external import StepOutcome, StepRunner, reserved_artifact_name
+from ..front_end import FrontEnd
+from . import rds
+
+PROTOCOL_VERSION = 1
+R_ENTRY = "metaflow:::bridge_main()"
+# Seconds dump waits for R's previews before it shows the values without them.
+PREVIEW_TIMEOUT = 60
+_specs = {}
+
+
+class RStepError(MetaflowException):
+    headline = "R error"
+
+    def __init__(self, msg, step=None, call=None, traceback=None, r_class=None):
+        super().__init__(msg, step=step)
+        self.extra_record = {"language": "R", "call": call, "r_traceback": traceback or [],
+                             "r_class": r_class or []}
+        # An error of the bridge itself (no function for the step, a bad request) comes
+        # back the same on every attempt.
+        self.retry_helps = "metaflow_error_bridge" not in (r_class or [])
+
+
+def _spec(spec_dir):
+    if spec_dir not in _specs:
+        with open(os.path.join(spec_dir, "flow.json"), "rb") as f:
+            _specs[spec_dir] = json.loads(f.read())
+    return _specs[spec_dir]
+
+
+def _describe(artifacts, datastore_type):
+    """Where R finds each artifact of a task: the blob file, its sha and encoding."""
+    if any(a.path is None for a in artifacts.values()):
+        raise MetaflowException(
+            "R steps read artifacts from local files; datastore *%s* can't serve them yet."
+            % datastore_type
+        )
+    return {name: {"path": a.path, "sha": a.sha, "encoding": a.encoding}
+            for name, a in artifacts.items()}
+
+
+def _writable(value):
+    """A parameter value as the request can hold it: itself, or its repr."""
+    try:
+        rds.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _request(task, function, spec_dir, output_dir):
+    return {
+        "version": PROTOCOL_VERSION,
+        "functions_rds": os.path.join(spec_dir, "functions.rds"),
+        "function": function,
+        "step": task.step_name,
+        "output_dir": output_dir,
+        "join": task.join,
+        "self": {"artifacts": _describe(task.artifacts, task.datastore_type)},
+        "inputs": [
+            {"step": inp.step, "task": inp.pathspec,
+             "artifacts": _describe(inp.artifacts, task.datastore_type)}
+            for inp in task.inputs
+        ],
+        "parameters": {p: _writable(v) for p, v in task.parameters.items()},
+        "foreach_stack": task.foreach_stack,
+        "foreach_var": task.foreach_var,
+        "current": task.current,
+    }
+
+
+class RStep(StepRunner):
+    """Runs the R body of a step (``function`` of the spec) in a fresh Rscript process."""
+
+    def __init__(self, spec_dir, function):
+        self.spec_dir = spec_dir
+        self.function = function
+
+    def run(self, task):
+        r = _spec(self.spec_dir)["r"]
+        output_dir = tempfile.mkdtemp(prefix="mf-r-")
+        try:
+            request_path = os.path.join(output_dir, "request.rds")
+            rds.dump(_request(task, self.function, self.spec_dir, output_dir), request_path)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            returncode = subprocess.call(_rscript_command(r, request_path),
+                                         env=_r_environment(r))
+            result = _read_result(output_dir)
+            if result is None:
+                raise RStepError(
+                    "Rscript exited with status %d before the step finished; see the log "
+                    "above." % returncode, step=task.step_name
+                )
+            if not result.get("ok"):
+                error = result.get("error") or {}
+                raise RStepError(error.get("message", "unknown R error"), step=task.step_name,
+                                 call=error.get("call"), traceback=error.get("traceback"),
+                                 r_class=error.get("class"))
+            return _outcome(task, result, output_dir)
+        finally:
+            shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def _rscript_command(r, request_path):
+    return [r["rscript"], "--no-save", "--no-restore", "-e", R_ENTRY, request_path]
+
+
+def _r_environment(r):
+    env = dict(os.environ)
+    env["R_LIBS"] = os.pathsep.join(r.get("lib_paths", []))
+    # The R client inside a step talks to the same Python that runs the task.
+    env.setdefault("METAFLOW_PYTHON", sys.executable)
+    return env
+
+
+class RFrontEnd(FrontEnd):
+    """An R flow: generated from the spec in ``spec_dir``; a bare command runs it."""
+
+    default_command = "run"
+
+    def __init__(self, spec_dir):
+        self.spec_dir = spec_dir
+
+    def code_files(self):
+        files = {}
+        for name in ("flow.json", "flow.py"):
+            with open(os.path.join(self.spec_dir, name), "rb") as f:
+                files[name] = f.read()
+        return files
+
+    def previews(self, values):
+        return r_previews(self.spec_dir, values)
+
+
+def r_previews(spec_dir, values):
+    """A short ``str()`` of each R value (an RObject), rendered by one Rscript.
+
+    Where that can't be done (R failing or taking longer than PREVIEW_TIMEOUT
+    seconds) the values' repr() stands in.
+    """
+    fallback = [repr(value) for value in values]
+    if not values:
+        return fallback
+    r = _spec(spec_dir)["r"]
+    work_dir = tempfile.mkdtemp(prefix="mf-r-preview-")
+    try:
+        paths = []
+        for i, value in enumerate(values):
+            paths.append(os.path.join(work_dir, "%d.blob" % i))
+            with open(paths[-1], "wb") as f:
+                f.write(MAGIC + b"n" + value.rds_bytes)
+        request_path = os.path.join(work_dir, "request.rds")
+        rds.dump({"version": PROTOCOL_VERSION, "previews": paths, "output_dir": work_dir},
+                 request_path)
+        try:
+            subprocess.run(_rscript_command(r, request_path), env=_r_environment(r),
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=PREVIEW_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            return fallback
+        result = _read_result(work_dir)
+        previews = (result or {}).get("previews")
+        return previews if isinstance(previews, list) and len(previews) == len(values) else fallback
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _read_result(output_dir):
+    try:
+        with open(os.path.join(output_dir, "result.json"), "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return None
+
+
+def _outcome(task, result, output_dir):
+    artifacts = {}
+    for name, filename in (result.get("artifacts") or {}).items():
+        if reserved_artifact_name(name):
+            raise RStepError("Artifact name *%s* is not allowed: it is used by the engine." % name,
+                             step=task.step_name)
+        with open(os.path.join(output_dir, os.path.basename(filename)), "rb") as f:
+            artifacts[name] = RObject(f.read())
+    foreach = result.get("foreach")
+    return StepOutcome(
+        artifacts=artifacts, merge=result.get("merge") or {},
+        foreach=(foreach["num_splits"], foreach.get("values")) if foreach else None,
+    )
