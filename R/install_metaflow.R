@@ -103,7 +103,9 @@ move_env_into_place <- function(staging, envdir, replace) {
     file.rename(envdir, old)
     on.exit(unlink(old, recursive = TRUE), add = TRUE)
   }
-  if (!file.rename(staging, envdir) && !file.exists(venv_python(envdir))) {
+  # A rename onto an environment another process has just made fails, with a
+  # warning that says nothing useful: that one is kept.
+  if (!suppressWarnings(file.rename(staging, envdir)) && !file.exists(venv_python(envdir))) {
     if (!is.null(old)) {
       file.rename(old, envdir)
     }

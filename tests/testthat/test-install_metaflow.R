@@ -74,3 +74,15 @@ test_that("a Python older than 3.9 is an error that names its version", {
   )
   expect_false(dir.exists(envdir))
 })
+
+test_that("a first use that another R process beat to it keeps that process's environment, quietly", {
+  envdir <- file.path(withr::local_tempdir(), "venv")
+  dir.create(dirname(venv_python(envdir)), recursive = TRUE)
+  writeLines("the other process's", venv_python(envdir))
+  expect_no_warning(
+    made <- suppressMessages(create_python_env(envdir, first_use = TRUE))
+  )
+  expect_equal(made, venv_python(envdir))
+  expect_equal(readLines(venv_python(envdir)), "the other process's")
+  expect_equal(list.files(dirname(envdir)), "venv")
+})
