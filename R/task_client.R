@@ -25,7 +25,9 @@
 #' @section Fields:
 #' * `id`, `pathspec`, `parent` (the step's name), `tags`, `created_at`: see
 #'   [metaflow_object].
-#' * `finished`: `TRUE` once an attempt of the task completed.
+#' * `finished`: `TRUE` once an attempt of the task completed, or ended
+#'   stopped by the runtime (a sibling failed, the run was interrupted); its
+#'   `metadata_dict` then has `status` `"killed"` and the `reason`.
 #' * `successful`: `TRUE` if it succeeded.
 #' * `finished_at`: when it finished, or `NULL`.
 #' * `exception`: `NULL`, or for a failed task the error that failed it, a
@@ -34,7 +36,8 @@
 #'   error in an R step, the R `call` (a string) and `r_traceback` (the
 #'   calls, a character vector).
 #' * `index`: the task's 0-based index in its foreach (as `self$index` was in
-#'   the step), or `NULL` outside a foreach.
+#'   the step, or would have been for a task stopped early), or `NULL` outside
+#'   a foreach.
 #' * `artifacts`: the names of its artifacts.
 #' * `stdout`, `stderr`: what it printed, a string.
 #' * `metadata_dict`: its metadata, a named list of strings.

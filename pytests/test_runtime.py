@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
 
@@ -114,6 +115,9 @@ def test_interrupt_stops_every_task(tmp_path, open_client, signum):
     work = list(run["work"])
     assert len(work) == 3
     assert not any(task.successful for task in work)
+    assert all(task.finished for task in work)
+    assert [(t.metadata_dict["status"], t.metadata_dict["reason"]) for t in work] == [
+        ("killed", "stopped because the run was interrupted")] * 3
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05])
@@ -166,6 +170,36 @@ def test_killed_task_fails_the_run(tmp_path, open_client):
     assert run.status == "failed"
     assert not run.successful
     assert "join" not in run
+
+
+def test_a_task_killed_because_a_sibling_failed_ends_recorded(tmp_path, open_client):
+    result = run_flow("sibling_fails_flow.py", "run", "--max-workers", "2", cwd=tmp_path,
+                      timeout=60)
+
+    assert result.returncode == 1, describe(result)
+    assert_failed_cleanly(result, tmp_path, "Workflow failed.", "[KILLED BY ORCHESTRATOR]")
+    run = open_client(tmp_path).Run("SiblingFailsFlow/%s" % run_id_of(result))
+    assert run.status == "failed" and not run.successful
+    work = run["work"]
+    # Splits 2 and 3 never started: no task of the run was left without an end.
+    tasks = {task.index: task for task in work}
+    assert sorted(tasks) == [0, 1], describe(result)
+    for task in run["start"].tasks():
+        assert task.finished and task.successful
+    failed, killed = tasks[0], tasks[1]
+    assert failed.finished and not failed.successful
+    assert failed.metadata_dict["status"] == "failed"
+    assert killed.finished and not killed.successful
+    assert isinstance(killed.finished_at, datetime)
+    record = killed.metadata_dict
+    assert record["status"] == "killed"
+    assert record["reason"] == "stopped because task %s failed" % failed.pathspec
+    assert int(record["finished_at"]) >= int(record["started_at"])
+    assert killed.exception is None
+    assert work.finished_at == max(failed.finished_at, killed.finished_at)
+    # The sleeping task's process is gone (its pid is recorded with its attempt).
+    assert not is_alive(int(record["pid"]))
+    assert processes_in(tmp_path) == []
 
 
 def test_two_runs_at_once_in_one_datastore(tmp_path, open_client):

@@ -548,6 +548,55 @@ test_that("interrupting `Rscript flow.R run` stops the run and its tasks first",
   expect_true(any(grepl("Run interrupted", output, fixed = TRUE)))
 })
 
+test_that("a task killed because a sibling failed ends recorded as killed, with its step finished", {
+  dir <- local_run_dir()
+  script <- write_flow_script(c(
+    'flow <- metaflow("SiblingFailsFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$items <- 0:3, next_step = "work", foreach = "items") %>%',
+    '  step(step = "work", r_function = function(self) {',
+    '    if (self$input == 0) {',
+    '      Sys.sleep(3)',
+    '      stop("split 0 failed")',
+    '    }',
+    '    Sys.sleep(30)',
+    '  }, next_step = "join") %>%',
+    '  step(step = "join", join = TRUE, next_step = "end") %>%',
+    '  step(step = "end")'
+  ), dir)
+  started <- Sys.time()
+  result <- run_script(script, c("run", "--max-workers", "2"))
+  expect_false(result$status == 0)
+  expect_lt(as.numeric(difftime(Sys.time(), started, units = "secs")), 30)
+
+  run <- new_run("SiblingFailsFlow", "latest_run")
+  tasks <- tasks_table(run)
+  expect_true(all(tasks$finished))
+  expect_false(anyNA(tasks$finished_at))
+  work <- tasks[tasks$step == "work", ]
+  # Splits 2 and 3 never started, so they have no task.
+  expect_equal(sort(work$index), c(0L, 1L))
+  expect_false(any(work$successful))
+
+  step <- run$step("work")
+  expect_s3_class(step$finished_at, "POSIXct")
+  printed <- paste(capture.output(print(step)), collapse = "\n")
+  expect_match(printed, "Tasks +2 \\(2 failed\\)")
+  expect_no_match(printed, "running|not yet")
+
+  killed <- step$task(work$id[work$index == 1L])
+  expect_true(killed$finished)
+  expect_false(killed$successful)
+  record <- killed$metadata_dict
+  expect_equal(record$status, "killed")
+  failed_id <- work$id[work$index == 0L]
+  expect_equal(record$reason, paste0("stopped because task SiblingFailsFlow/", run$id, "/work/", failed_id, " failed"))
+  # The sleeping task's process group (the task and its Rscript) is gone with the run.
+  processes <- read.table(text = system2("ps", c("-eo", "pgid=,stat="), stdout = TRUE),
+                          col.names = c("pgid", "stat"), colClasses = "character")
+  left <- processes[processes$pgid == record$pid & !startsWith(processes$stat, "Z"), ]
+  expect_equal(nrow(left), 0L)
+})
+
 # Graph shapes and artifacts, end to end: each flow is a script run with
 # `Rscript flow.R run`, as a user would, and read back with the client.
 

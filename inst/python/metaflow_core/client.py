@@ -932,10 +932,17 @@ class Task(MetaflowObject):
         ds = self._datastore()
         return 0 if ds is None else ds.attempt
 
+    def _ended_attempt(self):
+        """The record of an attempt that ended without completing (killed, crashed), or None."""
+        if self._datastore() is not None:
+            return None
+        record = self._attempt_record(self.current_attempt)
+        return record if record.get("finished_at") else None
+
     @property
     def finished(self):
-        """Whether an attempt (the latest done one, or ``attempt``) completed."""
-        return self._datastore() is not None
+        """Whether an attempt (the latest done one, or ``attempt``) completed or was stopped."""
+        return self._datastore() is not None or self._ended_attempt() is not None
 
     @property
     def successful(self):
@@ -945,7 +952,8 @@ class Task(MetaflowObject):
     def finished_at(self):
         ds = self._datastore()
         if ds is None:
-            return None
+            ended = self._ended_attempt()
+            return None if ended is None else _datetime(ended["finished_at"])
         return _datetime(self._attempt_record(ds.attempt).get("finished_at"))
 
     @property
@@ -963,7 +971,11 @@ class Task(MetaflowObject):
     def index(self):
         """The index of the task in its innermost foreach, or None."""
         stack = self._control().get("foreach_stack")
-        return stack[-1].get("index") if stack else None
+        if stack:
+            return stack[-1].get("index")
+        # A task that never completed: the indices the runtime started it with.
+        indices = self._record.get("foreach_indices")
+        return indices[-1] if indices else None
 
     @property
     def origin_pathspec(self):

@@ -79,7 +79,6 @@ class Worker(object):
     def __init__(self, runtime, task, cmd, env):
         self.runtime = runtime
         self.task = task
-        self.killed = False
         ds = runtime.flow_datastore.task(
             runtime.run_id, task.step, task.task_id, attempt=task.retry_count, mode="w"
         )
@@ -210,6 +209,7 @@ class NativeRuntime(object):
         return task_id
 
     def _register_task(self, task, **fields):
+        """Recorded once the task starts or is cloned: a queued task that never ran has no record."""
         flow_name = self.flow.name
         if task.step not in self.registered_steps:
             self.metadata.register_step(flow_name, self.run_id, task.step)
@@ -271,9 +271,7 @@ class NativeRuntime(object):
         if (step, key) in self.scheduled:
             return
         self.scheduled.add((step, key))
-        task = ScheduledTask(step, self.new_task_id(), input_paths, key, split_index)
-        self._register_task(task)
-        self.run_queue.append(task)
+        self.run_queue.append(ScheduledTask(step, self.new_task_id(), input_paths, key, split_index))
 
     def execute(self, parameters_path):
         self.run_echo("Workflow starting (run-id %s):" % self.run_id)
@@ -290,7 +288,7 @@ class NativeRuntime(object):
             self._loop()
         except KeyboardInterrupt:
             self.run_echo("Workflow interrupted.")
-            self._terminate_all()
+            self._terminate_all("stopped because the run was interrupted")
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason="interrupted")
             interrupted = RunInterrupted("Run %s/%s was interrupted; its tasks were stopped."
                                          % (self.flow.name, self.run_id))
@@ -298,8 +296,8 @@ class NativeRuntime(object):
             raise interrupted
         except Exception as err:
             self.run_echo("Workflow failed.")
-            self._terminate_all()
             failed_tasks = getattr(err, "failed_tasks", [])
+            self._terminate_all(_kill_reason(err, failed_tasks))
             self.metadata.set_run_status(
                 self.flow.name, self.run_id, FAILED, reason=getattr(err, "message", str(err)),
                 failed_tasks=failed_tasks,
@@ -337,8 +335,8 @@ class NativeRuntime(object):
                 origin = self.clone_index.get((task.step, task.key))
                 if origin is not None:
                     self.system_echo(task, "Cloning previously run task %s" % origin.pathspec)
-                    self.metadata.register_task(self.flow.name, self.run_id, task.step,
-                                                task.task_id, origin_task_id=origin.task_id)
+                    self._register_task(task, origin_task_id=origin.task_id,
+                                        foreach_indices=list(task.key))
                     self._on_success(task, self._copy_task(origin, task))
                     continue
                 self._launch(task)
@@ -369,9 +367,12 @@ class NativeRuntime(object):
         env["METAFLOW_USER"] = self.user
         if self.flow_datastore.ds_type == "local":
             env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = os.path.dirname(self.flow_datastore.ds_root)
-        self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                    task.retry_count)
+        if task.retry_count == 0:
+            self._register_task(task, foreach_indices=list(task.key))
         worker = Worker(self, task, cmd, env)
+        # Written before the loop can see the worker exit, which finishes this record.
+        self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id,
+                                    task.retry_count, pid=worker.pid)
         self.active[worker.pid] = worker
         self.tasks_run += 1
         self.system_echo(task, "Task is starting%s." % (" (retry)" if task.retry_count else ""),
@@ -400,7 +401,7 @@ class NativeRuntime(object):
             ds = None
         ok = rc == 0 and ds is not None and ds.control.get("task_ok", False)
         self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                     task.retry_count, ok, return_code=rc, killed=worker.killed)
+                                     task.retry_count, ok, return_code=rc)
         if ok:
             self.system_echo(task, "Task finished successfully.", pid=worker.pid)
             self._on_success(task, ds)
@@ -472,13 +473,13 @@ class NativeRuntime(object):
         if all(k in self.finished for k in keys):
             self.queue_task(join, [self.finished[k] for k in keys], task.key)
 
-    def _terminate_all(self):
+    def _terminate_all(self, reason):
+        """Stop every active task; each attempt is recorded as killed, with ``reason``."""
         if not self.active:
             return
         self.run_echo("Terminating %d active tasks..." % len(self.active))
         workers = list(self.active.values())
         for worker in workers:
-            worker.killed = True
             worker.signal(signal.SIGTERM)
         deadline = time.time() + KILL_GRACE_SECONDS
         remaining = set(w.pid for w in workers)
@@ -486,7 +487,7 @@ class NativeRuntime(object):
             try:
                 done = self.events.get(timeout=0.1)
                 remaining.discard(done.pid)
-                self._record_killed(done)
+                self._record_killed(done, reason)
             except queue.Empty:
                 pass
         if remaining:
@@ -498,16 +499,27 @@ class NativeRuntime(object):
             for worker in workers:
                 if worker.pid in remaining:
                     worker.proc.wait()
-                    self._record_killed(worker)
+                    self._record_killed(worker, reason)
         self.active.clear()
         self.run_echo("Flushing logs...")
 
-    def _record_killed(self, worker):
+    def _record_killed(self, worker, reason):
         task = worker.task
+        if os.name == "posix":
+            # The task has exited; what it started in its group (an R step's Rscript,
+            # still handling SIGTERM) must not outlive the run either.
+            worker.signal(signal.SIGKILL)
         self.system_echo(task, "[KILLED BY ORCHESTRATOR]", pid=worker.pid)
         self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                      task.retry_count, False, return_code=worker.returncode,
-                                     killed=True)
+                                     killed=True, reason=reason)
+
+
+def _kill_reason(err, failed_tasks):
+    """Why the runtime stopped the tasks still running when the run failed."""
+    if failed_tasks:
+        return "stopped because task %s failed" % failed_tasks[0]["pathspec"]
+    return "stopped because the run failed: %s" % getattr(err, "message", str(err))
 
 
 def _failure_reason(ds, rc):

@@ -12,7 +12,7 @@ from ..exceptions import MetaflowException, TaggingException
 from ..util import atomic_write, now_ms, read_json, write_json
 
 META = "_meta"
-RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+RUNNING, SUCCEEDED, FAILED, KILLED = "running", "succeeded", "failed", "killed"
 
 
 class LocalMetadataProvider(object):
@@ -102,11 +102,13 @@ class LocalMetadataProvider(object):
         record.update(fields)
         write_json(self._attempt_path(flow, run_id, step, task_id, attempt), record)
 
-    def finish_attempt(self, flow, run_id, step, task_id, attempt, ok, **fields):
+    def finish_attempt(self, flow, run_id, step, task_id, attempt, ok, killed=False, **fields):
+        """End an attempt: ``status`` says how (``killed``: stopped by the runtime)."""
         path = self._attempt_path(flow, run_id, step, task_id, attempt)
         record = read_json(path, {"attempt": attempt})
         record.update(fields)
         record["attempt_ok"] = bool(ok)
+        record["status"] = KILLED if killed else SUCCEEDED if ok else FAILED
         record["finished_at"] = now_ms()
         write_json(path, record)
 
