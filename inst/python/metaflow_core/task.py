@@ -121,6 +121,8 @@ class Task(object):
             )
             self._call_step(node, join_inputs)
             self._check_transition(node)
+            for d in self.decorators:
+                d.task_post_step(flow)
         except Exception as exc:
             error = exc
             handled = any(
