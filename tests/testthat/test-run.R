@@ -944,6 +944,8 @@ test_that("`Rscript flow.R run` ends with the whole multi-line error of the fail
   # The engine's last lines, after the task logs: the whole message, indented.
   summary <- sub("^.*Step failure:", "", result$stderr)
   expect_match(summary, "R error: the first line\n\\s+the second line names `clash`\n\\s+the third line")
+  # The task's log indents every line of the error under its headline.
+  expect_match(result$stderr, "\\]     the first line\n[^\n]*\\]     the second line names `clash`\n")
 })
 
 test_that("a merge_artifacts conflict names the artifact in run()'s error and task$exception", {
