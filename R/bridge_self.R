@@ -40,6 +40,10 @@ store_read <- function(store, name, call) {
 }
 
 read_artifact <- function(name, ref, owner, call) {
+  if (identical(ref$encoding, "pickle") && is_pickled_none(ref$path)) {
+    # Python's None, such as what catch(var =) sets when the step succeeded.
+    return(NULL)
+  }
   if (!identical(ref$encoding, "rds")) {
     type <- if (is.null(ref$type)) "" else sprintf(", type `%s`", ref$type)
     bridge_abort(c(
@@ -58,6 +62,19 @@ read_artifact <- function(name, ref, owner, call) {
       ), "artifact", artifact = name, parent = err, call = call)
     }
   )
+}
+
+# Whether a pickled artifact is Python's `None`: `N.` after the protocol header
+# (`\x80` and the protocol number, from protocol 2 on).
+is_pickled_none <- function(path) {
+  if (is.null(path) || !file.exists(path) || file.size(path) > 64) {
+    return(FALSE)
+  }
+  payload <- tryCatch(read_blob(path), error = function(err) NULL)
+  if (length(payload) > 2L && identical(payload[1L], as.raw(0x80))) {
+    payload <- payload[-(1:2)]
+  }
+  identical(payload, charToRaw("N."))
 }
 
 # A datastore blob: "MFB", a codec byte (n: none, z: zlib, g: gzip), then the

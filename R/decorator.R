@@ -82,7 +82,8 @@ retry <- function(times = 3L, minutes_between_retries = 2L) {
 #'
 #' When a step with `catch()` fails (after any [retry()]), the run goes on
 #' as if it had succeeded. With `var`, the error is stored in that artifact
-#' so later steps can look at it.
+#' so later steps can look at it; when the step succeeds, the artifact is
+#' `NULL` (`None` in Python, as in Metaflow), so `is.null(self$var)` tells.
 #'
 #' @param var `NULL`, or the name of the artifact to store the error in.
 #' @param print_exception Whether to print the error to the step's log.

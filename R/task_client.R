@@ -296,6 +296,12 @@ format_exception_headline <- function(exception) {
 #' @export
 format.metaflow_exception <- function(x, ...) {
   lines <- format_exception_headline(x)
+  # The headline has the message's first line; a Python traceback ends with the
+  # whole message, an R error shows the rest of it here (a merge_artifacts
+  # conflict names the artifacts on its second line).
+  if (identical(x$language, "R") || is.null(x$traceback)) {
+    lines <- c(lines, strsplit(x$message %||% "", "\n", fixed = TRUE)[[1]][-1L])
+  }
   if (identical(x$language, "R")) {
     if (length(x$r_traceback) > 0L) {
       lines <- c(lines, "R traceback:", paste0("  ", seq_along(x$r_traceback), ". ", x$r_traceback))

@@ -1,5 +1,8 @@
 """Step decorators end to end: @retry, @catch, @timeout and @environment."""
 
+import json
+import re
+
 import pytest
 
 from runner import (
@@ -63,6 +66,17 @@ def test_catch_stores_the_exception(caught, open_client):
     assert "caught me" in run.data.err_text
 
 
+def test_catch_sets_the_variable_to_none_when_the_step_succeeds(tmp_path, open_client):
+    result = run_flow("catch_success_flow.py", "run", cwd=tmp_path)
+
+    assert_succeeded(result, tmp_path)
+    assert "@catch caught" not in result.stderr
+    run = open_client(tmp_path).Run("CatchSuccessFlow/%s" % run_id_of(result))
+    safe = run["safe"].task
+    assert safe.data.err is None
+    assert run.data.err_was_none is True
+
+
 def test_timeout_stops_a_sleeping_step(tmp_path, open_client):
     result = run_flow("timeout_flow.py", "run", cwd=tmp_path, timeout=60)
 
@@ -95,3 +109,22 @@ def test_catch_shows_only_user_frames(caught, open_client):
     assert engine_lines(result.stderr) == [], describe(result)
     run = open_client(tmp_path).Run("CatchFlow/%s" % run_id_of(result))
     assert "metaflow_core" not in run["risky"].task.data.err.traceback
+
+
+def test_a_multi_line_error_is_reported_whole(tmp_path, open_client):
+    """The run's last lines, its failure file and the client keep every line of the error."""
+    failure_file = tmp_path / "failure.json"
+    result = run_flow("multiline_error_flow.py", "--failure-file", str(failure_file), "run",
+                      cwd=tmp_path)
+
+    whole = "the first line\nthe second line names clash\nthe third line"
+    assert_failed_cleanly(result, tmp_path)
+    summary = result.stderr.split("Step failure:", 1)[1]
+    assert re.search(r"failed: ValueError: the first line\n\s+the second line names clash\n"
+                     r"\s+the third line", summary), describe(result)
+    recorded = json.loads(failure_file.read_text())
+    assert recorded["failed_tasks"][0]["error"]["message"] == whole
+    assert "the third line" in recorded["message"]
+    task = open_client(tmp_path).Run("MultiLineErrorFlow/%s" % run_id_of(result))["start"].task
+    assert task.exception.message == whole
+    assert "the third line" in str(task.exception)

@@ -87,6 +87,22 @@ test_that("an artifact written by Python can't be read and says so", {
   expect_snapshot(self$model, error = TRUE)
 })
 
+test_that("a Python None, as catch(var =) stores it on success, reads as NULL", {
+  dir <- withr::local_tempdir()
+  none <- function(bytes, codec = "n") {
+    body <- if (codec == "z") memCompress(as.raw(bytes), "gzip") else as.raw(bytes)
+    blob_ref(c(charToRaw(paste0("MFB", codec)), body), dir, "pickle")
+  }
+  self <- new_metaflow_self("end", list(
+    p4 = none(c(0x80, 0x04, 0x4e, 0x2e)), p4z = none(c(0x80, 0x04, 0x4e, 0x2e), "z"),
+    p0 = none(c(0x4e, 0x2e)), model = local_pickle_blob(dir)
+  ))
+  expect_null(self$p4)
+  expect_null(self$p4z)
+  expect_null(self$p0)
+  expect_error(self$model, "written by Python", class = "metaflow_error_artifact")
+})
+
 test_that("reading a Python artifact in a step fails the step clearly", {
   dir <- withr::local_tempdir()
   ran <- run_step(function(self) self$copy <- self$model, artifacts = list(model = local_pickle_blob(dir)), dir = dir)

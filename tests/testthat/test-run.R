@@ -942,3 +942,67 @@ test_that("an error of the step bridge is not retried, whatever @retry says", {
   summary <- jsonlite::read_json(failure_file)
   expect_identical(summary$failed_tasks[[1]]$exit_code, 202L)
 })
+
+test_that("catch(var =) sets the variable to NULL when the step succeeds, as Metaflow sets None", {
+  local_run_dir()
+  run_flow_script(c(
+    'flow <- metaflow("CatchNullFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$x <- 1, next_step = "safe") %>%',
+    '  step(catch(var = "err"), step = "safe", r_function = function(self) self$y <- self$x + 1,',
+    '    next_step = "end") %>%',
+    '  step(step = "end", r_function = function(self) {',
+    '    if (!is.null(self$err)) stop("err should be NULL")',
+    '    self$err_was_null <- is.null(self$err)',
+    '  })'
+  ))
+  run <- new_run("CatchNullFlow", "latest_run")
+  expect_true(run$successful)
+  expect_true(run$artifact("err_was_null"))
+  expect_null(run$artifact("err"))
+})
+
+# A step that fails with an error of several lines.
+multi_line_error_code <- c(
+  'flow <- metaflow("MultiLineFlow") %>%',
+  '  step(step = "start", r_function = function(self) {',
+  '    stop("the first line\\nthe second line names `clash`\\nthe third line")',
+  '  }, next_step = "end") %>%',
+  '  step(step = "end")'
+)
+
+test_that("a multi-line R error reaches run()'s error and task$exception whole", {
+  local_run_dir()
+  whole <- "the first line\nthe second line names `clash`\nthe third line"
+  err <- expect_error(collect_messages(run(flow_from_code(multi_line_error_code))),
+                      class = "metaflow_error_run")
+  expect_identical(conditionMessage(err$parent), whole)
+  expect_match(conditionMessage(err), "the third line", fixed = TRUE)
+  exception <- new_task(err$task_pathspec)$exception
+  expect_identical(exception$message, whole)
+  shown <- paste(format(exception), collapse = "\n")
+  expect_match(shown, "the second line names `clash`", fixed = TRUE)
+  expect_match(shown, "the third line", fixed = TRUE)
+  printed <- paste(capture.output(print(exception)), collapse = "\n")
+  expect_match(printed, "the third line", fixed = TRUE)
+})
+
+test_that("`Rscript flow.R run` ends with the whole multi-line error of the failed step", {
+  dir <- local_run_dir()
+  result <- run_script(write_flow_script(multi_line_error_code, dir), "run")
+  expect_gt(result$status, 0)
+  # The engine's last lines, after the task logs: the whole message, indented.
+  summary <- sub("^.*Step failure:", "", result$stderr)
+  expect_match(summary, "R error: the first line\n\\s+the second line names `clash`\n\\s+the third line")
+  # The task's log indents every line of the error under its headline.
+  expect_match(result$stderr, "\\]     the first line\n[^\n]*\\]     the second line names `clash`\n")
+})
+
+test_that("a merge_artifacts conflict names the artifact in run()'s error and task$exception", {
+  local_run_dir()
+  err <- expect_error(collect_messages(run(flow_from_code(merge_flow_code(conflict = TRUE)))),
+                      class = "metaflow_error_run")
+  expect_match(conditionMessage(err), "[clash]", fixed = TRUE)
+  expect_s3_class(err$parent, "metaflow_error_merge")
+  exception <- new_task(err$task_pathspec)$exception
+  expect_match(paste(format(exception), collapse = "\n"), "[clash]", fixed = TRUE)
+})

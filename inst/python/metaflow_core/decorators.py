@@ -47,6 +47,9 @@ class StepDecorator(object):
         """True when the decorator handled the exception and the task succeeds."""
         return False
 
+    def task_post_step(self, flow):
+        """Called after the step's body ran and succeeded, before its artifacts are saved."""
+
     def spec(self):
         args = ",".join("%s=%s" % (k, json.dumps(v)) for k, v in self.attributes.items())
         return "%s:%s" % (self.name, args) if args else self.name
@@ -100,6 +103,12 @@ class CatchDecorator(StepDecorator):
         if var:
             setattr(flow, var, CaughtException(exc))
         return True
+
+    def task_post_step(self, flow):
+        # As in Metaflow: the step succeeded, so its variable says there was no error.
+        var = self.attributes["var"]
+        if var:
+            setattr(flow, var, None)
 
 
 class CaughtException(object):

@@ -526,9 +526,10 @@ def _failure_reason(ds, rc):
     """What the failed attempt recorded about its error, for the run's last line."""
     error = ds.control.get("exception") if ds is not None else None
     if error and error.get("message"):
-        first_line = error["message"].strip().split("\n")[0]
+        # The whole message: a multi-line one (a merge_artifacts conflict) says what
+        # failed after its first line.
         kind = "R error" if error.get("language") == "R" else error.get("type", "Error")
-        return ": %s: %s" % (kind, first_line)
+        return ": %s: %s" % (kind, error["message"].strip())
     if rc is not None and rc < 0:
         return ": killed by signal %d." % -rc
     return "."

@@ -121,6 +121,8 @@ class Task(object):
             )
             self._call_step(node, join_inputs)
             self._check_transition(node)
+            for d in self.decorators:
+                d.task_post_step(flow)
         except Exception as exc:
             error = exc
             handled = any(
@@ -224,7 +226,8 @@ class Task(object):
             index = "[%s]" % ",".join(str(f.index) for f in self.flow._foreach_stack_frames)
         sys.stderr.write("<flow %s step %s%s> failed:\n" % (self.flow.name, self.step_name, index))
         if isinstance(exc, MetaflowException):
-            sys.stderr.write("    %s:\n    %s\n" % (exc.headline, exc.message.replace("*", "")))
+            lines = exc.message.replace("*", "").splitlines() or [""]
+            sys.stderr.write("    %s:\n%s\n" % (exc.headline, "\n".join("    " + l for l in lines)))
         else:
             sys.stderr.write(exception_record(exc)["traceback"])
         sys.stderr.flush()
