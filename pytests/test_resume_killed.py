@@ -15,6 +15,7 @@ from runner import (
     assert_succeeded,
     describe,
     is_alive,
+    kill_quietly,
     processes_in,
     run_flow,
     run_id_of,
@@ -54,8 +55,12 @@ def killed(tmp_path_factory):
             runtime.kill()
             runtime.wait()
     run_id = re.findall(r"Workflow starting \(run-id (\S+?)\):", stderr)[-1]
-    wait_for(lambda: [p for p in processes_in(root) + task_pids if is_alive(p)] == [],
-                    timeout=10, what="the origin run's processes to end")
+    try:
+        wait_for(lambda: [p for p in processes_in(root) + task_pids if is_alive(p)] == [],
+                 timeout=10, what="the origin run's processes to end")
+    finally:
+        for pid in task_pids + processes_in(root):
+            kill_quietly(pid)
     return {"root": root, "pid_dir": pid_dir, "run_id": run_id, "task_pids": task_pids,
             "env": {"PID_DIR": str(pid_dir)}}
 
