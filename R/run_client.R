@@ -20,6 +20,8 @@
 #' * `code`: the code the run stored, a list of `flowspec` (the generated
 #'   flow module, a string) and `spec` (the flow's spec, a list), or `NULL`
 #'   for a flow that stored none.
+#' * `origin_run_id`: for a run made by resuming another (see [run()]), the
+#'   id of the run it resumed, else `NULL`.
 #'
 #' @section Methods:
 #' * `step(step_id)`: the [step_client] of a step.
@@ -104,6 +106,11 @@ run_client <- R6::R6Class(
     #' @field code The code the run stored.
     code = function() {
       read_run_code(private$field("code"))
+    },
+    #' @field origin_run_id The id of the run this one resumed, or `NULL`.
+    origin_run_id = function() {
+      origin <- private$field("origin_pathspec")
+      if (!is.null(origin)) sub("^[^/]*/", "", origin)
     }
   ),
   private = list(
