@@ -117,7 +117,9 @@ run_client <- R6::R6Class(
     noun = "Run",
 
     facts = function() {
-      fields <- private$fields(c("status", "successful", "created_at", "finished_at", "tags", "user_tags"))
+      fields <- private$fields(c(
+        "status", "successful", "created_at", "finished_at", "tags", "user_tags", "origin_pathspec"
+      ))
       status <- fields$status
       created_at <- as_time(fields$created_at)
       tags <- as_strings(fields$tags)
@@ -129,6 +131,9 @@ run_client <- R6::R6Class(
         User = run_user(tags),
         Tags = format_names(as_strings(fields$user_tags), max = 8L, quote = FALSE)
       )
+      if (!is.null(fields$origin_pathspec)) {
+        facts <- c(facts, Resumed = paste("from", fields$origin_pathspec))
+      }
       if (!isTRUE(fields$successful) && status != "running") {
         facts <- c(facts, Error = failed_task_summary(private$ask("failed_task")))
       }

@@ -61,6 +61,9 @@ test_that("resume after a failed split reruns only that split and the ones after
   expect_true(resumed$successful)
   expect_equal(resumed$origin_run_id, origin$id)
   expect_null(origin$origin_run_id)
+  expect_match(paste(capture.output(print(resumed)), collapse = "\n"),
+               paste0("Resumed +from ", origin$pathspec))
+  expect_no_match(paste(capture.output(print(origin)), collapse = "\n"), "Resumed")
   expect_equal(resumed$step("join")$task(resumed$step("join")$a_task)$artifact("outs"), 0:5 * 10)
 
   tasks <- tasks_table(resumed$step("work"))
