@@ -212,6 +212,9 @@ test_that("resume after the runtime was SIGKILLed reruns what didn't finish, and
   expect_equal(nrow(still()), 0L, info = paste(still()$args, collapse = "\n"))
   expect_equal(origin$status, "failed")
   expect_false(origin$successful)
+  work <- tasks_table(origin$step("work"))
+  expect_true(all(work$finished))
+  expect_equal(work$successful[order(work$index)], c(TRUE, TRUE, FALSE, FALSE))
 
   unlink("hang")
   writeLines(character(), "executions.txt")
