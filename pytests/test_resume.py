@@ -209,3 +209,21 @@ def test_resume_runs_changed_code_downstream(tmp_path, open_client):
     origin_work = {t.index: t.data.stamp for t in run.parent[run_id_of(origin)]["work"]
                    if t.successful}
     assert {t.index: t.data.stamp for t in run["work"] if t.index != 1} == origin_work
+
+
+def test_resume_with_one_worker_reruns_the_failed_split_and_those_after_it(tmp_path, open_client):
+    executions = tmp_path / "executions.txt"
+    (tmp_path / "broken").touch()
+    origin = run_flow("resume_splits_flow.py", "run", "--max-workers", "1", cwd=tmp_path)
+    assert_failed_cleanly(origin, tmp_path, "ValueError: split 3 fails")
+    assert executions.read_text().split("\n")[:-1] == ["start"] + ["work %d" % i for i in range(4)]
+
+    (tmp_path / "broken").unlink()
+    executions.write_text("")
+    resumed = run_flow("resume_splits_flow.py", "resume", "--max-workers", "1", cwd=tmp_path)
+    assert_succeeded(resumed, tmp_path)
+    assert executions.read_text().split("\n")[:-1] == [
+        "work 3", "work 4", "work 5", "join", "end"]
+    run = open_client(tmp_path).Run("ResumeSplitsFlow/%s" % run_id_of(resumed))
+    assert run.data.outs == [0, 10, 20, 30, 40, 50]
+    assert sorted(t.index for t in run["work"] if t.origin_pathspec) == [0, 1, 2]
