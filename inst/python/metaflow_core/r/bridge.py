@@ -70,7 +70,8 @@ def _writable(value):
         return repr(value)
 
 
-def _request(task, function, spec_dir, output_dir):
+def step_request(task, function, spec_dir, output_dir):
+    """The request of one R step attempt (inst/PROTOCOL.md, section 4)."""
     return {
         "version": PROTOCOL_VERSION,
         "functions_rds": os.path.join(spec_dir, "functions.rds"),
@@ -103,7 +104,7 @@ class RStep(StepRunner):
         output_dir = tempfile.mkdtemp(prefix="mf-r-")
         try:
             request_path = os.path.join(output_dir, "request.rds")
-            rds.dump(_request(task, self.function, self.spec_dir, output_dir), request_path)
+            rds.dump(step_request(task, self.function, self.spec_dir, output_dir), request_path)
             sys.stdout.flush()
             sys.stderr.flush()
             returncode = subprocess.call(_rscript_command(r, request_path),
@@ -146,7 +147,8 @@ class RFrontEnd(FrontEnd):
 
     def code_files(self):
         files = {}
-        for name in ("flow.json", "flow.py"):
+        # functions.rds too: debug_task() rebuilds a step from it in an R session.
+        for name in ("flow.json", "flow.py", "functions.rds"):
             with open(os.path.join(self.spec_dir, name), "rb") as f:
                 files[name] = f.read()
         return files

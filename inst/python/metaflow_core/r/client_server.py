@@ -265,6 +265,15 @@ class Server(object):
                             "message": None if exception is None else exception.message}
         return None
 
+    def op_debug_task(self, ref, output_dir):
+        """Write the step request of a task that ran, for R's debug_task()."""
+        task = object_at(ref)
+        if not isinstance(task, client.Task):
+            raise MetaflowException("debug_task needs a task, not a %s." % type(task).__name__)
+        from .debug_request import debug_request  # only when a task is debugged
+
+        return debug_request(task, ref["root"], output_dir)
+
     def op_artifact(self, ref, name):
         """Where R reads an artifact's value: ``{"path": ..., "temporary": bool}``."""
         task = object_at(ref)
