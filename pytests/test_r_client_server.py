@@ -96,6 +96,7 @@ class Runs(object):
         spec_dir = self.root / "spec"  # TypesFlow's RFrontEnd
         spec_dir.mkdir()
         (spec_dir / "flow.json").write_text('{"name": "TypesFlow"}')
+        (spec_dir / "functions.rds").write_bytes(b"")
         flow_file = write_flow(self.root, TYPES_FLOW, "types_flow")
         (spec_dir / "flow.py").write_text(flow_file.read_text())
         self.started = time.time()
@@ -533,10 +534,24 @@ def test_code_of_any_object_of_a_run(server, runs):
     run = runs.ref("Run", "TypesFlow/%s" % runs.tagged)
     assert server.value("code", ref=run) == stored
     assert server.value("code", ref=server.value("end_task", ref=run)) == stored
-    assert sorted(os.listdir(stored)) == ["flow.json", "flow.py"]
+    assert sorted(os.listdir(stored)) == ["flow.json", "flow.py", "functions.rds"]
     assert server.value("code", ref=runs.ref("Flow", "TypesFlow")) is None
     bobs = runs.ref("Run", "LinearFlow/%s" % runs.bobs, check=False)
     assert server.value("code", ref=bobs) is None
+
+
+def test_debug_task_of_a_python_flow_says_so(server, runs, tmp_path):
+    start = server.value("children", ref=runs.ref("Step", "FailFlow/%s/start" % runs.failed))
+    pathspec = "FailFlow/%s/start/%s" % (runs.failed, start[0])
+    assert server.value("debug_task", ref=runs.ref("Task", pathspec),
+                        output_dir=str(tmp_path)) == {"language": "Python", "pathspec": pathspec}
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_debug_task_needs_a_task(server, runs, tmp_path):
+    error = server.error("debug_task", ref=runs.ref("Run", "FailFlow/%s" % runs.failed),
+                         output_dir=str(tmp_path))
+    assert error["message"] == "debug_task needs a task, not a Run."
 
 
 def test_is_in_namespace_asks_the_current_namespace(server, runs):
