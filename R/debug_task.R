@@ -77,7 +77,8 @@ debug_task_ref <- function(task, call) {
   if (inherits(task, "metaflow_object") && !inherits(task, "TaskClient")) {
     metaflow_abort(c(
       "{.arg task} must be a task, not a {.cls {class(task)[[1L]]}}.",
-      i = "Pick one of its tasks, e.g. {.code step$task(step$a_task)}, or give the task's pathspec."
+      i = "Give one of its tasks, e.g. {.code step$task(step$a_task)}, or a task's pathspec.",
+      i = "The error of a failed {.fn run} names its failed task: {.code err$task_pathspec}."
     ), "pathspec", call = call)
   }
   ref_at(task, "Task", call = call)
