@@ -13,7 +13,9 @@
 #' `self` here stays in this session: nothing is written to the datastore.
 #'
 #' @param task The task: its pathspec (`"Flow/RunID/StepName/TaskID"`) or a
-#'   [task_client] (e.g. `step$task("3")`).
+#'   [task_client] (e.g. `step$task("3")`). A run or a step (a pathspec, a
+#'   [run_client] or a [step_client]) stands for its failed task, when it has
+#'   exactly one; a task stopped because another failed doesn't count.
 #' @param browse `TRUE` to run the step at once under [debugonce()], which
 #'   enters the browser at the first line of the step's body. An error of the
 #'   step is then reported as a message, not raised, and the debugger object
@@ -48,7 +50,7 @@
 #'   step(step = "end")
 #' failure <- tryCatch(run(flow, quiet = TRUE), metaflow_error_run = identity)
 #'
-#' # The run's error names the failed task.
+#' # The run's error names the failed task; the run alone would do too.
 #' debugger <- debug_task(failure$task_pathspec)
 #' debugger
 #' debugger$self$input
@@ -64,8 +66,9 @@ debug_task <- function(task, browse = FALSE) {
   dir.create(output_dir)
   on.exit(unlink(output_dir, recursive = TRUE), add = TRUE)
   reply <- client_request("debug_task", list(ref = ref, output_dir = output_dir), call = call)
-  check_debuggable(reply, ref$pathspec, call)
-  debugger <- new_debug_task(read_request(reply$request), ref, call)
+  check_one_failed_task(reply, ref$pathspec, call)
+  check_debuggable(reply, reply$pathspec, call)
+  debugger <- new_debug_task(read_request(reply$request), reply$pathspec, call)
   if (browse) {
     browse_step(debugger)
     return(invisible(debugger))
@@ -73,15 +76,39 @@ debug_task <- function(task, browse = FALSE) {
   debugger
 }
 
+# The ref of `task`: a task, or a run or step (client object or pathspec) whose
+# one failed task the client's process picks.
 debug_task_ref <- function(task, call) {
-  if (inherits(task, "metaflow_object") && !inherits(task, "TaskClient")) {
+  if (inherits(task, c("TaskClient", "RunClient", "StepClient"))) {
+    return(ref_of(task))
+  }
+  if (inherits(task, "metaflow_object")) {
     metaflow_abort(c(
-      "{.arg task} must be a task, not a {.cls {class(task)[[1L]]}}.",
-      i = "Give one of its tasks, e.g. {.code step$task(step$a_task)}, or a task's pathspec.",
-      i = "The error of a failed {.fn run} names its failed task: {.code err$task_pathspec}."
+      "{.arg task} must be a task, a step or a run, not a {.cls {class(task)[[1L]]}}.",
+      i = "Give a task, e.g. {.code step$task(step$a_task)}, or a task's pathspec."
     ), "pathspec", call = call)
   }
-  ref_at(task, "Task", call = call)
+  depth <- if (is_string(task)) length(strsplit(task, "/", fixed = TRUE)[[1L]]) else 4L
+  class_name <- c("2" = "Run", "3" = "Step")[as.character(depth)]
+  ref_at(task, if (is.na(class_name)) "Task" else class_name, call = call)
+}
+
+# A run or a step with no failed task, or several: the user must choose.
+check_one_failed_task <- function(reply, pathspec, call) {
+  if (is.null(reply$failed_tasks)) {
+    return(invisible())
+  }
+  failed <- as_strings(reply$failed_tasks)
+  if (length(failed) == 0L) {
+    metaflow_abort(c(
+      "{.val {pathspec}} has no failed task to debug.",
+      i = "Give the pathspec of the task you want, {.val {paste0(pathspec, '/...')}}."
+    ), "not_found", call = call)
+  }
+  metaflow_abort(c(
+    "{.val {pathspec}} has {length(failed)} failed tasks: say which one to debug.",
+    "*" = "{.val {failed}}"
+  ), "pathspec", failed_tasks = failed, call = call)
 }
 
 check_debuggable <- function(reply, pathspec, call) {
@@ -108,15 +135,15 @@ check_debuggable <- function(reply, pathspec, call) {
 # the bridge's own (R/bridge_self.R), its step function reads the flow
 # script's globals from an environment of their own, so the session's global
 # environment is left as it was.
-new_debug_task <- function(request, ref, call) {
+new_debug_task <- function(request, pathspec, call) {
   functions <- readRDS(request$functions_rds)
-  check_blobs(request, ref$pathspec, call)
+  check_blobs(request, pathspec, call)
   attach_packages(union(functions$packages, "metaflow"))
   helpers <- script_environment(functions$globals)
   fn <- rehomed(step_function(functions, request), helpers)
   inputs <- join_inputs(request)
   debugger <- new.env(parent = emptyenv())
-  debugger$pathspec <- ref$pathspec
+  debugger$pathspec <- pathspec
   debugger$step <- request$step
   debugger$fn <- fn
   debugger$inputs <- inputs
@@ -129,7 +156,7 @@ new_debug_task <- function(request, ref, call) {
     inputs = inputs
   )
   debugger$packages <- as.character(functions$packages)
-  debugger$exception <- task_client$new(ref$pathspec)$exception
+  debugger$exception <- task_client$new(pathspec)$exception
   debugger$run <- function() {
     run_debugged_step(debugger, functions$options, request$current)
   }

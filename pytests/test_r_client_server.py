@@ -548,10 +548,21 @@ def test_debug_task_of_a_python_flow_says_so(server, runs, tmp_path):
     assert os.listdir(str(tmp_path)) == []
 
 
+def test_debug_task_of_a_run_is_its_failed_task(server, runs, tmp_path):
+    boom = server.value("children", ref=runs.ref("Step", "FailFlow/%s/boom" % runs.failed))
+    failed = server.value("debug_task", ref=runs.ref("Run", "FailFlow/%s" % runs.failed),
+                          output_dir=str(tmp_path))
+    assert failed == {"language": "Python",
+                      "pathspec": "FailFlow/%s/boom/%s" % (runs.failed, boom[0])}
+    succeeded = server.value("debug_task", ref=runs.ref("Run", "TypesFlow/%s" % runs.tagged),
+                             output_dir=str(tmp_path))
+    assert succeeded == {"failed_tasks": []}
+
+
 def test_debug_task_needs_a_task(server, runs, tmp_path):
-    error = server.error("debug_task", ref=runs.ref("Run", "FailFlow/%s" % runs.failed),
+    error = server.error("debug_task", ref=runs.ref("Flow", "FailFlow", ns=None),
                          output_dir=str(tmp_path))
-    assert error["message"] == "debug_task needs a task, not a Run."
+    assert error["message"] == "debug_task needs a task, not a Flow."
 
 
 def test_is_in_namespace_asks_the_current_namespace(server, runs):

@@ -91,6 +91,24 @@ test_that("debug_task() of the failed split raises the step's error again", {
   expect_equal(format_call(conditionCall(err)), "check_value(self$input, self$bad)")
 })
 
+test_that("debug_task() of a run or step is its one failed task", {
+  fixture <- local_debug_fixture()
+  failed <- task_of(fixture$failed, "square", index = 1L)
+  expect_equal(debug_task(fixture$failed)$pathspec, failed$pathspec)
+  by_step <- debug_task(step_client$new(paste0(fixture$failed, "/square")))
+  expect_equal(by_step$self$input, 3)
+  expect_error(debug_task(fixture$passed), class = "metaflow_error_not_found")
+})
+
+test_that("debug_task() of a start task has the parameters", {
+  fixture <- local_debug_fixture()
+  debugger <- debug_task(task_of(fixture$passed, "start"))
+  expect_equal(debugger$self$bad, 0)
+  expect_equal(names(debugger$self), character())
+  debugger$run()
+  expect_equal(debugger$self$numbers, c(1, 3, 5))
+})
+
 test_that("debug_task() takes a task client, and helpers and current() work", {
   fixture <- local_debug_fixture()
   ok <- task_of(fixture$failed, "square", index = 0L)
@@ -156,11 +174,9 @@ test_that("debug_task(browse = TRUE) stops in the browser at the step's start", 
 
 test_that("debug_task() says what it can't debug", {
   fixture <- local_debug_fixture()
-  expect_error(debug_task(paste0(fixture$failed, "/square")), class = "metaflow_error_pathspec")
-  expect_error(
-    debug_task(step_client$new(paste0(fixture$failed, "/square"))),
-    class = "metaflow_error_pathspec"
-  )
+  expect_error(debug_task("DebugTaskFlow"), class = "metaflow_error_pathspec")
+  expect_error(debug_task(flow_client$new("DebugTaskFlow")), class = "metaflow_error_pathspec")
+  expect_error(debug_task(42), class = "metaflow_error_pathspec")
   expect_error(debug_task(paste0(fixture$failed, "/square/999")), class = "metaflow_error_not_found")
   expect_error(debug_task(task_of(fixture$failed, "square", 0L), browse = NA), class = "metaflow_error_usage")
   end <- task_of(fixture$passed, "end")

@@ -61,7 +61,7 @@ def debug_request(task, root, output_dir):
     )
     path = os.path.join(output_dir, "request.rds")
     rds.dump(step_request(step_task, step["function"], code.path, output_dir), path)
-    return {"language": "R", "request": path, "join": join,
+    return {"language": "R", "pathspec": task.pathspec, "request": path, "join": join,
             "parents": parents, "attempt": task.current_attempt}
 
 
