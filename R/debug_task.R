@@ -118,8 +118,8 @@ check_debuggable <- function(reply, pathspec, call) {
       i = "{.fn debug_task} works for the steps of R flows.",
       i = paste(
         "Debug a Python step in Python: add {.code breakpoint()} to the step and run",
-        "{.code python flow.py resume <step>}, or read its inputs with",
-        "{.code Task(\"{pathspec}\")}."
+        "{.code python flow.py resume <step>}, or read what it stored with",
+        "{.code Task(\"{pathspec}\").data}."
       )
     ), "not_r_step", call = call)
   }

@@ -98,6 +98,10 @@ test_that("debug_task() of a run or step is its one failed task", {
   by_step <- debug_task(step_client$new(paste0(fixture$failed, "/square")))
   expect_equal(by_step$self$input, 3)
   expect_error(debug_task(fixture$passed), class = "metaflow_error_not_found")
+  expect_snapshot(
+    debug_task(fixture$passed),
+    error = TRUE, transform = function(lines) gsub("[0-9]{10,}", "<run>", lines)
+  )
 })
 
 test_that("debug_task() of a start task has the parameters", {
@@ -186,8 +190,11 @@ test_that("debug_task() says what it can't debug", {
 test_that("debug_task() of a Python flow's task points to Python", {
   fixture <- local_debug_fixture()
   python <- run_python_flow(fixture$dir, "DebugPyFlow")
-  err <- expect_error(debug_task(paste0(python, "/start/1")), class = "metaflow_error_not_r_step")
-  expect_match(conditionMessage(err), "Python flow", fixed = TRUE)
+  expect_snapshot(
+    debug_task(paste0(python, "/start/1")),
+    error = TRUE, transform = function(lines) gsub("[0-9]{10,}", "<run>", lines)
+  )
+  expect_error(debug_task(paste0(python, "/start/1")), class = "metaflow_error_not_r_step")
 })
 
 test_that("debug_task() of a task whose blobs are gone is a datastore error", {
