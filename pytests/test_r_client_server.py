@@ -96,7 +96,6 @@ class Runs(object):
         spec_dir = self.root / "spec"  # TypesFlow's RFrontEnd
         spec_dir.mkdir()
         (spec_dir / "flow.json").write_text('{"name": "TypesFlow"}')
-        (spec_dir / "functions.rds").write_bytes(b"")
         flow_file = write_flow(self.root, TYPES_FLOW, "types_flow")
         (spec_dir / "flow.py").write_text(flow_file.read_text())
         self.started = time.time()
@@ -534,7 +533,7 @@ def test_code_of_any_object_of_a_run(server, runs):
     run = runs.ref("Run", "TypesFlow/%s" % runs.tagged)
     assert server.value("code", ref=run) == stored
     assert server.value("code", ref=server.value("end_task", ref=run)) == stored
-    assert sorted(os.listdir(stored)) == ["flow.json", "flow.py", "functions.rds"]
+    assert sorted(os.listdir(stored)) == ["flow.json", "flow.py"]
     assert server.value("code", ref=runs.ref("Flow", "TypesFlow")) is None
     bobs = runs.ref("Run", "LinearFlow/%s" % runs.bobs, check=False)
     assert server.value("code", ref=bobs) is None

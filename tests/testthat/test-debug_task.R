@@ -206,3 +206,14 @@ test_that("debug_task() of a task whose blobs are gone is a datastore error", {
   failed <- task_of(fixture$failed, "square", index = 1L)
   expect_error(debug_task(failed$pathspec), class = "metaflow_error_datastore")
 })
+
+test_that("debug_task() of a run that saved no functions.rds is a datastore error", {
+  fixture <- local_debug_fixture()
+  copy <- withr::local_tempdir("metaflow-debug-copy-")
+  file.copy(file.path(fixture$dir, ".metaflow"), copy, recursive = TRUE)
+  withr::local_envvar(METAFLOW_DATASTORE_SYSROOT_LOCAL = copy)
+  unlink(file.path(copy, ".metaflow", fixture$failed, "_meta", "spec", "functions.rds"))
+  failed <- task_of(fixture$failed, "square", index = 1L)
+  err <- expect_error(debug_task(failed$pathspec), class = "metaflow_error_datastore")
+  expect_match(conditionMessage(err), "saved no functions.rds", fixed = TRUE)
+})

@@ -147,10 +147,15 @@ class RFrontEnd(FrontEnd):
 
     def code_files(self):
         files = {}
-        # functions.rds too: debug_task() rebuilds a step from it in an R session.
-        for name in ("flow.json", "flow.py", "functions.rds"):
+        for name in ("flow.json", "flow.py"):
             with open(os.path.join(self.spec_dir, name), "rb") as f:
                 files[name] = f.read()
+        # debug_task() rebuilds a step from it in an R session; a spec whose steps
+        # have no R function has none.
+        functions = os.path.join(self.spec_dir, "functions.rds")
+        if os.path.exists(functions):
+            with open(functions, "rb") as f:
+                files["functions.rds"] = f.read()
         return files
 
     def previews(self, values):
