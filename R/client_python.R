@@ -178,6 +178,7 @@ python_error_kinds <- c(
   MetaflowNotFound = "not_found",
   MetaflowNamespaceMismatch = "namespace",
   MetaflowInvalidPathspec = "pathspec",
+  MetaflowDataMissing = "datastore",
   ArtifactUnreadable = "artifact",
   RValueError = "artifact"
 )
@@ -186,7 +187,8 @@ python_error_kinds <- c(
 #'
 #' `MetaflowNotFound` is `metaflow_error_not_found`,
 #' `MetaflowNamespaceMismatch` is `metaflow_error_namespace`,
-#' `MetaflowInvalidPathspec` is `metaflow_error_pathspec`, an artifact with
+#' `MetaflowInvalidPathspec` is `metaflow_error_pathspec`,
+#' `MetaflowDataMissing` is `metaflow_error_datastore`, an artifact with
 #' no R value is `metaflow_error_artifact`, and any other is
 #' `metaflow_error_client`. The message is the client's, which names what is
 #' missing and lists what exists nearby; the Python type is the condition's

@@ -598,6 +598,10 @@ def test_task_data_reads_no_blob_until_asked(hello, datastore):
         data.total
 
 
+def test_a_task_of_a_run_that_recorded_no_inputs_has_no_parent_pathspecs():
+    assert Task(hello_run().pathspec + "/start/2").parent_task_pathspecs is None
+
+
 def test_task_outcome_and_foreach_position():
     run = Run(foreach_run().pathspec)
     task = run["square"]["4"]
@@ -791,6 +795,10 @@ def test_a_real_foreach_run(datastore):
     assert [(t.index, t.data.value) for t in squares] == [(0, 0), (1, 1), (2, 4), (3, 9)]
     assert squares[2].foreach_stack[-1]["num_splits"] == 4
     assert run["join"].task.data.positions == [0, 1, 2, 3]
+    parameters = run["_parameters"].task.pathspec
+    assert run["start"].task.parent_task_pathspecs == [parameters]
+    assert all(t.parent_task_pathspecs == [run["start"].task.pathspec] for t in squares)
+    assert run["join"].task.parent_task_pathspecs == [t.pathspec for t in squares]
     assert run.finished_at >= run.created_at.replace(microsecond=0)
     assert run["square"].finished_at <= run.finished_at
 

@@ -539,6 +539,31 @@ def test_code_of_any_object_of_a_run(server, runs):
     assert server.value("code", ref=bobs) is None
 
 
+def test_debug_task_of_a_python_flow_says_so(server, runs, tmp_path):
+    start = server.value("children", ref=runs.ref("Step", "FailFlow/%s/start" % runs.failed))
+    pathspec = "FailFlow/%s/start/%s" % (runs.failed, start[0])
+    assert server.value("debug_task", ref=runs.ref("Task", pathspec),
+                        output_dir=str(tmp_path)) == {"language": "Python", "pathspec": pathspec}
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_debug_task_of_a_run_is_its_failed_task(server, runs, tmp_path):
+    boom = server.value("children", ref=runs.ref("Step", "FailFlow/%s/boom" % runs.failed))
+    failed = server.value("debug_task", ref=runs.ref("Run", "FailFlow/%s" % runs.failed),
+                          output_dir=str(tmp_path))
+    assert failed == {"language": "Python",
+                      "pathspec": "FailFlow/%s/boom/%s" % (runs.failed, boom[0])}
+    succeeded = server.value("debug_task", ref=runs.ref("Run", "TypesFlow/%s" % runs.tagged),
+                             output_dir=str(tmp_path))
+    assert succeeded == {"failed_tasks": []}
+
+
+def test_debug_task_needs_a_task(server, runs, tmp_path):
+    error = server.error("debug_task", ref=runs.ref("Flow", "FailFlow", ns=None),
+                         output_dir=str(tmp_path))
+    assert error["message"] == "debug_task needs a task, not a Flow."
+
+
 def test_is_in_namespace_asks_the_current_namespace(server, runs):
     bobs = server.value("object", cls="Run", pathspec="LinearFlow/%s" % runs.bobs, check=False)
     assert server.value("is_in_namespace", ref=bobs) is False

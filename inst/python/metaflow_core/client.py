@@ -976,6 +976,16 @@ class Task(MetaflowObject):
         return [dict(frame) for frame in self._control().get("foreach_stack") or ()]
 
     @property
+    def parent_task_pathspecs(self):
+        """The pathspecs of the tasks this one started from, in the order the step got
+        them (a join's inputs); the start task's is the run's parameters task. None
+        for a task of a run that didn't record them."""
+        paths = self._record.get("input_paths")
+        if paths is None:
+            return None
+        return ["%s/%s" % (self._components[0], path) for path in paths]
+
+    @property
     def index(self):
         """The index of the task in its innermost foreach, or None."""
         stack = self._control().get("foreach_stack")

@@ -343,7 +343,8 @@ class NativeRuntime(object):
                 if origin is not None:
                     self.system_echo(task, "Cloning previously run task %s" % origin.pathspec)
                     self._register_task(task, origin_task_id=origin.task_id,
-                                        foreach_indices=list(task.key))
+                                        foreach_indices=list(task.key),
+                                        input_paths=task.input_paths)
                     self._on_success(task, self._copy_task(origin, task))
                     continue
                 self._launch(task)
@@ -375,7 +376,8 @@ class NativeRuntime(object):
         if self.flow_datastore.ds_type == "local":
             env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = os.path.dirname(self.flow_datastore.ds_root)
         if task.retry_count == 0:
-            self._register_task(task, foreach_indices=list(task.key))
+            self._register_task(task, foreach_indices=list(task.key),
+                                input_paths=task.input_paths)
         worker = Worker(self, task, cmd, env)
         # Written before the loop can see the worker exit, which finishes this record.
         self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id,

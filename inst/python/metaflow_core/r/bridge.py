@@ -70,7 +70,8 @@ def _writable(value):
         return repr(value)
 
 
-def _request(task, function, spec_dir, output_dir):
+def step_request(task, function, spec_dir, output_dir):
+    """The request of one R step attempt (inst/PROTOCOL.md, section 4)."""
     return {
         "version": PROTOCOL_VERSION,
         "functions_rds": os.path.join(spec_dir, "functions.rds"),
@@ -103,7 +104,7 @@ class RStep(StepRunner):
         output_dir = tempfile.mkdtemp(prefix="mf-r-")
         try:
             request_path = os.path.join(output_dir, "request.rds")
-            rds.dump(_request(task, self.function, self.spec_dir, output_dir), request_path)
+            rds.dump(step_request(task, self.function, self.spec_dir, output_dir), request_path)
             sys.stdout.flush()
             sys.stderr.flush()
             returncode = subprocess.call(_rscript_command(r, request_path),
@@ -149,6 +150,12 @@ class RFrontEnd(FrontEnd):
         for name in ("flow.json", "flow.py"):
             with open(os.path.join(self.spec_dir, name), "rb") as f:
                 files[name] = f.read()
+        # debug_task() rebuilds a step from it in an R session; a spec whose steps
+        # have no R function has none.
+        functions = os.path.join(self.spec_dir, "functions.rds")
+        if os.path.exists(functions):
+            with open(functions, "rb") as f:
+                files["functions.rds"] = f.read()
         return files
 
     def previews(self, values):

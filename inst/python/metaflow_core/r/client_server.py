@@ -265,6 +265,24 @@ class Server(object):
                             "message": None if exception is None else exception.message}
         return None
 
+    def op_debug_task(self, ref, output_dir):
+        """Write the step request of a task that ran, for R's debug_task().
+
+        Given a run or a step, the task is its one failed task; when it has none
+        or several, the reply lists them (``{"failed_tasks": [...]}``) instead.
+        """
+        obj = object_at(ref)
+        if isinstance(obj, (client.Run, client.Step)):
+            failed = _failed_tasks(obj)
+            if len(failed) != 1:
+                return {"failed_tasks": [task.pathspec for task in failed]}
+            obj = failed[0]
+        if not isinstance(obj, client.Task):
+            raise MetaflowException("debug_task needs a task, not a %s." % type(obj).__name__)
+        from .debug_request import debug_request  # only when a task is debugged
+
+        return debug_request(obj, ref["root"], output_dir)
+
     def op_artifact(self, ref, name):
         """Where R reads an artifact's value: ``{"path": ..., "temporary": bool}``."""
         task = object_at(ref)
@@ -323,6 +341,13 @@ class Server(object):
                 reply = self.answer(request)
             stdout.write(json.dumps(reply, default=str).encode("utf-8") + b"\n")
             stdout.flush()
+
+
+def _failed_tasks(obj):
+    """The tasks of a run or step that failed with an error (not those stopped), oldest first."""
+    steps = reversed(obj.steps()) if isinstance(obj, client.Run) else [obj]
+    return [task for step in steps for task in reversed(step.tasks())
+            if task.finished and not task.successful and task.exception is not None]
 
 
 def error_payload(err):
