@@ -346,7 +346,7 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   metaflow_abort(
     c(headline, x = "Step {.code {task$step}} failed in task {task$pathspec}."),
     "run", status = status, pathspec = pathspec, step = task$step, task_pathspec = task$pathspec,
-    attempt = task$attempt, parent = task_error_condition(task$error), call = call
+    attempt = task$attempt, parent = task_error_condition(task$error, task$pathspec, task$step), call = call
   )
 }
 
@@ -355,35 +355,4 @@ read_failure_summary <- function(path) {
     return(NULL)
   }
   jsonlite::read_json(path, simplifyVector = FALSE)
-}
-
-# A failed task's stored error record as an R condition: for an R step the
-# step's own condition (its classes, message and call, with the traceback as
-# a field); for a Python step, a condition of class
-# `metaflow_error_python_step` whose message names the exception's type.
-task_error_condition <- function(record) {
-  record <- record %||% list(type = "Error", message = "The task failed without an error record.")
-  traceback <- unlist(record$r_traceback %||% record$traceback)
-  if (identical(record$language, "R")) {
-    classes <- unlist(record$r_class) %||% c("simpleError", "error", "condition")
-    return(structure(
-      class = unique(c(setdiff(classes, "rlang_error"), "error", "condition")),
-      list(message = record$message, call = parse_call(record$call), traceback = traceback)
-    ))
-  }
-  structure(
-    class = c("metaflow_error_python_step", "error", "condition"),
-    list(
-      message = paste0(record$type, ": ", record$message), call = NULL,
-      type = record$type, traceback = traceback
-    )
-  )
-}
-
-# The call an error record shows, as a call again; NULL if it doesn't parse.
-parse_call <- function(text) {
-  if (is.null(text)) {
-    return(NULL)
-  }
-  tryCatch(str2lang(text), error = function(err) NULL)
 }
