@@ -392,13 +392,16 @@ step_traceback <- function(step_function) {
   } else if (identical(functions[[keep[length(keep)]]], .handleSimpleError)) {
     keep <- keep[-length(keep)]
   }
-  shorten_traceback(vapply(calls[keep], format_frame, ""))
+  lines <- vapply(calls[keep], format_frame, "")
+  # The step function is called from the bridge, whose code has no source: the
+  # place shown is the function's own.
+  lines[[1L]] <- format_frame(calls[[keep[[1L]]]], attr(step_function, "srcref"))
+  shorten_traceback(lines)
 }
 
 # A call of the traceback, with where the flow file has it (`at flow.R:12`)
 # when R kept the source of the code that made the call.
-format_frame <- function(call) {
-  srcref <- attr(call, "srcref")
+format_frame <- function(call, srcref = attr(call, "srcref")) {
   text <- format_call(call)
   if (!inherits(srcref, "srcref")) {
     return(text)
