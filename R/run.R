@@ -90,9 +90,10 @@
 #'   `run(flow)$artifact("total")`. For other commands, `0`, invisibly. A run that fails is an error of class `metaflow_error_run`
 #'   (its message names the failed step and task; fields `pathspec`, the run,
 #'   `step` and `task_pathspec`, the failed task, and `attempt`). Its parent
-#'   is the failed task's own error: for an R step the step's condition, with
-#'   its classes, message, call and `traceback`; for a Python step an error of
-#'   class `metaflow_error_python_step` (fields `type`, `traceback`). The
+#'   is the failed task's own error, as its `task$exception` is (see
+#'   [task_client]): for an R step the step's condition, with its classes,
+#'   message, call and R `traceback`; for a Python step an error of class
+#'   `metaflow_python_error` (fields `type`, `traceback`). The
 #'   error is built from the summary the engine writes as data, not from its
 #'   output. A command line the engine rejects, such as a parameter value of
 #'   the wrong type, is an error of class `metaflow_error_usage`. Under

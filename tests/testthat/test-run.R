@@ -182,10 +182,11 @@ test_that("a failed run's error is built from the engine's summary, with the tas
   expect_identical(err$task_pathspec, "BoomFlow/17/boom/2")
   expect_identical(err$attempt, 1L)
   expect_identical(err$status, 1L)
-  expect_s3_class(err$parent, c("bad_luck", "error", "condition"), exact = TRUE)
+  expect_s3_class(err$parent, c("metaflow_task_error", "bad_luck", "error", "condition"), exact = TRUE)
   expect_identical(conditionMessage(err$parent), "no luck")
   expect_identical(conditionCall(err$parent), quote(boom(self)))
   expect_identical(err$parent$traceback, c("boom(self)", "stop(bad_luck())"))
+  expect_identical(c(err$parent$step, err$parent$pathspec), c("boom", "BoomFlow/17/boom/2"))
   expect_snapshot(cat(conditionMessage(err)))
 })
 
@@ -198,7 +199,7 @@ test_that("a Python step's error, a usage error and a failure without tasks come
     abort_engine_failure(1L, local_failure_summary(python), "run", "BoomFlow", NULL, call = NULL),
     class = "metaflow_error_run"
   )
-  expect_s3_class(err$parent, c("metaflow_error_python_step", "error", "condition"), exact = TRUE)
+  expect_s3_class(err$parent, c("metaflow_task_error", "metaflow_python_error", "error", "condition"), exact = TRUE)
   expect_identical(conditionMessage(err$parent), "ValueError: bad value")
   expect_identical(err$parent$type, "ValueError")
 
@@ -435,7 +436,7 @@ test_that("a step's own condition class reaches run()'s error as its parent", {
     '  step(step = "end")'
   ))
   err <- expect_error(collect_messages(run(flow)), class = "metaflow_error_run")
-  expect_s3_class(err$parent, c("stale_data_error", "error", "condition"), exact = TRUE)
+  expect_s3_class(err$parent, c("metaflow_task_error", "stale_data_error", "error", "condition"), exact = TRUE)
   expect_identical(conditionMessage(err$parent), "the data is stale")
   expect_identical(conditionCall(err$parent), quote(check_data(x)))
   expect_identical(err$step, "start")
@@ -855,7 +856,7 @@ test_that("a client error inside a step names the datastore the step's client re
   expect_false(result$status == 0)
   # The whole headline is the first line of the step's error, which the run's error shows.
   headline <- paste0("Flow 'NoSuchFlow' does not exist in local@", dir, ". Flows: LookupFlow")
-  expect_match(result$stderr, paste("Error in step start:", headline), fixed = TRUE)
+  expect_match(result$stderr, paste0("Error in new_flow(\"NoSuchFlow\"): ", headline), fixed = TRUE)
   expect_match(result$stderr, paste("Step start (task-id 1) failed: R error:", headline), fixed = TRUE)
 })
 
@@ -1106,7 +1107,7 @@ test_that("catch(var =) stores a timeout or a dead Rscript of an R step as an R 
   ))
   run <- new_run("EngineCaughtFlow", "latest_run")
   engine_classes <- c("metaflow_error", "error", "condition")
-  expect_identical(run$artifact("classes"), list(
+  expect_mapequal(run$artifact("classes"), list(
     slow = c("metaflow_caught_error", "metaflow_error_timeout", engine_classes),
     crash = c("metaflow_caught_error", "metaflow_error_rscript", engine_classes)
   ))
@@ -1153,7 +1154,7 @@ test_that("`Rscript flow.R run` ends with the whole multi-line error of the fail
   summary <- sub("^.*Step failure:", "", result$stderr)
   expect_match(summary, "R error: the first line\n\\s+the second line names `clash`\n\\s+the third line")
   # The task's log indents every line of the error under its headline.
-  expect_match(result$stderr, "\\]     the first line\n[^\n]*\\]     the second line names `clash`\n")
+  expect_match(result$stderr, "\\]     Error in start\\(self\\): the first line\n[^\n]*\\]     the second line names `clash`\n")
 })
 
 test_that("a merge_artifacts conflict names the artifact in run()'s error and task$exception", {
