@@ -51,6 +51,26 @@
 #' attached namespaces, the random seed) does not carry over: call
 #' [set.seed()] in a step for random numbers that repeat.
 #'
+#' # Resuming a run
+#'
+#' `run(flow, resume = TRUE)` (or `Rscript flow.R resume`) starts a new run
+#' from the latest run of the flow, the *origin*; `origin_run_id` (or
+#' `--origin-run-id ID`) names another one. Every task of the origin that
+#' succeeded is cloned instead of run again: the clone has the origin task's
+#' artifacts, identical, and its logs, and its `task$origin_pathspec` names
+#' the task it was cloned from. The tasks that failed, that were stopped or
+#' never started, run again, and so does everything after them, with the
+#' flow's code as it is now: a step fixed after the failure runs in its new
+#' form. `resume = "step"` (`Rscript flow.R resume step`) also runs that step
+#' and every step after it again. The new run's `run$origin_run_id` is the
+#' origin's id.
+#'
+#' A resumed run has the origin's parameter values: giving one to a resume
+#' is an error of class `metaflow_error_usage`, as is a step the flow
+#' doesn't have. This holds whatever ended the origin, even its runtime
+#' being killed (the tasks it was running then die with it, and the origin
+#' reads as failed).
+#'
 #' # Output and interruption
 #'
 #' The engine's output appears as it happens, each task's lines prefixed by
@@ -131,6 +151,9 @@ run <- function(flow = NULL, ...) {
     return(invisible(print_status(args, call)))
   }
   validate_flow(flow, call = call)
+  if (identical(args$command, "resume")) {
+    check_resume_args(args, flow, call)
+  }
   starts_run <- args$command %in% c("run", "resume") && !engine_shows_help(args)
   run_id_file <- engine_option_value(args, "run-id-file")
   if (starts_run && is.null(run_id_file)) {

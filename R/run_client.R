@@ -20,6 +20,8 @@
 #' * `code`: the code the run stored, a list of `flowspec` (the generated
 #'   flow module, a string) and `spec` (the flow's spec, a list), or `NULL`
 #'   for a flow that stored none.
+#' * `origin_run_id`: for a run made by resuming another (see [run()]), the
+#'   id of the run it resumed, else `NULL`.
 #'
 #' @section Methods:
 #' * `step(step_id)`: the [step_client] of a step.
@@ -104,13 +106,20 @@ run_client <- R6::R6Class(
     #' @field code The code the run stored.
     code = function() {
       read_run_code(private$field("code"))
+    },
+    #' @field origin_run_id The id of the run this one resumed, or `NULL`.
+    origin_run_id = function() {
+      origin <- private$field("origin_pathspec")
+      if (!is.null(origin)) sub("^[^/]*/", "", origin)
     }
   ),
   private = list(
     noun = "Run",
 
     facts = function() {
-      fields <- private$fields(c("status", "successful", "created_at", "finished_at", "tags", "user_tags"))
+      fields <- private$fields(c(
+        "status", "successful", "created_at", "finished_at", "tags", "user_tags", "origin_pathspec"
+      ))
       status <- fields$status
       created_at <- as_time(fields$created_at)
       tags <- as_strings(fields$tags)
@@ -122,6 +131,9 @@ run_client <- R6::R6Class(
         User = run_user(tags),
         Tags = format_names(as_strings(fields$user_tags), max = 8L, quote = FALSE)
       )
+      if (!is.null(fields$origin_pathspec)) {
+        facts <- c(facts, Resumed = paste("from", fields$origin_pathspec))
+      }
       if (!isTRUE(fields$successful) && status != "running") {
         facts <- c(facts, Error = failed_task_summary(private$ask("failed_task")))
       }

@@ -52,6 +52,9 @@
 #'   interactive session), else deparsed (as under `Rscript`). `NULL` for a
 #'   step without a function and for a task of a Python flow. The run's whole
 #'   code is `run$code` (see [run_client]).
+#' * `origin_pathspec`: for a task a resume cloned instead of running it
+#'   again (see [run()]), the pathspec of the task it was cloned from, else
+#'   `NULL`. A clone has the origin's artifacts and logs.
 #'
 #' @section Methods:
 #' * `artifact(name)`: the value of an artifact.
@@ -153,6 +156,11 @@ task_client <- R6::R6Class(
     #' @field code The source of the task's R step function.
     code = function() {
       step_source(read_run_code(private$ask("code")), self$parent)
+    },
+    #' @field origin_pathspec The pathspec of the task this one was cloned
+    #'   from by a resume, or `NULL`.
+    origin_pathspec = function() {
+      private$field("origin_pathspec")
     }
   ),
   private = list(

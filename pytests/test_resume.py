@@ -13,6 +13,7 @@ from runner import (
     assert_succeeded,
     datastore_problems,
     describe,
+    flow_path,
     run_flow,
     run_id_of,
 )
@@ -145,3 +146,84 @@ def test_resume_unknown_origin(runs):
     assert_failed_cleanly(result, runs["root"], "Resume could not find run id 123")
     assert "Workflow starting" not in result.stderr
     assert datastore_problems(runs["root"]) == []
+
+
+def test_cloned_tasks_keep_their_logs(runs, client):
+    origin = client.Run("ResumeFlow/%s" % run_id_of(runs["origin"]))
+    resumed = client.Run("ResumeFlow/%s" % run_id_of(runs["resumed"]))
+    origin_work = {task.index: task for task in origin["work"]}
+    for task in resumed["work"]:
+        if task.index != 1:
+            assert task.stdout == origin_work[task.index].stdout
+            assert task.stderr == origin_work[task.index].stderr
+            assert "working on %d" % task.index in task.stdout
+    shown = run_flow("resume_flow.py", "logs", resumed["start"].task.pathspec.split("/", 1)[1],
+                     cwd=runs["root"])
+    assert "starting the splits" in shown.stdout, describe(shown)
+
+
+@pytest.fixture(scope="module")
+def params_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume-params")
+    origin = run_flow("params_flow.py", "run", "--alpha", "0.75", "--quick", cwd=root)
+    resumed = run_flow("params_flow.py", "resume", "start", cwd=root)
+    return {"root": root, "origin": origin, "resumed": resumed}
+
+
+def test_resume_reuses_the_parameters(params_runs, open_client):
+    assert_succeeded(params_runs["resumed"], params_runs["root"])
+    client = open_client(params_runs["root"])
+    run = client.Run("ParamsFlow/%s" % run_id_of(params_runs["resumed"]))
+    received = run["start"].task.data.received
+    assert received["alpha"] == 0.75 and received["quick"] is True
+    assert run["start"].task.origin_pathspec is None
+
+
+@pytest.mark.parametrize("option", [["--alpha", "3"], ["--quick"], ["--no-quick"]])
+def test_resume_refuses_new_parameter_values(params_runs, option):
+    result = run_flow("params_flow.py", "resume", *option, cwd=params_runs["root"])
+
+    assert_failed_cleanly(result, params_runs["root"],
+                          "Resume keeps the parameter values of the run it resumes: "
+                          "%s can't be given to resume" % option[0])
+    assert "No such option" not in result.stderr
+    assert "Workflow starting" not in result.stderr
+
+
+def test_resume_runs_changed_code_downstream(tmp_path, open_client):
+    """A fix in a step after the failure runs; the steps before it are cloned."""
+    source = flow_path("resume_flow.py").read_text()
+    flow = tmp_path / "resume_flow.py"
+    flow.write_text(source)
+    origin = run_flow(flow, "run", cwd=tmp_path, env={"RESUME_FAIL": "1"})
+    assert origin.returncode != 0, describe(origin)
+    flow.write_text(source.replace("self.outs = [inp.out for inp in inputs]",
+                                   "self.outs = [inp.out + 1 for inp in inputs]"))
+    resumed = run_flow(flow, "resume", cwd=tmp_path)
+
+    assert_succeeded(resumed, tmp_path)
+    assert sorted(p.split("/")[1] for p in cloned_lines(resumed).values()) == [
+        "start", "work", "work"]
+    run = open_client(tmp_path).Run("ResumeFlow/%s" % run_id_of(resumed))
+    assert run.data.outs == [1, 11, 21]
+    origin_work = {t.index: t.data.stamp for t in run.parent[run_id_of(origin)]["work"]
+                   if t.successful}
+    assert {t.index: t.data.stamp for t in run["work"] if t.index != 1} == origin_work
+
+
+def test_resume_with_one_worker_reruns_the_failed_split_and_those_after_it(tmp_path, open_client):
+    executions = tmp_path / "executions.txt"
+    (tmp_path / "broken").touch()
+    origin = run_flow("resume_splits_flow.py", "run", "--max-workers", "1", cwd=tmp_path)
+    assert_failed_cleanly(origin, tmp_path, "ValueError: split 3 fails")
+    assert executions.read_text().split("\n")[:-1] == ["start"] + ["work %d" % i for i in range(4)]
+
+    (tmp_path / "broken").unlink()
+    executions.write_text("")
+    resumed = run_flow("resume_splits_flow.py", "resume", "--max-workers", "1", cwd=tmp_path)
+    assert_succeeded(resumed, tmp_path)
+    assert executions.read_text().split("\n")[:-1] == [
+        "work 3", "work 4", "work 5", "join", "end"]
+    run = open_client(tmp_path).Run("ResumeSplitsFlow/%s" % run_id_of(resumed))
+    assert run.data.outs == [0, 10, 20, 30, 40, 50]
+    assert sorted(t.index for t in run["work"] if t.origin_pathspec) == [0, 1, 2]

@@ -9,6 +9,7 @@ from metaflow_core import FlowSpec, current, step
 class ResumeFlow(FlowSpec):
     @step
     def start(self):
+        print("starting the splits")
         self.items = [0, 1, 2]
         self.start_stamp = time.time_ns()
         self.next(self.work, foreach="items")
@@ -24,6 +25,7 @@ class ResumeFlow(FlowSpec):
                 time.sleep(0.05)
             time.sleep(0.5)
             raise ValueError("split 1 fails")
+        print("working on %d" % self.input)
         self.out = self.input * 10
         self.stamp = time.time_ns()
         self.origin_in_work = current.origin_run_id

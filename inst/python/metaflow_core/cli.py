@@ -133,6 +133,31 @@ def parameter_options(flow_cls):
     return options
 
 
+def resume_parameter_options(flow_cls):
+    """Hidden options of ``resume`` for the flow's parameters: giving one is an
+    error that says why, where click would only say "No such option"."""
+    options = []
+    for attr, param in flow_parameters(flow_cls):
+        if param.is_flag:
+            decls = ["--%s/--no-%s" % (param.name, param.name), attr]
+        else:
+            decls = ["--%s" % param.name, attr]
+        options.append(click.Option(decls, default=None, hidden=True, expose_value=False,
+                                    callback=_refuse_resume_parameter))
+    return options
+
+
+def _refuse_resume_parameter(ctx, option, value):
+    if value is None:
+        return
+    given = option.opts[0] if value is not False or not option.secondary_opts \
+        else option.secondary_opts[0]
+    raise CommandException(
+        "Resume keeps the parameter values of the run it resumes: %s can't be given to "
+        "resume. Start a new run with 'run %s ...' to use another value." % (given, given)
+    )
+
+
 def parameters_epilog(options):
     """The flow's parameters for the top-level --help, which otherwise lists only commands."""
     if not options:
@@ -317,6 +342,8 @@ def make_cli(flow, graph):
                                run_id_file, origin_run_id=origin, steps_to_rerun=rerun)
         runtime.build_clone_index(origin)
         runtime.execute(runtime.clone_parameters(origin))
+
+    resume.params.extend(resume_parameter_options(type(flow)))
 
     @start.command(help="Get data artifacts of a task or all tasks in a step.")
     @click.argument("input_path")

@@ -937,7 +937,15 @@ class Task(MetaflowObject):
         if self._datastore() is not None:
             return None
         record = self._attempt_record(self.current_attempt)
-        return record if record.get("finished_at") else None
+        if record.get("finished_at"):
+            return record
+        run_status = (self._run_record or {}).get("status") or {}
+        if record and run_status.get("runtime_gone"):
+            # Its runtime was killed while it ran: the task died with it (parent_watch.py).
+            return dict(record, status="killed", attempt_ok=False,
+                        reason="stopped because " + run_status["reason"],
+                        finished_at=None)
+        return None
 
     @property
     def finished(self):

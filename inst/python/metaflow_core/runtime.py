@@ -257,7 +257,14 @@ class NativeRuntime(object):
                     self.clone_index[(node.name, key)] = ds
 
     def _copy_task(self, origin, task):
+        """The clone: the origin's artifacts (by reference) and its logs, as attempt 0."""
         ds = self.flow_datastore.task(self.run_id, task.step, task.task_id, attempt=0, mode="w")
+        for stream in ("stdout", "stderr"):
+            log = origin.load_log(stream)
+            if log:
+                handle = ds.open_log(stream)
+                handle.write(log)
+                handle.close()
         ds.passdown(origin)
         ds.set_control(**origin.control)
         ds.done()

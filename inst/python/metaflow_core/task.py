@@ -242,8 +242,10 @@ def main(flow, argv):
     """Entry point of a task process; exits with Task.exit_code()."""
     from .datastore import FlowDataStore
     from .decorators import parse_decospec, step_decorators
+    from .parent_watch import watch_parent
     from .util import get_username
 
+    watch_parent()
     text = argv[0]
     if text.startswith("@"):
         with open(text[1:]) as f:

@@ -6,6 +6,7 @@ added to a run later shows on all of them; nothing is stored twice.
 """
 
 import os
+import socket
 import time
 
 from ..exceptions import MetaflowException, TaggingException
@@ -59,7 +60,9 @@ class LocalMetadataProvider(object):
         }
         record.update({k: v for k, v in fields.items() if v is not None})
         write_json(self._self(flow, run_id), record)
-        self.set_run_status(flow, run_id, RUNNING)
+        # The runtime is the process registering the run: a reader on this host
+        # can then tell a run still going from one whose runtime was killed.
+        self.set_run_status(flow, run_id, RUNNING, runtime=this_process())
 
     def save_code(self, flow, run_id, files):
         """Keep the files that define a run (an R flow's spec and generated module)."""
@@ -164,9 +167,8 @@ class LocalMetadataProvider(object):
     def run(self, flow, run_id):
         record = read_json(self._self(flow, run_id))
         if record is not None:
-            record["status"] = read_json(
-                self._path(flow, run_id, META, "status.json"), {"status": RUNNING}
-            )
+            status = read_json(self._path(flow, run_id, META, "status.json"), {"status": RUNNING})
+            record["status"] = _without_dead_runtime(status)
         return record
 
     def runs(self, flow):
@@ -199,6 +201,57 @@ class LocalMetadataProvider(object):
                 if record is not None:
                     found.append(record)
         return sorted(found, key=lambda r: r["attempt"])
+
+
+def this_process():
+    """What identifies the running process later, even once its pid is reused."""
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "started": _process_start(pid)}
+
+
+def _process_start(pid):
+    """The process's start time in clock ticks (Linux), or None where unknown."""
+    stat = _proc_stat(pid)
+    return None if stat is None else int(stat[19])
+
+
+def _proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_gone(process):
+    """Whether the process ``this_process()`` described has ended (False if unknowable)."""
+    if not process or process.get("host") != socket.gethostname() or os.name != "posix":
+        return False
+    pid = process["pid"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:
+        return False
+    # A zombie (killed, not yet reaped) has ended; a new start time is another process.
+    return stat[0] == "Z" or (process.get("started") is not None
+                              and int(stat[19]) != process["started"])
+
+
+def _without_dead_runtime(status):
+    """A run its runtime left "running" when it died reads as failed, with why."""
+    runtime = status.get("runtime")
+    if status.get("status") != RUNNING or not process_gone(runtime):
+        return status
+    ended = dict(status, status=FAILED, runtime_gone=True)
+    ended["reason"] = ("its runtime (pid %d on %s) ended without finishing the run"
+                       % (runtime["pid"], runtime["host"]))
+    return ended
 
 
 STALE_LOCK_SECONDS = 30
