@@ -39,8 +39,10 @@ run_bridge <- function(request) {
     return(0L)
   }
   outcome <- run_task(request)
+  # The engine prints a step's error to the task's log (or, under catch(),
+  # as the decorator says), so it is not printed here.
   if (!is.null(outcome$error)) {
-    report_error(sprintf("Error in step %s", request$step), outcome$error)
+    outcome$error$caught <- write_caught_error(outcome, request)
   }
   write_result(request$output_dir, outcome)
   if (is.null(outcome$error)) 0L else 1L
@@ -80,6 +82,9 @@ run_task <- function(request) {
   task <- prepared$value
   called <- attempt(call_step(task), step_function = task$fun)
   if (!is.null(called$error)) {
+    # A failed attempt keeps the artifacts assigned before the error, as a
+    # Python step's does: they show what the step had got to.
+    called$artifacts <- attempt(write_artifacts(task$self, request$output_dir))$value
     return(called)
   }
   attempt(write_outputs(task$self, request))
@@ -275,7 +280,7 @@ write_result <- function(output_dir, outcome) {
   ok <- is.null(outcome$error)
   write_result_file(output_dir, list(
     ok = ok,
-    artifacts = if (ok) outcome$value$artifacts else json_object(list(), character()),
+    artifacts = if (ok) outcome$value$artifacts else outcome$artifacts %||% json_object(list(), character()),
     merge = if (ok) outcome$value$merge else json_object(list(), character()),
     foreach = if (ok) outcome$value$foreach,
     error = outcome$error
@@ -310,7 +315,7 @@ attempt <- function(expr, step_function = NULL) {
       list(value = expr),
       error = function(err) trace <<- step_traceback(step_function)
     ),
-    error = function(err) list(error = error_record(err, trace))
+    error = function(err) list(error = error_record(err, trace), condition = err)
   )
 }
 
@@ -322,6 +327,31 @@ error_record <- function(err, trace) {
     class = as.list(class(err)),
     traceback = as.list(trace)
   )
+}
+
+# The error as `catch(var =)` stores it (inst/PROTOCOL.md, section 5): a
+# condition of its own classes behind `metaflow_caught_error`, with plain
+# fields only (no environments, no source references), so that every R
+# session reads back an identical() object. Returns the file's name.
+write_caught_error <- function(outcome, request) {
+  err <- outcome$condition
+  call <- conditionCall(err)
+  if (is.call(call)) {
+    attributes(call) <- NULL
+  }
+  caught <- structure(
+    class = unique(c("metaflow_caught_error", class(err))),
+    list(
+      message = outcome$error$message,
+      call = call,
+      traceback = as.character(unlist(outcome$error$traceback)),
+      step = request$step,
+      pathspec = request$current$pathspec
+    )
+  )
+  file <- "caught.rds"
+  written <- attempt(write_serialized(caught, file.path(request$output_dir, file)))
+  if (is.null(written$error)) file
 }
 
 # An error's message without the line breaks cli puts in to fit the console
@@ -362,7 +392,25 @@ step_traceback <- function(step_function) {
   } else if (identical(functions[[keep[length(keep)]]], .handleSimpleError)) {
     keep <- keep[-length(keep)]
   }
-  shorten_traceback(vapply(calls[keep], format_call, ""))
+  lines <- vapply(calls[keep], format_frame, "")
+  # The step function is called from the bridge, whose code has no source: the
+  # place shown is the function's own.
+  lines[[1L]] <- format_frame(calls[[keep[[1L]]]], attr(step_function, "srcref"))
+  shorten_traceback(lines)
+}
+
+# A call of the traceback, with where the flow file has it (`at flow.R:12`)
+# when R kept the source of the code that made the call.
+format_frame <- function(call, srcref = attr(call, "srcref")) {
+  text <- format_call(call)
+  if (!inherits(srcref, "srcref")) {
+    return(text)
+  }
+  file <- utils::getSrcFilename(srcref)
+  if (length(file) == 0L || !nzchar(file)) {
+    return(text)
+  }
+  sprintf("%s at %s:%d", text, file, srcref[[1L]])
 }
 
 is_package_function <- function(fun) {

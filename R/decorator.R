@@ -84,15 +84,49 @@ retry <- function(times = 3L, minutes_between_retries = 2L) {
 #' as if it had succeeded. With `var`, the error is stored in that artifact
 #' so later steps can look at it; when the step succeeds, the artifact is
 #' `NULL` (`None` in Python, as in Metaflow), so `is.null(self$var)` tells.
+#' Either way the task keeps the artifacts the step assigned before the
+#' error.
+#'
+#' For an R step the stored error is an R condition, read as any artifact
+#' (`self$var` in a later step, `task$artifact(var)` in the client), and
+#' `identical()` in every R session that reads it. Its class is
+#' `metaflow_caught_error` followed by the error's own classes (e.g.
+#' `c("metaflow_caught_error", "simpleError", "error", "condition")`), and
+#' it holds:
+#'
+#' * `message`: the whole message ([conditionMessage()]);
+#' * `call`: the call the error was raised in, or `NULL` ([conditionCall()]);
+#' * `traceback`: the calls from the step function down to the error, a
+#'   character vector, each with `at file:line` where the flow file has it;
+#' * `step` and `pathspec`: the step and the task that failed.
+#'
+#' A failure that doesn't come from R code is stored the same way, with
+#' `call` `NULL`, an empty `traceback` and the classes
+#' `c("metaflow_caught_error", "metaflow_error_<kind>", "metaflow_error",
+#' "error", "condition")`: kind `timeout` when a [timeout()] stopped the
+#' step, `rscript` when the R process died (killed, or crashed), `engine`
+#' for any other error of the engine. A Python step stores Metaflow's
+#' `CaughtException` (`type`, `message`, `traceback`).
 #'
 #' @param var `NULL`, or the name of the artifact to store the error in.
-#' @param print_exception Whether to print the error to the step's log.
+#' @param print_exception Whether to print the error (for an R step, the R
+#'   error and its R traceback) to the step's log; with `FALSE` the log says
+#'   nothing of it.
 #' @return A [decorator()].
 #' @family decorators
 #' @export
 #' @examples
 #' catch()
 #' catch(var = "compute_failed")
+#'
+#' # In a flow, a later step reads the condition:
+#' flow <- metaflow("CatchFlow") %>%
+#'   step(step = "start", catch(var = "compute_failed"), r_function = function(self) {
+#'     stop("no data today")
+#'   }, next_step = "end") %>%
+#'   step(step = "end", r_function = function(self) {
+#'     if (!is.null(self$compute_failed)) message(conditionMessage(self$compute_failed))
+#'   })
 catch <- function(var = NULL, print_exception = TRUE) {
   if (!is.null(var) && !is_identifier(var)) {
     metaflow_abort(c(

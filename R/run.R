@@ -110,9 +110,10 @@
 #'   `run(flow)$artifact("total")`. For other commands, `0`, invisibly. A run that fails is an error of class `metaflow_error_run`
 #'   (its message names the failed step and task; fields `pathspec`, the run,
 #'   `step` and `task_pathspec`, the failed task, and `attempt`). Its parent
-#'   is the failed task's own error: for an R step the step's condition, with
-#'   its classes, message, call and `traceback`; for a Python step an error of
-#'   class `metaflow_error_python_step` (fields `type`, `traceback`). The
+#'   is the failed task's own error, as its `task$exception` is (see
+#'   [task_client]): for an R step the step's condition, with its classes,
+#'   message, call and R `traceback`; for a Python step an error of class
+#'   `metaflow_python_error` (fields `type`, `traceback`). The
 #'   error is built from the summary the engine writes as data, not from its
 #'   output. A command line the engine rejects, such as a parameter value of
 #'   the wrong type, is an error of class `metaflow_error_usage`. Under
@@ -369,7 +370,7 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   metaflow_abort(
     c(headline, x = "Step {.code {task$step}} failed in task {task$pathspec}."),
     "run", status = status, pathspec = pathspec, step = task$step, task_pathspec = task$pathspec,
-    attempt = task$attempt, parent = task_error_condition(task$error), call = call
+    attempt = task$attempt, parent = task_error_condition(task$error, task$pathspec, task$step), call = call
   )
 }
 
@@ -378,35 +379,4 @@ read_failure_summary <- function(path) {
     return(NULL)
   }
   jsonlite::read_json(path, simplifyVector = FALSE)
-}
-
-# A failed task's stored error record as an R condition: for an R step the
-# step's own condition (its classes, message and call, with the traceback as
-# a field); for a Python step, a condition of class
-# `metaflow_error_python_step` whose message names the exception's type.
-task_error_condition <- function(record) {
-  record <- record %||% list(type = "Error", message = "The task failed without an error record.")
-  traceback <- unlist(record$r_traceback %||% record$traceback)
-  if (identical(record$language, "R")) {
-    classes <- unlist(record$r_class) %||% c("simpleError", "error", "condition")
-    return(structure(
-      class = unique(c(setdiff(classes, "rlang_error"), "error", "condition")),
-      list(message = record$message, call = parse_call(record$call), traceback = traceback)
-    ))
-  }
-  structure(
-    class = c("metaflow_error_python_step", "error", "condition"),
-    list(
-      message = paste0(record$type, ": ", record$message), call = NULL,
-      type = record$type, traceback = traceback
-    )
-  )
-}
-
-# The call an error record shows, as a call again; NULL if it doesn't parse.
-parse_call <- function(text) {
-  if (is.null(text)) {
-    return(NULL)
-  }
-  tryCatch(str2lang(text), error = function(err) NULL)
 }

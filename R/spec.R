@@ -48,9 +48,12 @@ write_flow_spec <- function(flow, dir, parameter_defaults = NULL, call = parent.
   write_atomically(flow_path, function(path) writeBin(charToRaw(enc2utf8(paste0(json, "\n"))), path))
   write_atomically(functions_path, function(path) {
     globals <- c(find_globals(functions), s4_definitions())
+    script_definitions <- script_function_definitions()
     saveRDS(
       list(
-        steps = functions, globals = globals, packages = attached_packages(),
+        steps = lapply(functions, with_source_reference, script_definitions),
+        globals = lapply(globals, with_source_reference, script_definitions),
+        packages = attached_packages(),
         options = carried_options()
       ),
       path
@@ -175,6 +178,58 @@ write_atomically <- function(path, write) {
   if (!file.rename(temporary, path)) {
     metaflow_abort("Can't write {.path {path}}.", "spec")
   }
+}
+
+# Source references -------------------------------------------------------------
+
+# Under `Rscript flow.R` R keeps no source (`keep.source` is FALSE), so the
+# traceback of a step's error couldn't say where in the flow file each call
+# is. The script is parsed again, with its source, for the definitions of
+# functions it holds (`function(...)` expressions anywhere in it); NULL when
+# not run from a script, or when it doesn't parse.
+script_function_definitions <- function() {
+  script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  if (interactive() || length(script) != 1L || !file.exists(script)) {
+    return(NULL)
+  }
+  exprs <- tryCatch(parse(script, keep.source = TRUE), error = function(err) NULL)
+  definitions <- list()
+  collect <- function(expr) {
+    if (identical(expr[[1L]], as.name("function"))) {
+      definitions[[length(definitions) + 1L]] <<- expr
+    }
+    parts <- as.list(expr)[-1L]
+    # An empty argument (`x[, 1]`) is the missing argument: is.call() is the
+    # one test that reads it without an error.
+    for (i in seq_along(parts)) {
+      if (is.call(parts[[i]])) collect(parts[[i]])
+    }
+  }
+  for (expr in as.list(exprs)) {
+    if (is.call(expr)) collect(expr)
+  }
+  names(definitions) <- vapply(definitions, function(d) definition_key(d[[2L]], d[[3L]]), "")
+  definitions
+}
+
+definition_key <- function(arguments, body) {
+  paste(c(deparse(arguments), deparse(body)), collapse = "\n")
+}
+
+# `value` itself, or, for a function without a source reference whose code
+# the script defines, the same function (same code, same environment) made
+# from the script's definition, which has its source: calls in its body then
+# carry their file and line into a traceback.
+with_source_reference <- function(value, definitions) {
+  if (is.null(definitions) || !is.function(value) || is.primitive(value) ||
+    !is.null(attr(value, "srcref"))) {
+    return(value)
+  }
+  definition <- definitions[[definition_key(formals(value), body(value))]]
+  if (is.null(definition)) {
+    return(value)
+  }
+  eval(definition, environment(value))
 }
 
 # The objects of the global environment the functions use, directly or

@@ -30,11 +30,16 @@
 #'   `metadata_dict` then has `status` `"killed"` and the `reason`.
 #' * `successful`: `TRUE` if it succeeded.
 #' * `finished_at`: when it finished, or `NULL`.
-#' * `exception`: `NULL`, or for a failed task the error that failed it, a
-#'   `metaflow_exception`: a list of `type`, `message`, `traceback` (the
-#'   Python traceback, if any), `language` (`"R"` or `"Python"`) and, for an
-#'   error in an R step, the R `call` (a string) and `r_traceback` (the
-#'   calls, a character vector).
+#' * `exception`: `NULL`, or for a failed task the error that failed it, as
+#'   an R condition of class `metaflow_task_error` (which prints the error
+#'   and its traceback) with fields `message`, `call`, `traceback`, `step`
+#'   and `pathspec` (the task's). An R step's error keeps its own classes
+#'   (such as `simpleError`), its call and the R traceback: the calls from
+#'   the step function down to the error, each with `at file:line` where R
+#'   kept the flow file's source. A failure the engine saw in an R step has
+#'   the class `metaflow_error_timeout` (a [timeout()]), `metaflow_error_rscript`
+#'   (the R process died) or `metaflow_error_engine`. A Python step's error is
+#'   a `metaflow_python_error` with the Python `type` and `traceback`.
 #' * `index`: the task's 0-based index in its foreach (as `self$index` was in
 #'   the step, or would have been for a task stopped early), or `NULL` outside
 #'   a foreach.
@@ -121,7 +126,7 @@ task_client <- R6::R6Class(
     },
     #' @field exception The error that failed the task.
     exception = function() {
-      as_exception(private$field("exception"))
+      task_error_condition(private$field("exception"), self$pathspec, self$parent)
     },
     #' @field index The task's 0-based index in its foreach.
     index = function() {
@@ -275,58 +280,80 @@ abort_python_artifact <- function(err, name, pathspec, call) {
 
 # Exceptions --------------------------------------------------------------------------
 
-# The exception record a task stored, as a metaflow_exception (or NULL).
-as_exception <- function(record) {
+# The error record a task stored (see the engine's exception_record()), as an R
+# condition, or NULL. An R step's error keeps its own classes (but rlang's,
+# whose methods need fields the record doesn't keep), message, call and
+# traceback; a Python step's is a `metaflow_python_error` with the Python
+# type and traceback. Both have the task's `pathspec` and `step`, and class
+# `metaflow_task_error` in front, which prints them.
+task_error_condition <- function(record, pathspec, step) {
   if (is.null(record)) {
     return(NULL)
   }
+  if (identical(record$language, "R")) {
+    classes <- as.character(unlist(record$r_class)) %||% c("simpleError", "error", "condition")
+    return(structure(
+      class = unique(c("metaflow_task_error", setdiff(classes, "rlang_error"), "error", "condition")),
+      list(
+        message = record$message %||% "", call = parse_call(record$call),
+        traceback = as.character(unlist(record$r_traceback)), step = step, pathspec = pathspec
+      )
+    ))
+  }
   structure(
+    class = c("metaflow_task_error", "metaflow_python_error", "error", "condition"),
     list(
-      type = record$type %||% "Exception",
-      message = record$message %||% "",
-      traceback = record$traceback,
-      language = record$language %||% "Python",
-      call = record$call,
-      r_traceback = as.character(unlist(record$r_traceback))
-    ),
-    class = "metaflow_exception"
+      message = record$message %||% "", call = NULL, type = record$type %||% "Exception",
+      traceback = record$traceback, step = step, pathspec = pathspec
+    )
   )
 }
 
-format_exception_headline <- function(exception) {
-  if (identical(exception$language, "R")) {
-    where <- if (!is.null(exception$call)) paste0(" in ", exception$call) else ""
-    return(paste0("R error", where, ": ", first_line(exception$message)))
+# The call an error record shows, as a call again; NULL if it doesn't parse.
+parse_call <- function(text) {
+  if (is.null(text)) {
+    return(NULL)
   }
-  paste0(exception$type, ": ", first_line(exception$message))
+  tryCatch(str2lang(text), error = function(err) NULL)
 }
 
 #' @export
-format.metaflow_exception <- function(x, ...) {
-  lines <- format_exception_headline(x)
-  # The headline has the message's first line; a Python traceback ends with the
-  # whole message, an R error shows the rest of it here (a merge_artifacts
-  # conflict names the artifacts on its second line).
-  if (identical(x$language, "R") || is.null(x$traceback)) {
-    lines <- c(lines, strsplit(x$message %||% "", "\n", fixed = TRUE)[[1]][-1L])
+conditionMessage.metaflow_python_error <- function(c) {
+  paste0(c$type, ": ", c$message)
+}
+
+format_exception_headline <- function(exception) {
+  if (inherits(exception, "metaflow_python_error")) {
+    return(first_line(conditionMessage(exception)))
   }
-  if (identical(x$language, "R")) {
-    if (length(x$r_traceback) > 0L) {
-      lines <- c(lines, "R traceback:", paste0("  ", seq_along(x$r_traceback), ". ", x$r_traceback))
+  call <- conditionCall(exception)
+  where <- if (!is.null(call)) paste0(" in ", format_call(call)) else ""
+  paste0("Error", where, ": ", first_line(exception$message))
+}
+
+#' @export
+format.metaflow_task_error <- function(x, ...) {
+  lines <- format_exception_headline(x)
+  if (inherits(x, "metaflow_python_error")) {
+    # A Python traceback ends with the whole message.
+    if (is.null(x$traceback)) {
+      return(c(lines, strsplit(x$message, "\n", fixed = TRUE)[[1]][-1L]))
     }
-  } else if (!is.null(x$traceback)) {
-    lines <- c(lines, strsplit(sub("\n$", "", x$traceback), "\n", fixed = TRUE)[[1]])
+    return(c(lines, strsplit(sub("\n$", "", x$traceback), "\n", fixed = TRUE)[[1]]))
+  }
+  # The headline has the message's first line; the rest follows (a
+  # merge_artifacts conflict names the artifacts on its second line).
+  lines <- c(lines, strsplit(x$message, "\n", fixed = TRUE)[[1]][-1L])
+  if (length(x$traceback) > 0L) {
+    lines <- c(lines, "R traceback:", paste0("  ", seq_along(x$traceback), ". ", x$traceback))
   }
   lines
 }
 
 #' @export
-print.metaflow_exception <- function(x, ...) {
-  lines <- format(x)
-  cli::cat_line("<metaflow exception> ", lines[[1L]])
-  if (length(lines) > 1L) {
-    cli::cat_line(lines[-1L])
-  }
+print.metaflow_task_error <- function(x, ...) {
+  cli::cat_line("<error of step ", x$step, " in task ", x$pathspec, ">")
+  cli::cat_line(format(x))
   invisible(x)
 }
 

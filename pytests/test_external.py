@@ -151,6 +151,9 @@ def test_a_flow_without_a_front_end_is_a_python_flow(tmp_path):
     assert front_end_of(Plain) is PYTHON
     assert (PYTHON.default_command, PYTHON.code_files(), PYTHON.previews([1])) == (
         "check", {}, None)
+    error = ValueError("x")
+    assert (PYTHON.error_record(error), PYTHON.error_lines({}),
+            PYTHON.caught_value(error, {})) == (None, None, None)
     assert front_end_of(Marked) is front_end_of(Derived) is front_end
 
 
@@ -171,3 +174,89 @@ def test_the_saved_code_is_the_front_ends(tmp_path, open_client):
     assert os.listdir(code.path) == ["body.py"]
     with open(os.path.join(code.path, "body.py")) as f:
         assert "task = json.loads" in f.read()
+
+
+FAILING_ELSEWHERE_FLOW = '''
+from metaflow_core import FlowSpec, catch, step
+from metaflow_core.external import StepOutcome, StepRunner, run_elsewhere
+from metaflow_core.front_end import FrontEnd, uses_front_end
+
+
+class BodyFailed(Exception):
+    """What a remote body's failure looks like: it carries what the body assigned."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.partial_outcome = StepOutcome(artifacts={"assigned": "before the error"})
+
+
+class Failing(StepRunner):
+    def run(self, task):
+        raise BodyFailed("the remote body failed")
+
+
+class OwnTerms(FrontEnd):
+    """A front end that describes errors in its own terms."""
+
+    def error_record(self, exc):
+        return {"type": "RemoteError", "message": str(exc), "traceback": "remote trace\\\\n",
+                "language": "Remote"}
+
+    def error_lines(self, record):
+        return ["remote says: " + record["message"]]
+
+    def caught_value(self, exc, record):
+        return {"caught": record["message"]}
+
+
+@uses_front_end(OwnTerms())
+class FailingElsewhereFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.caught, self.failed)
+
+    @catch(var="err")
+    @step
+    def caught(self):
+        run_elsewhere(self, Failing())
+        self.next(self.join)
+
+    @step
+    def failed(self):
+        run_elsewhere(self, Failing())
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FailingElsewhereFlow()
+'''
+
+
+def test_a_failed_body_elsewhere_keeps_its_artifacts_and_its_front_end_describes_the_error(
+        tmp_path, open_client):
+    flow_file = write_flow(tmp_path, FAILING_ELSEWHERE_FLOW, "failing_elsewhere_flow")
+
+    result = runner.run_flow(flow_file, "run", cwd=tmp_path)
+
+    assert result.returncode != 0
+    run = open_client(tmp_path).Flow("FailingElsewhereFlow").latest_run
+    caught = run["caught"].task
+    assert caught.successful
+    assert caught.data.err == {"caught": "the remote body failed"}
+    assert caught.data.assigned == "before the error"
+    assert ">  remote says: the remote body failed" in caught.stdout
+    failed = run["failed"].task
+    assert not failed.successful
+    assert failed.data.assigned == "before the error"
+    assert (failed.exception.type, failed.exception.message) == (
+        "RemoteError", "the remote body failed")
+    assert "remote says: the remote body failed" in failed.stderr
+    assert "Traceback" not in caught.stdout + failed.stderr

@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from matrix import shapes
+from metaflow_core.datastore.serializers import RObject
 from runner import (
     assert_failed_cleanly,
     assert_succeeded,
@@ -204,17 +205,15 @@ def check_catch(cell):
     assert_succeeded(result, cell.dir)
     run = cell.client_run(result)
     assert run.successful
-    # The caught task keeps the parent's `value`. A Python step keeps what it
-    # assigned before the error (`v_in`), as in Metaflow; an R step today
-    # loses it and keeps the parent's `v_in` too.
+    # The caught task keeps the parent's `value` and what it assigned before
+    # the error (`v_in`), in either language, as in Metaflow.
     target = shapes.target_v_in(cell.shape)
     expected = shapes.simulate(cell.shape, caught=target)
-    assert cell.computed(all_tasks(run)) == sorted(shapes.simulate(
-        cell.shape, caught=target, keeps_assignments=cell.language != "R"))
+    assert cell.computed(all_tasks(run)) == sorted(expected)
     assert cell.executions(run.id) == executed_once(expected)
 
-    # The caught error is stored in the failed task, for R steps too, as the
-    # Python object @catch makes (RStepError is how an R error reaches Python).
+    # The caught error is stored in the failed task: Metaflow's CaughtException
+    # for a Python step, an R condition (which only R reads) for an R step.
     # Every task of the step has `err`: None where it succeeded, as in Metaflow.
     tasks = list(run[cell.shape.target])
     assert all("err" in t.data for t in tasks)
@@ -222,25 +221,20 @@ def check_catch(cell):
     assert len(holders) == 1
     succeeded = len(tasks) - 1
     err = holders[0].data.err
-    want_type = "RStepError" if cell.language == "R" else "RuntimeError"
-    assert (err.type, err.message) == (want_type, target_message(cell))
-    assert str(err) == "%s: %s" % (want_type, target_message(cell))
+    if cell.language == "R":
+        assert isinstance(err, RObject)
+    else:
+        assert (err.type, err.message) == ("RuntimeError", target_message(cell))
+        assert str(err) == "RuntimeError: %s" % target_message(cell)
 
-    # The step after it sees `err`. A Python step reads the object; an R step
-    # reads None as NULL but can't read the caught Python object (another
-    # issue turns it into an R condition).
+    # The step after it reads `err`: None (NULL) or the caught error.
     after = next(s for s in cell.shape.steps if s.name in
                  next(t for t in cell.shape.steps if t.name == cell.shape.target).next)
     saw = cell.artifacts(run[after.name], ["saw_err"])
     seen = sorted(v for values in saw.values() for v in as_list(values["saw_err"]))
     if cell.language == "R":
-        if after.join:
-            source = "of the input from step `%s` (task %s)" % (
-                cell.shape.target, holders[0].pathspec.split("/", 1)[1])
-        else:
-            source = "of step `%s`" % after.name
-        assert seen == sorted(["NULL"] * succeeded +
-                              ["unreadable: Can't read artifact `err` %s in R." % source])
+        caught = "metaflow_caught_error/simpleError/error/condition: %s" % target_message(cell)
+        assert seen == sorted(["NULL"] * succeeded + [caught])
     else:
         assert seen == sorted(["None"] * succeeded + ["RuntimeError: %s" % target_message(cell)])
 

@@ -1,11 +1,15 @@
-"""The Python half of the R bridge, against real R: previews of R values for dump."""
+"""The Python half of the R bridge, against real R: previews of R values for dump, and
+an Rscript that dies."""
 
 import json
 import shutil
 import subprocess
 
+import pytest
+
 from metaflow_core.datastore.serializers import RObject
-from metaflow_core.r.bridge import r_previews
+from metaflow_core.external import StepTask
+from metaflow_core.r.bridge import RStep, RStepError, r_previews
 from metaflow_core.r.values import to_rds
 
 RSCRIPT = shutil.which("Rscript")
@@ -49,3 +53,19 @@ def test_without_r_the_values_show_as_before(tmp_path):
     spec_dir = r_spec(tmp_path, str(failing))
     assert r_previews(spec_dir, [value]) == [repr(value)]
     assert r_previews(spec_dir, []) == []
+
+
+def test_an_rscript_that_dies_fails_the_step_with_an_r_class_and_the_signal(tmp_path):
+    dying = tmp_path / "dying_rscript"
+    dying.write_text("#!/bin/sh\nkill -9 $$\n")
+    dying.chmod(0o755)
+    spec_dir = r_spec(tmp_path, str(dying))
+    task = StepTask("start", None, None, {}, [], {}, [], {"pathspec": "F/1/start/1"}, "local")
+
+    with pytest.raises(RStepError) as raised:
+        RStep(spec_dir, "start").run(task)
+
+    assert "Rscript was killed by SIGKILL before the step finished" in raised.value.message
+    assert raised.value.extra_record["r_class"] == [
+        "metaflow_error_rscript", "metaflow_error", "error", "condition"]
+    assert raised.value.caught_rds is None

@@ -113,13 +113,12 @@ def parents(shape):
     return found
 
 
-def simulate(shape, caught=None, keeps_assignments=True, parents_of=None):
+def simulate(shape, caught=None, parents_of=None):
     """Every task of a run of ``shape``, as Task(step, v_in, value).
 
     ``caught``: the ``v_in`` of the target task whose body stops before it
-    sets ``value`` (a caught failure), so its ``value`` stays the parent's.
-    ``keeps_assignments``: whether that task keeps the ``v_in`` it assigned
-    before the failure, else it too is the parent's.
+    sets ``value`` (a caught failure), so its ``value`` stays the parent's; it
+    keeps the ``v_in`` it assigned before the failure, in either language.
     ``parents_of``: a dict to fill with each task's parent tasks.
     """
     by_name = {s.name: s for s in shape.steps}
@@ -133,7 +132,7 @@ def simulate(shape, caught=None, keeps_assignments=True, parents_of=None):
         s = by_name[name]
         if name == shape.target and v_in == caught:
             parent = parents[0]
-            task = Task(name, v_in if keeps_assignments else parent.v_in, parent.value)
+            task = Task(name, v_in, parent.value)
         else:
             task = Task(name, v_in, v_in + weight[name])
         tasks.append(task)
@@ -274,12 +273,13 @@ log_execution <- function(v_in) {{
       file = Sys.getenv("MATRIX_LOG"), append = TRUE)
 }}
 
-# What a step sees of a caught error: the class of `read()`, or why it can't be read.
+# What a step sees of a caught error: "NULL", or the class and message of the
+# condition `read()` returns, or why it can't be read.
 describe_err <- function(read) {{
-  tryCatch(
-    paste(class(read()), collapse = "/"),
-    error = function(e) paste("unreadable:", strsplit(conditionMessage(e), "\n")[[1]][[1]])
-  )
+  tryCatch({{
+    err <- read()
+    if (is.null(err)) "NULL" else paste0(paste(class(err), collapse = "/"), ": ", conditionMessage(err))
+  }}, error = function(e) paste("unreadable:", strsplit(conditionMessage(e), "\n")[[1]][[1]]))
 }}
 
 flow <- metaflow("{name}")

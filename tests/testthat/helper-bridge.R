@@ -52,12 +52,17 @@ local_step_request <- function(fun, step = "start", artifacts = list(), inputs =
                                join = NULL, parameters = list(), foreach_stack = list(),
                                foreach_var = NULL, globals = list(), packages = character(),
                                options = list(), current = NULL, dir = NULL,
-                               env = parent.frame()) {
+                               keep_source = FALSE, env = parent.frame()) {
   dir <- dir %||% withr::local_tempdir(.local_envir = env)
   output_dir <- file.path(dir, "out")
   dir.create(output_dir, showWarnings = FALSE)
+  # Without their source, as functions of a flow under Rscript are unless the
+  # flow file is found: tracebacks then show calls without `at file:line`.
   to_global <- function(x) {
-    if (is.function(x)) environment(x) <- globalenv()
+    if (is.function(x) && !is.primitive(x)) {
+      if (!keep_source) x <- utils::removeSource(x)
+      environment(x) <- globalenv()
+    }
     x
   }
   steps <- if (is.null(fun)) list() else stats::setNames(list(to_global(fun)), step)

@@ -236,7 +236,8 @@ test_that("a package that isn't installed fails the step with its name", {
   expect_identical(ran$status, 1L)
   expect_false(ran$result$ok)
   expect_match(ran$result$error$message, "Can't attach package `notInstalledAnywhere`", fixed = TRUE)
-  expect_match(ran$stderr, "Error in step start: Can't attach package", fixed = TRUE)
+  # The engine prints the error to the task's log; the bridge doesn't.
+  expect_no_match(ran$stderr, "Can't attach package", fixed = TRUE)
 })
 
 test_that("an R error fails the step with its message, call and the user's traceback", {
@@ -257,13 +258,51 @@ test_that("an R error fails the step with its message, call and the user's trace
     message = "`value` must be positive, not -1.",
     call = "check_positive(-1)",
     class = list("simpleError", "error", "condition"),
-    traceback = list("train(self)", "check_positive(-1)", "stop(\"`value` must be positive, not \", value, \".\")")
+    traceback = list("train(self)", "check_positive(-1)", "stop(\"`value` must be positive, not \", value, \".\")"),
+    caught = "caught.rds"
   ))
-  expect_identical(ran$result$artifacts, structure(list(), names = character()))
-  expect_identical(list.files(ran$output_dir), "result.json")
-  expect_match(ran$stderr, "Error in step train: `value` must be positive, not -1.", fixed = TRUE)
-  expect_match(ran$stderr, "1: train(self)", fixed = TRUE)
-  expect_no_match(ran$stderr, "bridge_main|run_bridge|tryCatch")
+  # What the step assigned before the error is kept, as a Python step keeps it.
+  expect_identical(ran$result$artifacts, list(x = "1.rds"))
+  expect_identical(ran$artifacts$x, 1)
+  expect_setequal(list.files(ran$output_dir), c("1.rds", "caught.rds", "result.json"))
+  expect_no_match(ran$stderr, "must be positive", fixed = TRUE)
+})
+
+test_that("a traceback says where each call is when the functions have their source", {
+  ran <- run_step(
+    function(self) {
+      check_positive(-1)
+    },
+    globals = list(check_positive = function(value) {
+      if (value < 0) stop("`value` must be positive, not ", value, ".")
+    }),
+    keep_source = TRUE
+  )
+
+  trace <- unlist(ran$result$error$traceback)
+  expect_length(trace, 3L)
+  expect_match(trace, "^(start\\(self\\)|check_positive\\(-1\\)|stop\\(.*\\)) at test-bridge_main.R:[0-9]+$")
+})
+
+test_that("an R error is also written as the condition catch() stores", {
+  ran <- run_step(
+    function(self) check_positive(-1),
+    step = "train",
+    globals = list(check_positive = function(value) {
+      if (value < 0) stop("`value` must be positive, not ", value, ".")
+    })
+  )
+
+  expect_identical(ran$result$error$caught, "caught.rds")
+  caught <- unserialize(readBin(file.path(ran$output_dir, "caught.rds"), "raw", 1e6))
+  expect_identical(caught, structure(
+    class = c("metaflow_caught_error", "simpleError", "error", "condition"),
+    list(
+      message = "`value` must be positive, not -1.", call = quote(check_positive(-1)),
+      traceback = c("train(self)", "check_positive(-1)", "stop(\"`value` must be positive, not \", value, \".\")"),
+      step = "train", pathspec = test_current("train")$pathspec
+    )
+  ))
 })
 
 test_that("an error cli formats keeps its headline on the first line of the record", {

@@ -106,10 +106,11 @@ test_that("a failed run's error is built from the engine's summary, with the tas
   expect_identical(err$task_pathspec, "BoomFlow/17/boom/2")
   expect_identical(err$attempt, 1L)
   expect_identical(err$status, 1L)
-  expect_s3_class(err$parent, c("bad_luck", "error", "condition"), exact = TRUE)
+  expect_s3_class(err$parent, c("metaflow_task_error", "bad_luck", "error", "condition"), exact = TRUE)
   expect_identical(conditionMessage(err$parent), "no luck")
   expect_identical(conditionCall(err$parent), quote(boom(self)))
   expect_identical(err$parent$traceback, c("boom(self)", "stop(bad_luck())"))
+  expect_identical(c(err$parent$step, err$parent$pathspec), c("boom", "BoomFlow/17/boom/2"))
   expect_snapshot(cat(conditionMessage(err)))
 })
 
@@ -122,7 +123,7 @@ test_that("a Python step's error, a usage error and a failure without tasks come
     abort_engine_failure(1L, local_failure_summary(python), "run", "BoomFlow", NULL, call = NULL),
     class = "metaflow_error_run"
   )
-  expect_s3_class(err$parent, c("metaflow_error_python_step", "error", "condition"), exact = TRUE)
+  expect_s3_class(err$parent, c("metaflow_task_error", "metaflow_python_error", "error", "condition"), exact = TRUE)
   expect_identical(conditionMessage(err$parent), "ValueError: bad value")
   expect_identical(err$parent$type, "ValueError")
 
@@ -359,7 +360,7 @@ test_that("a step's own condition class reaches run()'s error as its parent", {
     '  step(step = "end")'
   ))
   err <- expect_error(collect_messages(run(flow)), class = "metaflow_error_run")
-  expect_s3_class(err$parent, c("stale_data_error", "error", "condition"), exact = TRUE)
+  expect_s3_class(err$parent, c("metaflow_task_error", "stale_data_error", "error", "condition"), exact = TRUE)
   expect_identical(conditionMessage(err$parent), "the data is stale")
   expect_identical(conditionCall(err$parent), quote(check_data(x)))
   expect_identical(err$step, "start")
@@ -779,7 +780,7 @@ test_that("a client error inside a step names the datastore the step's client re
   expect_false(result$status == 0)
   # The whole headline is the first line of the step's error, which the run's error shows.
   headline <- paste0("Flow 'NoSuchFlow' does not exist in local@", dir, ". Flows: LookupFlow")
-  expect_match(result$stderr, paste("Error in step start:", headline), fixed = TRUE)
+  expect_match(result$stderr, paste0("Error in new_flow(\"NoSuchFlow\"): ", headline), fixed = TRUE)
   expect_match(result$stderr, paste("Step start (task-id 1) failed: R error:", headline), fixed = TRUE)
 })
 
@@ -885,6 +886,165 @@ test_that("catch(var =) sets the variable to NULL when the step succeeds, as Met
   expect_null(run$artifact("err"))
 })
 
+# A flow whose step `start` fails in a helper function, after assigning `x`:
+# the helper's `stop()` is on line 3 of flow.R, its call on line 8.
+helper_error_code <- c(
+  'helper <- function(x) {',
+  '  if (x > 1) stop("the data is bad: ", x)',
+  '}',
+  'flow <- metaflow("HelperErrorFlow") %>%',
+  '  step(step = "start", r_function = function(self) {',
+  '    self$x <- 2',
+  '    helper(self$x)',
+  '  }, next_step = "end") %>%',
+  '  step(step = "end")'
+)
+
+# Python's marks in what a user reads: a traceback, the bridge's exception.
+expect_no_python <- function(text) {
+  expect_no_match(text, "File \"", fixed = TRUE)
+  expect_no_match(text, "Traceback (most recent call last)", fixed = TRUE)
+  expect_no_match(text, "RStepError", fixed = TRUE)
+}
+
+test_that("a failed R step is recorded as R's error, with the flow file's lines, and no Python shows", {
+  dir <- local_run_dir()
+  result <- run_script(write_flow_script(helper_error_code, dir), "run")
+  expect_gt(result$status, 0)
+  task <- new_run("HelperErrorFlow", "latest_run")$step("start")$task("1")
+  # The end of the console: the step, the task, the R call and message.
+  expect_match(result$stderr, paste0("Step `start` failed in task ", task$pathspec, "."), fixed = TRUE)
+  expect_match(result$stderr, "Caused by error in `helper()`:\n! the data is bad: 2", fixed = TRUE)
+  expect_no_python(result$stderr)
+
+  err <- task$exception
+  expect_s3_class(err, c("metaflow_task_error", "simpleError", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(err), "the data is bad: 2")
+  expect_identical(conditionCall(err), quote(helper(self$x)))
+  expect_identical(err$traceback, c(
+    "start(self) at flow.R:6", "helper(self$x) at flow.R:8",
+    "stop(\"the data is bad: \", x) at flow.R:3"
+  ))
+  expect_identical(c(err$step, err$pathspec), c("start", task$pathspec))
+  printed <- paste(capture.output(print(err)), collapse = "\n")
+  expect_match(printed, "Error in helper(self$x): the data is bad: 2\nR traceback:", fixed = TRUE)
+  expect_match(printed, task$pathspec, fixed = TRUE)
+
+  # The task's log has the R error and traceback, and the failed attempt
+  # keeps what the step assigned before the error.
+  expect_match(task$stderr, "Error in helper(self$x): the data is bad: 2", fixed = TRUE)
+  expect_match(task$stderr, "2. helper(self$x) at flow.R:8", fixed = TRUE)
+  expect_no_python(task$stderr)
+  expect_identical(task$artifact("x"), 2)
+})
+
+test_that("run() fails with the step, the task and the R error as the parent", {
+  local_run_dir()
+  err <- expect_error(collect_messages(run(flow_from_code(helper_error_code))),
+                      class = "metaflow_error_run")
+  expect_match(conditionMessage(err), "Step `start` failed in task HelperErrorFlow/", fixed = TRUE)
+  expect_s3_class(err$parent, "simpleError")
+  expect_identical(conditionCall(err$parent), quote(helper(self$x)))
+  expect_identical(err$parent$pathspec, err$task_pathspec)
+  expect_no_python(paste(conditionMessage(err), conditionMessage(err$parent)))
+})
+
+# A flow whose step `risky` fails under catch(), after assigning `kept`; the
+# step after it keeps what it sees of the caught error.
+caught_error_code <- function(catch_args = 'var = "err"') {
+  c(
+    'helper <- function(x) stop("the data is bad: ", x)',
+    'flow <- metaflow("CaughtErrorFlow") %>%',
+    '  step(step = "start", next_step = "risky") %>%',
+    sprintf('  step(catch(%s), step = "risky", r_function = function(self) {', catch_args),
+    '    self$kept <- 2',
+    '    helper(self$kept)',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end", r_function = function(self) {',
+    '    self$seen_class <- class(self$err)',
+    '    self$seen_message <- conditionMessage(self$err)',
+    '    self$seen_kept <- self$kept',
+    '  })'
+  )
+}
+
+test_that("catch(var =) stores an R step's error as the R condition, read alike in any session", {
+  dir <- local_run_dir()
+  run_script(write_flow_script(caught_error_code(), dir), "run")
+  run <- new_run("CaughtErrorFlow", "latest_run")
+  expect_true(run$successful)
+  risky <- run$step("risky")$task(run$step("risky")$a_task)
+  err <- risky$artifact("err")
+  expect_s3_class(err, c("metaflow_caught_error", "simpleError", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(err), "the data is bad: 2")
+  expect_identical(conditionCall(err), quote(helper(self$kept)))
+  expect_identical(err$traceback[2:3], c(
+    "helper(self$kept) at flow.R:7", "stop(\"the data is bad: \", x) at flow.R:2"
+  ))
+  expect_identical(c(err$step, err$pathspec), c("risky", risky$pathspec))
+
+  # Another R session reads an identical() object.
+  saved <- file.path(dir, "err.rds")
+  read <- processx::run(rscript_path(), c("-e", sprintf(
+    'saveRDS(metaflow::new_task("%s")$artifact("err"), "%s")', risky$pathspec, saved
+  )), env = script_env(), error_on_status = FALSE)
+  expect_identical(read$status, 0L, info = read$stderr)
+  expect_identical(readRDS(saved), err)
+
+  # The next step read it as `self$err`; the caught task kept `kept`.
+  expect_identical(run$artifact("seen_class"), class(err))
+  expect_identical(run$artifact("seen_message"), "the data is bad: 2")
+  expect_identical(run$artifact("seen_kept"), 2)
+  expect_identical(risky$artifact("kept"), 2)
+
+  # The log shows the R error and its R traceback, no Python.
+  log <- paste(risky$stdout, risky$stderr)
+  expect_match(log, "@catch caught an exception", fixed = TRUE)
+  expect_match(log, ">  Error in helper(self$kept): the data is bad: 2\n>  R traceback:", fixed = TRUE)
+  expect_no_python(log)
+})
+
+test_that("catch(print_exception = FALSE) keeps an R step's log quiet", {
+  dir <- local_run_dir()
+  run_script(write_flow_script(caught_error_code('var = "err", print_exception = FALSE'), dir), "run")
+  run <- new_run("CaughtErrorFlow", "latest_run")
+  expect_true(run$successful)
+  risky <- run$step("risky")$task(run$step("risky")$a_task)
+  expect_s3_class(risky$artifact("err"), "metaflow_caught_error")
+  log <- paste(risky$stdout, risky$stderr)
+  expect_no_match(log, "the data is bad", fixed = TRUE)
+  expect_no_match(log, "@catch", fixed = TRUE)
+})
+
+test_that("catch(var =) stores a timeout or a dead Rscript of an R step as an R condition", {
+  local_run_dir()
+  run_flow_script(c(
+    'flow <- metaflow("EngineCaughtFlow") %>%',
+    '  step(step = "start", next_step = c("slow", "crash")) %>%',
+    '  step(timeout(seconds = 1), catch(var = "err"), step = "slow",',
+    '       r_function = function(self) Sys.sleep(4), next_step = "join") %>%',
+    '  step(catch(var = "err"), step = "crash",',
+    '       r_function = function(self) tools::pskill(Sys.getpid()), next_step = "join") %>%',
+    '  step(step = "join", join = TRUE, next_step = "end",',
+    '       r_function = function(self, inputs) self$classes <- lapply(inputs, function(i) class(i$err))) %>%',
+    '  step(step = "end")'
+  ))
+  run <- new_run("EngineCaughtFlow", "latest_run")
+  engine_classes <- c("metaflow_error", "error", "condition")
+  expect_mapequal(run$artifact("classes"), list(
+    slow = c("metaflow_caught_error", "metaflow_error_timeout", engine_classes),
+    crash = c("metaflow_caught_error", "metaflow_error_rscript", engine_classes)
+  ))
+  slow <- run$step("slow")$task(run$step("slow")$a_task)
+  err <- slow$artifact("err")
+  expect_match(conditionMessage(err), "timed out", fixed = TRUE)
+  expect_null(conditionCall(err))
+  expect_identical(c(err$step, err$pathspec), c("slow", slow$pathspec))
+  crash <- run$step("crash")$task(run$step("crash")$a_task)
+  expect_match(conditionMessage(crash$artifact("err")), "Rscript was killed by SIGTERM", fixed = TRUE)
+  expect_no_python(paste(slow$stdout, slow$stderr, crash$stdout, crash$stderr))
+})
+
 # A step that fails with an error of several lines.
 multi_line_error_code <- c(
   'flow <- metaflow("MultiLineFlow") %>%',
@@ -918,7 +1078,7 @@ test_that("`Rscript flow.R run` ends with the whole multi-line error of the fail
   summary <- sub("^.*Step failure:", "", result$stderr)
   expect_match(summary, "R error: the first line\n\\s+the second line names `clash`\n\\s+the third line")
   # The task's log indents every line of the error under its headline.
-  expect_match(result$stderr, "\\]     the first line\n[^\n]*\\]     the second line names `clash`\n")
+  expect_match(result$stderr, "\\]     Error in start\\(self\\): the first line\n[^\n]*\\]     the second line names `clash`\n")
 })
 
 test_that("a merge_artifacts conflict names the artifact in run()'s error and task$exception", {

@@ -72,13 +72,24 @@ test_that("a failed task holds the R error that failed it", {
   expect_true(task$finished)
   expect_false(task$successful)
   exception <- task$exception
-  expect_s3_class(exception, "metaflow_exception")
-  expect_equal(exception$language, "R")
-  expect_equal(exception$message, "boom from R")
-  expect_equal(exception$call, "explode()")
-  expect_true("explode()" %in% exception$r_traceback)
-  expect_identical(task$artifacts, character())
-  expect_snapshot(print(exception))
+  expect_s3_class(exception, c("metaflow_task_error", "simpleError", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(exception), "boom from R")
+  expect_identical(conditionCall(exception), quote(explode()))
+  expect_identical(exception$traceback, c("start(self)", "explode()", "stop(\"boom from R\")"))
+  expect_identical(c(exception$step, exception$pathspec), c("start", task$pathspec))
+  # The failed attempt keeps what the step assigned before the error.
+  expect_identical(task$artifacts, "before")
+  expect_identical(task$artifact("before"), 1)
+  expect_snapshot(print(exception), transform = scrub_client_output)
+})
+
+test_that("a Python step's error record becomes a metaflow_python_error", {
+  record <- list(type = "ValueError", message = "bad value", traceback = "Traceback ...\nValueError: bad value\n")
+  err <- task_error_condition(record, "PyFlow/1/start/2", "start")
+  expect_s3_class(err, c("metaflow_task_error", "metaflow_python_error", "error", "condition"), exact = TRUE)
+  expect_identical(conditionMessage(err), "ValueError: bad value")
+  expect_identical(err$type, "ValueError")
+  expect_identical(format(err), c("ValueError: bad value", "Traceback ...", "ValueError: bad value"))
 })
 
 test_that("Python values come back as R values", {

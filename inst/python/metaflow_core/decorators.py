@@ -9,6 +9,7 @@ import re
 import signal
 
 from .exceptions import DecoratorError, MetaflowException, exception_record
+from .front_end import front_end_of
 
 MAX_ATTEMPTS = 6
 
@@ -95,13 +96,17 @@ class CatchDecorator(StepDecorator):
     def task_exception(self, flow, exc, retry_count, max_user_code_retries):
         if retry_count < max_user_code_retries:
             return False
+        front_end = front_end_of(type(flow))
+        record = error_record(flow, exc)
         if self.attributes["print_exception"]:
             print("@catch caught an exception from %s" % flow, flush=True)
-            for line in exception_record(exc)["traceback"].rstrip("\n").split("\n"):
+            lines = front_end.error_lines(record) or record["traceback"].rstrip("\n").split("\n")
+            for line in lines:
                 print(">  " + line, flush=True)
         var = self.attributes["var"]
         if var:
-            setattr(flow, var, CaughtException(exc))
+            caught = front_end.caught_value(exc, record)
+            setattr(flow, var, CaughtException(exc) if caught is None else caught)
         return True
 
     def task_post_step(self, flow):
@@ -109,6 +114,11 @@ class CatchDecorator(StepDecorator):
         var = self.attributes["var"]
         if var:
             setattr(flow, var, None)
+
+
+def error_record(flow, exc):
+    """The record of ``exc`` a task of ``flow`` stores: in its front end's terms."""
+    return front_end_of(type(flow)).error_record(exc) or exception_record(exc)
 
 
 class CaughtException(object):

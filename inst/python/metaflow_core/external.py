@@ -5,7 +5,9 @@ The hook that keeps the core ignorant of where they run:
   to ``runner`` (an R process today; a Batch or Slurm job could be another). The
   runner gets a :class:`StepTask`, everything the body may read, and returns a
   :class:`StepOutcome`, everything the body did: artifacts to set, artifacts a
-  join takes from one input, and the splits of a foreach. ``self.next()`` is
+  join takes from one input, and the splits of a foreach; an exception it raises
+  may carry a ``partial_outcome`` (a StepOutcome) whose artifacts are set before
+  it propagates. ``self.next()`` is
   still called in Python after it, so the graph is read from the module as usual::
 
       @step
@@ -149,7 +151,15 @@ def run_elsewhere(flow, runner, inputs=None):
     set as the step had assigned them; a foreach step's splits are counted from
     the outcome, so ``self.next(..., foreach=var)`` needs no Python value.
     """
-    outcome = runner.run(step_task(flow, inputs))
+    try:
+        outcome = runner.run(step_task(flow, inputs))
+    except Exception as exc:
+        # A body that failed keeps the artifacts it assigned before the error,
+        # as a Python step does: the runner's exception may carry them.
+        partial = getattr(exc, "partial_outcome", None)
+        for name, value in (partial.artifacts if partial else {}).items():
+            setattr(flow, name, value)
+        raise
     for name, value in outcome.artifacts.items():
         setattr(flow, name, value)
     for name, index in outcome.merge.items():

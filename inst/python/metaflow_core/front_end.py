@@ -26,6 +26,21 @@ class FrontEnd(object):
         """A short text for each of ``values`` (RObject and the like), or None for repr()."""
         return None
 
+    def error_record(self, exc):
+        """The record a task stores of the error that failed it, in the front end's
+        terms, or None for the engine's (``exceptions.exception_record``)."""
+        return None
+
+    def error_lines(self, record):
+        """The lines the ``@catch`` log shows of an error (its record), or None for the
+        Python traceback."""
+        return None
+
+    def caught_value(self, exc, record):
+        """What ``@catch(var=...)`` stores of the error ``exc`` (its record), or None for
+        the engine's ``CaughtException``."""
+        return None
+
 
 def uses_front_end(front_end):
     """Class decorator: the FlowSpec class was written with ``front_end``."""

@@ -18,6 +18,8 @@ from .exceptions import (
     MetaflowInternalError,
     exception_record,
 )
+from .decorators import error_record
+from .front_end import front_end_of
 from .parameters import flow_parameters
 from .task_types import PARAMETERS_STEP, FlowLike, ForeachFrame, Inputs, TaskGraph
 
@@ -140,7 +142,7 @@ class Task(object):
             if error is None:
                 self._report(exc)
                 error = exc
-                output.set_control(task_ok=False, exception=exception_record(exc))
+                output.set_control(task_ok=False, exception=error_record(flow, exc))
                 output.done()
         self.error = error
         return error is None
@@ -216,7 +218,7 @@ class Task(object):
             foreach_num_splits=flow._foreach_num_splits,
             foreach_values=flow._foreach_values,
             foreach_stack=[f.to_dict() for f in flow._foreach_stack_frames],
-            exception=exception_record(error) if error is not None else None,
+            exception=error_record(flow, error) if error is not None else None,
         )
         output.done()
 
@@ -225,7 +227,10 @@ class Task(object):
         if self.flow._foreach_stack_frames:
             index = "[%s]" % ",".join(str(f.index) for f in self.flow._foreach_stack_frames)
         sys.stderr.write("<flow %s step %s%s> failed:\n" % (self.flow.name, self.step_name, index))
-        if isinstance(exc, MetaflowException):
+        front_end_lines = front_end_of(type(self.flow)).error_lines(error_record(self.flow, exc))
+        if front_end_lines:
+            sys.stderr.write("".join("    %s\n" % line for line in front_end_lines))
+        elif isinstance(exc, MetaflowException):
             lines = exc.message.replace("*", "").splitlines() or [""]
             sys.stderr.write("    %s:\n%s\n" % (exc.headline, "\n".join("    " + l for l in lines)))
         else:

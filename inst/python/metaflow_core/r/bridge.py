@@ -13,34 +13,42 @@ R values for ``dump``.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 
+from ..current import current
 from ..datastore.cas import MAGIC
 from ..datastore.serializers import RObject
 from ..exceptions import MetaflowException
 from ..external import StepOutcome, StepRunner, reserved_artifact_name
 from ..front_end import FrontEnd
-from . import rds
+from . import errors, rds
 
 PROTOCOL_VERSION = 1
 R_ENTRY = "metaflow:::bridge_main()"
 # Seconds dump waits for R's previews before it shows the values without them.
 PREVIEW_TIMEOUT = 60
+RSCRIPT_EXIT_CLASSES = ["metaflow_error_rscript"] + errors.BASE_CLASSES
 _specs = {}
 
 
 class RStepError(MetaflowException):
     headline = "R error"
 
-    def __init__(self, msg, step=None, call=None, traceback=None, r_class=None):
+    def __init__(self, msg, step=None, call=None, traceback=None, r_class=None,
+                 caught_rds=None, partial=None):
         super().__init__(msg, step=step)
         self.extra_record = {"language": "R", "call": call, "r_traceback": traceback or [],
                              "r_class": r_class or []}
         # An error of the bridge itself (no function for the step, a bad request) comes
         # back the same on every attempt.
         self.retry_helps = "metaflow_error_bridge" not in (r_class or [])
+        # The condition as R serialized it for catch(var =), and the artifacts the
+        # step assigned before the error (external.run_elsewhere sets them).
+        self.caught_rds = caught_rds
+        self.partial_outcome = partial
 
 
 def _spec(spec_dir):
@@ -111,18 +119,40 @@ class RStep(StepRunner):
                                          env=_r_environment(r))
             result = _read_result(output_dir)
             if result is None:
-                raise RStepError(
-                    "Rscript exited with status %d before the step finished; see the log "
-                    "above." % returncode, step=task.step_name
-                )
+                raise RStepError(_exit_message(returncode), step=task.step_name,
+                                 r_class=RSCRIPT_EXIT_CLASSES)
             if not result.get("ok"):
                 error = result.get("error") or {}
                 raise RStepError(error.get("message", "unknown R error"), step=task.step_name,
                                  call=error.get("call"), traceback=error.get("traceback"),
-                                 r_class=error.get("class"))
+                                 r_class=error.get("class"),
+                                 caught_rds=_read_file(output_dir, error.get("caught")),
+                                 partial=StepOutcome(artifacts=_artifacts(task, result,
+                                                                          output_dir)))
             return _outcome(task, result, output_dir)
         finally:
             shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def _exit_message(returncode):
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "signal %d" % -returncode
+        return "Rscript was killed by %s before the step finished; see the log above." % name
+    return "Rscript exited with status %d before the step finished; see the log above." % (
+        returncode)
+
+
+def _read_file(output_dir, name):
+    if not name:
+        return None
+    try:
+        with open(os.path.join(output_dir, os.path.basename(name)), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 def _rscript_command(r, request_path):
@@ -160,6 +190,15 @@ class RFrontEnd(FrontEnd):
 
     def previews(self, values):
         return r_previews(self.spec_dir, values)
+
+    def error_record(self, exc):
+        return errors.error_record(exc)
+
+    def error_lines(self, record):
+        return errors.error_lines(record)
+
+    def caught_value(self, exc, record):
+        return errors.caught_value(exc, record, current.step_name, current.pathspec)
 
 
 def r_previews(spec_dir, values):
@@ -203,16 +242,19 @@ def _read_result(output_dir):
         return None
 
 
-def _outcome(task, result, output_dir):
+def _artifacts(task, result, output_dir):
     artifacts = {}
     for name, filename in (result.get("artifacts") or {}).items():
         if reserved_artifact_name(name):
             raise RStepError("Artifact name *%s* is not allowed: it is used by the engine." % name,
                              step=task.step_name)
-        with open(os.path.join(output_dir, os.path.basename(filename)), "rb") as f:
-            artifacts[name] = RObject(f.read())
+        artifacts[name] = RObject(_read_file(output_dir, filename))
+    return artifacts
+
+
+def _outcome(task, result, output_dir):
     foreach = result.get("foreach")
     return StepOutcome(
-        artifacts=artifacts, merge=result.get("merge") or {},
+        artifacts=_artifacts(task, result, output_dir), merge=result.get("merge") or {},
         foreach=(foreach["num_splits"], foreach.get("values")) if foreach else None,
     )
