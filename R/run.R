@@ -78,7 +78,9 @@
 #'     or `"run/step/task"` (print a task's output again); `dump = "run/step"` or a
 #'     task's pathspec (print artifacts); `help = TRUE` (list commands).
 #'   * Options of a run (or a resume): `tag` (character vector),
-#'     `max_workers` (tasks at a time, default 16), `max_num_splits` (the
+#'     `max_workers` (tasks at a time; by default 16, and no more than the
+#'     machine's cores fit for steps that ask for cores with [resources()]),
+#'     `max_num_splits` (the
 #'     most tasks a foreach may start, default 100), `max_log_size` (MB of
 #'     output kept per task, default 10), `namespace` (run only),
 #'     `run_id_file` (a file to write the run's ID to).
