@@ -155,3 +155,27 @@ def test_an_interrupt_stops_every_tree(tmp_path, open_client):
     assert proc.returncode != 0
     assert "Workflow interrupted" in stderr, stderr
     wait_for(lambda: not is_alive(pids[0]), timeout=5, what="the sleeper to die")
+
+
+def test_a_task_process_killed_from_outside_leaves_nothing_behind(tmp_path):
+    flow, pid_dir, env = _tree_flow(tmp_path, [
+        ("@timeout(seconds=2)", "@timeout(seconds=600)"),
+        ('@catch(var="err")\n        @retry(times=1, minutes_between_retries=0)\n        ', ""),
+        ("self.err = inputs.slow.err", "pass"),
+        ('start_sleeper("slow")',
+         'start_sleeper("slow"); open(os.path.join(os.environ["PID_DIR"], "task"), "w")'
+         '.write(str(os.getpid()))')])
+    proc = start_flow(flow, "run", cwd=tmp_path, env=env)
+    try:
+        task_pid = int(wait_for(lambda: (pid_dir / "task").exists() and (pid_dir / "task")
+                                .read_text(), timeout=60, what="the task's pid"))
+        sleeper = _sleepers(pid_dir, 1)[0]
+        kill_quietly(task_pid)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != 0
+    assert "Task failed: killed by signal 9." in stderr, stderr
+    wait_for(lambda: not is_alive(sleeper), timeout=5, what="the sleeper to die")
