@@ -255,3 +255,32 @@ def test_a_step_asking_for_more_than_the_machine_has_gets_a_one_line_warning(tmp
     assert len(warnings) == 1, result.stderr
     assert re.search(r"Warning: step work asks for 1000 CPUs \(it has \d+\) and 1000000000 "
                      r"MB of memory \(it has \d+ MB\)", warnings[0]), warnings[0]
+
+
+@pytest.mark.parametrize("cls, attributes, message", [
+    ("RetryDecorator", {"minutes_between_retries": -1},
+     "minutes_between_retries must be a number of minutes, 0 or more, not -1"),
+    ("RetryDecorator", {"minutes_between_retries": "soon"},
+     "minutes_between_retries must be a number of minutes, 0 or more, not 'soon'"),
+    ("TimeoutDecorator", {"seconds": 5, "retry": "no"},
+     "attribute retry must be True or False, not 'no'"),
+    ("ResourcesDecorator", {"cpu": 0}, "attribute cpu must be a number above 0, not 0"),
+    ("ResourcesDecorator", {"memory": "lots"},
+     "attribute memory must be a number above 0, not 'lots'"),
+])
+def test_bad_decorator_attributes_are_errors_naming_them(cls, attributes, message):
+    from metaflow_core import decorators
+    from metaflow_core.exceptions import DecoratorError
+
+    with pytest.raises(DecoratorError) as err:
+        getattr(decorators, cls)(attributes).step_init(None, "train")
+    assert message in err.value.message
+
+
+def test_retry_waits_the_minutes_it_is_given():
+    from metaflow_core.decorators import RetryDecorator, retry_delay
+
+    assert retry_delay([]) == 0
+    assert retry_delay([RetryDecorator()]) == 120
+    assert retry_delay([RetryDecorator({"minutes_between_retries": 0})]) == 0
+    assert retry_delay([RetryDecorator({"minutes_between_retries": "0.5"})]) == 30
