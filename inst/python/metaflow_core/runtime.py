@@ -376,7 +376,7 @@ class NativeRuntime(object):
         return (self.resources[task.step] or {}).get("cpu") or 0
 
     def _fits(self, task):
-        """Whether the cores ``task`` asks for are free; a task always runs alone."""
+        """Whether the cores ``task`` asks for are free; with nothing running, any task starts."""
         if self.cpu_budget is None or not self.active:
             return True
         used = sum(self._cpu(w.task) for w in self.active.values())
