@@ -2,6 +2,9 @@
 
 import json
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -13,6 +16,8 @@ from runner import (
     engine_lines,
     run_flow,
     run_id_of,
+    start_flow,
+    wait_for,
 )
 
 
@@ -284,3 +289,28 @@ def test_retry_waits_the_minutes_it_is_given():
     assert retry_delay([RetryDecorator()]) == 120
     assert retry_delay([RetryDecorator({"minutes_between_retries": 0})]) == 0
     assert retry_delay([RetryDecorator({"minutes_between_retries": "0.5"})]) == 30
+
+
+def test_an_interrupt_while_a_retry_waits_ends_the_run_at_once(tmp_path, open_client):
+    flow = write_flow(tmp_path, RETRY_LATER.replace("minutes_between_retries=0.05",
+                                                    "minutes_between_retries=1")
+                      .replace('raise RuntimeError("first attempt fails")',
+                               'open("failed", "w").close(); raise RuntimeError("fails")'))
+    proc = start_flow(flow, "run", "--max-workers", "1", cwd=tmp_path)
+    try:
+        wait_for(lambda: (tmp_path / "failed").exists(), timeout=60, what="the first attempt")
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        started = time.time()
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert time.time() - started < 15
+    assert proc.returncode != 0
+    assert "Sleeping 1 minutes before the next attempt." in stderr, stderr
+    assert "Workflow interrupted" in stderr
+    run = open_client(tmp_path).Run("RetryLaterFlow/%s" % run_id_of(subprocess.CompletedProcess(
+        proc.args, proc.returncode, stdout, stderr)))
+    assert run.status == "failed"
