@@ -64,14 +64,41 @@ decorator <- function(x, ..., .convert_args = TRUE) {
 #' waiting `minutes_between_retries` between attempts. Combine it with
 #' [catch()] to carry on after the last attempt fails.
 #'
+#' Each attempt is the same task run again, with its own logs and
+#' artifacts: `current("retry_count")` is `0` in the first attempt, `1` in
+#' the second and so on, and the client reads any attempt
+#' (`task$current_attempt` is the last). A local run waits
+#' `minutes_between_retries` too (Metaflow itself waits only on remote
+#' compute), without holding up other tasks: the retry is scheduled for
+#' later, and the run's other tasks go on meanwhile. `0` retries at once.
+#'
+#' Some failures are not retried, whatever `times` says, because another
+#' attempt would fail the same way: an error of the step bridge itself (such
+#' as a step function that can't be found), and a [timeout()] with
+#' `retry = FALSE`. [catch()] handles them at once.
+#'
+#' `run(flow, with = "retry")` (or `Rscript flow.R run --with retry`) gives
+#' every step a `retry()` with the defaults; a step's own `retry()` wins.
+#'
 #' @param times How many times to retry: a whole number, 0 to 4.
-#' @param minutes_between_retries Minutes to wait before each retry.
+#' @param minutes_between_retries Minutes to wait before each retry: a whole
+#'   number, 0 or more.
 #' @return A [decorator()].
 #' @family decorators
 #' @export
 #' @examples
 #' retry()
 #' retry(times = 1, minutes_between_retries = 0)
+#'
+#' # A step that fails twice and succeeds on its third attempt:
+#' flaky <- function(self) {
+#'   if (current("retry_count") < 2) stop("not yet")
+#'   self$attempt <- current("retry_count")
+#' }
+#' flow <- metaflow("FlakyFlow") %>%
+#'   step(step = "start", retry(times = 3, minutes_between_retries = 0),
+#'        r_function = flaky, next_step = "end") %>%
+#'   step(step = "end")
 retry <- function(times = 3L, minutes_between_retries = 2L) {
   check_whole_number(times, "times", "retry", max = 4)
   check_whole_number(minutes_between_retries, "minutes_between_retries", "retry")
@@ -143,10 +170,25 @@ catch <- function(var = NULL, print_exception = TRUE) {
 
 #' Ask for compute resources
 #'
-#' `resources()` says what a step needs; it takes effect when the step runs
-#' on a compute backend such as AWS Batch (for example with
-#' `run(with = "batch")`) and is ignored by local runs. If both `resources()`
-#' and [batch()] are given, the larger value of each is used.
+#' `resources()` says what a step needs; it takes full effect when the step
+#' runs on a compute backend such as AWS Batch (for example with
+#' `run(with = "batch")`). If both `resources()` and [batch()] are given, the
+#' larger value of each is used.
+#'
+#' What a step asked for is recorded with each of its tasks' attempts:
+#' `task$resources` (a list of `cpu`, `memory` and `gpu`) and the task's
+#' `print()` show it. A local run doesn't limit a step to what it asked for,
+#' but
+#'
+#' * warns, in one line when the run starts, about a step that asks for more
+#'   cores or memory than the machine has;
+#' * runs no more tasks at a time than the machine's cores can take: without
+#'   an explicit `max_workers` (`--max-workers`), a task whose step asks for
+#'   `cpu` cores starts only when the cores asked for by the tasks already
+#'   running, plus its own, are no more than the machine's (a task that asks
+#'   for more than the machine has runs alone). Tasks of steps without
+#'   `resources()` aren't counted; at most 16 tasks run at a time. An
+#'   explicit `max_workers` is the only limit.
 #'
 #' @param cpu Number of CPUs.
 #' @param gpu Number of GPUs.
@@ -264,17 +306,33 @@ environment_variables <- function(...) {
 #' Limit how long a step may run
 #'
 #' A step with `timeout()` fails when one attempt runs longer than the sum of
-#' `seconds`, `minutes` and `hours`; with [retry()] it is then tried again.
-#' This decorator is not in the original R package.
+#' `seconds`, `minutes` and `hours`; with [retry()] it is then tried again,
+#' and with [catch()] the run goes on. This decorator is not in the original
+#' R package.
+#'
+#' When the time is up, the step's `Rscript` is stopped together with every
+#' process it started (say with `system2(..., wait = FALSE)`), within a
+#' second or two, and the attempt fails with an error of class
+#' `metaflow_error_timeout`: "Step `train` timed out after 600 seconds."
+#' A run that fails this way is an error of [run()] whose parent is that
+#' condition. (A Python step keeps Metaflow's message, "Step train timed out
+#' after 0 hours, 10 minutes, 0 seconds".)
 #'
 #' @param seconds,minutes,hours Whole numbers; at least one must be positive.
+#' @param retry Whether a [retry()] of the step may try again after a timeout.
+#'   `FALSE` for a step that would run out of time again: the run fails (or
+#'   [catch()] takes over) after the first timeout.
 #' @return A [decorator()].
 #' @family decorators
 #' @export
 #' @examples
 #' timeout(minutes = 10)
 #' timeout(hours = 1, minutes = 30)
-timeout <- function(seconds = 0L, minutes = 0L, hours = 0L) {
+#' timeout(minutes = 5, retry = FALSE)
+timeout <- function(seconds = 0L, minutes = 0L, hours = 0L, retry = TRUE) {
+  if (!is_true_or_false(retry)) {
+    metaflow_abort("{.arg retry} must be {.code TRUE} or {.code FALSE}.", "decorator")
+  }
   check_whole_number(seconds, "seconds", "timeout")
   check_whole_number(minutes, "minutes", "timeout")
   check_whole_number(hours, "hours", "timeout")
@@ -284,7 +342,10 @@ timeout <- function(seconds = 0L, minutes = 0L, hours = 0L) {
       i = "Give {.arg seconds}, {.arg minutes} or {.arg hours}, e.g. {.code timeout(minutes = 5)}."
     ), "decorator")
   }
-  decorator("timeout", seconds = seconds, minutes = minutes, hours = hours)
+  if (retry) {
+    return(decorator("timeout", seconds = seconds, minutes = minutes, hours = hours))
+  }
+  decorator("timeout", seconds = seconds, minutes = minutes, hours = hours, retry = FALSE)
 }
 
 #' @export

@@ -75,9 +75,13 @@
 #'
 #' The engine's output appears as it happens, each task's lines prefixed by
 #' the task's pathspec (`HelloFlow/1712345/start/1`); with `quiet = TRUE` only
-#' errors are shown. Interrupting R (Ctrl-C, or Esc in RStudio) stops the run
-#' the way Ctrl-C stops the engine: its running tasks are stopped and
-#' recorded as failed before `run()` returns.
+#' errors are shown. Interrupting R (Ctrl-C, or Esc in RStudio), or Ctrl-C
+#' on `Rscript flow.R run`, stops the run the way Ctrl-C stops the engine:
+#' every running task is stopped, with every process it started, and
+#' recorded as killed; the run is recorded as failed, the tasks that had
+#' finished are kept, and `run()` fails with an error of class
+#' `metaflow_error_interrupted` ("Run Flow/ID was interrupted."). The run can
+#' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`).
 #'
 #' @param flow The flow to run, made with [metaflow()].
 #' @param ... Run options and parameter values, all named:
@@ -94,7 +98,9 @@
 #'     or `"run/step/task"` (print a task's output again); `dump = "run/step"` or a
 #'     task's pathspec (print artifacts); `help = TRUE` (list commands).
 #'   * Options of a run (or a resume): `tag` (character vector),
-#'     `max_workers` (tasks at a time, default 16), `max_num_splits` (the
+#'     `max_workers` (tasks at a time; by default 16, and no more than the
+#'     machine's cores fit for steps that ask for cores with [resources()]),
+#'     `max_num_splits` (the
 #'     most tasks a foreach may start, default 100), `max_log_size` (MB of
 #'     output kept per task, default 10), `namespace` (run only),
 #'     `run_id_file` (a file to write the run's ID to).
@@ -116,7 +122,8 @@
 #'   `metaflow_python_error` (fields `type`, `traceback`). The
 #'   error is built from the summary the engine writes as data, not from its
 #'   output. A command line the engine rejects, such as a parameter value of
-#'   the wrong type, is an error of class `metaflow_error_usage`. Under
+#'   the wrong type, is an error of class `metaflow_error_usage`; an
+#'   interrupted run, of class `metaflow_error_interrupted`. Under
 #'   `Rscript` either error ends the script with a non-zero exit status.
 #' @family running flows
 #' @export
@@ -273,8 +280,8 @@ report_success <- function(pathspec, seconds) {
 #
 # An interrupt of R (Ctrl-C) is passed on as SIGINT, which the engine handles
 # by stopping its tasks and recording the run as failed; R waits for that to
-# finish and only then lets the interrupt end run(). Never SIGKILL first: the
-# engine's task processes would be orphaned.
+# finish, and run() then reports the interruption the engine recorded. Never
+# SIGKILL first: the engine's task processes would be orphaned.
 run_engine <- function(args) {
   # find_python(), not metaflow_python(): its check costs a Python start on
   # every Rscript run; abort_engine_failure() runs it only if the engine fails.
@@ -285,7 +292,7 @@ run_engine <- function(args) {
     cleanup_tree = TRUE
   )
   on.exit(stop_engine(process), add = TRUE)
-  withCallingHandlers(
+  tryCatch(
     {
       while (process$is_incomplete_output() || process$is_incomplete_error()) {
         relay_engine_output(process)
@@ -294,7 +301,7 @@ run_engine <- function(args) {
     },
     interrupt = function(cnd) stop_engine(process)
   )
-  list(status = process$get_exit_status())
+  list(status = process$get_exit_status() %||% 130L)
 }
 
 # Waits up to `timeout` ms for output and relays what came: stdout to stdout,
@@ -347,6 +354,9 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   usage <- identical(summary$kind, "usage")
   program <- script_program()
   pathspec <- pathspec %||% summary$run
+  if (identical(summary$kind, "interrupted")) {
+    abort_interrupted(pathspec, flow_name, status, call)
+  }
   headline <- if (usage && is.null(program)) {
     "The engine rejected the arguments of {.fn run} for flow {flow_name}."
   } else if (usage) {
@@ -372,6 +382,18 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
     "run", status = status, pathspec = pathspec, step = task$step, task_pathspec = task$pathspec,
     attempt = task$attempt, parent = task_error_condition(task$error, task$pathspec, task$step), call = call
   )
+}
+
+abort_interrupted <- function(pathspec, flow_name, status, call) {
+  if (is.null(pathspec)) {
+    metaflow_abort("Flow {flow_name} was interrupted before its run started.", "interrupted",
+                   status = status, call = call)
+  }
+  metaflow_abort(c(
+    "Run {pathspec} was interrupted.",
+    i = "Its running tasks were stopped; the tasks that finished are kept.",
+    i = "Resume it with {.code run(flow, resume = TRUE)} or {.code Rscript flow.R resume}."
+  ), "interrupted", status = status, pathspec = pathspec, call = call)
 }
 
 read_failure_summary <- function(path) {

@@ -44,6 +44,11 @@
 #'   the step, or would have been for a task stopped early), or `NULL` outside
 #'   a foreach.
 #' * `artifacts`: the names of its artifacts.
+#' * `current_attempt`: the number of its last attempt, `0` for the first
+#'   (see [retry()]).
+#' * `resources`: what its step asked for with [resources()], as the attempt
+#'   recorded it: a list of `cpu`, `memory` (MB) and `gpu`; `NULL` for a step
+#'   without [resources()].
 #' * `stdout`, `stderr`: what it printed, a string.
 #' * `metadata_dict`: its metadata, a named list of strings.
 #' * `runtime_name`: where it ran (`"dev"` for a local run).
@@ -132,6 +137,14 @@ task_client <- R6::R6Class(
     index = function() {
       private$field("index")
     },
+    #' @field current_attempt The number of the task's last attempt.
+    current_attempt = function() {
+      private$field("current_attempt")
+    },
+    #' @field resources What the task's step asked for with [resources()].
+    resources = function() {
+      private$field("resources")
+    },
     #' @field artifacts The names of the task's artifacts.
     artifacts = function() {
       self$get_values()
@@ -178,6 +191,15 @@ task_client <- R6::R6Class(
         Finished = format_finished(created_at, self$finished_at),
         Artifacts = format_count_list(artifacts)
       )
+      attempt <- self$current_attempt
+      if (isTRUE(attempt > 0)) {
+        facts <- c(facts, Attempt = paste0(attempt, " (retried ", attempt, " time",
+                                           if (attempt > 1) "s", ")"))
+      }
+      resources <- self$resources
+      if (!is.null(resources)) {
+        facts <- c(facts, Resources = format_resources(resources))
+      }
       exception <- self$exception
       if (!is.null(exception)) {
         facts <- c(facts, Error = format_exception_headline(exception))
@@ -307,6 +329,18 @@ task_error_condition <- function(record, pathspec, step) {
       traceback = record$traceback, step = step, pathspec = pathspec
     )
   )
+}
+
+# "2 CPUs, 1000 MB memory, 1 GPU": what a step asked for, as far as it said.
+format_resources <- function(resources) {
+  parts <- c(
+    if (!is.null(resources$cpu)) paste(resources$cpu, if (resources$cpu == 1) "CPU" else "CPUs"),
+    if (!is.null(resources$memory)) paste(resources$memory, "MB memory"),
+    if (!is.null(resources$gpu) && resources$gpu > 0) {
+      paste(resources$gpu, if (resources$gpu == 1) "GPU" else "GPUs")
+    }
+  )
+  paste(parts, collapse = ", ")
 }
 
 # The call an error record shows, as a call again; NULL if it doesn't parse.

@@ -256,9 +256,9 @@ def test_usage_errors_without_a_command_line_are_only_their_message(tmp_path):
 @pytest.mark.parametrize("where", ["run", "top level"])
 def test_with_retry(tmp_path, open_client, where):
     if where == "run":
-        args = ("run", "--with", "retry:times=1")
+        args = ("run", "--with", "retry:times=1,minutes_between_retries=0")
     else:
-        args = ("--with", "retry:times=1", "run")
+        args = ("--with", "retry:times=1,minutes_between_retries=0", "run")
     result = run_flow("flaky_flow.py", *args, cwd=tmp_path)
 
     assert_succeeded(result, tmp_path)

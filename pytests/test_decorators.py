@@ -1,10 +1,14 @@
-"""Step decorators end to end: @retry, @catch, @timeout and @environment."""
+"""Step decorators end to end: @retry, @catch, @timeout, @resources and @environment."""
 
 import json
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 
+from flowfiles import write_flow
 from runner import (
     assert_failed_cleanly,
     assert_succeeded,
@@ -12,6 +16,8 @@ from runner import (
     engine_lines,
     run_flow,
     run_id_of,
+    start_flow,
+    wait_for,
 )
 
 
@@ -128,3 +134,183 @@ def test_a_multi_line_error_is_reported_whole(tmp_path, open_client):
     task = open_client(tmp_path).Run("MultiLineErrorFlow/%s" % run_id_of(result))["start"].task
     assert task.exception.message == whole
     assert "the third line" in str(task.exception)
+
+
+RETRY_LATER = '''
+    import os
+    import time
+
+    from metaflow_core import FlowSpec, current, retry, step
+
+
+    class RetryLaterFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = [0, 1]
+            self.next(self.work, foreach="items")
+
+        @retry(times=1, minutes_between_retries=0.05)
+        @step
+        def work(self):
+            self.started = time.time()
+            if self.input == 0 and current.retry_count == 0:
+                raise RuntimeError("first attempt fails")
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.started = {i.input: i.started for i in inputs}
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        RetryLaterFlow()
+'''
+
+
+def test_a_retry_waits_minutes_between_retries_without_holding_up_other_tasks(tmp_path,
+                                                                            open_client):
+    flow = write_flow(tmp_path, RETRY_LATER)
+    result = run_flow(flow, "run", "--max-workers", "1", cwd=tmp_path)
+
+    assert_succeeded(result, tmp_path)
+    assert "Sleeping 0.05 minutes before the next attempt." in result.stderr
+    run = open_client(tmp_path).Run("RetryLaterFlow/%s" % run_id_of(result))
+    first = next(t for t in run["work"] if t.index == 0)
+    assert first.current_attempt == 1
+    failed_at = first._attempt_record(0)["finished_at"] / 1000.0
+    retried_at = first._attempt_record(1)["started_at"] / 1000.0
+    assert retried_at - failed_at >= 3
+    # The one worker ran the other split while the retry waited.
+    assert run.data.started[1] < retried_at
+
+
+RESOURCES = '''
+    import time
+
+    from metaflow_core import FlowSpec, resources, step
+
+
+    class ResourcesFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = [0, 1, 2]
+            self.next(self.work, foreach="items")
+
+        @resources(cpu=CPU, memory=MEMORY)
+        @step
+        def work(self):
+            self.span = (time.time(), time.time() + 1.5)
+            time.sleep(1.5)
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.spans = sorted(i.span for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ResourcesFlow()
+'''
+
+
+def _overlaps(spans):
+    return any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def test_resources_are_recorded_and_bound_the_default_concurrency(tmp_path, open_client):
+    from metaflow_core.machine import cpu_count
+
+    cores = cpu_count()
+    flow = write_flow(tmp_path, RESOURCES.replace("CPU", str(cores)).replace("MEMORY", "1000"))
+    result = run_flow(flow, "run", cwd=tmp_path)
+
+    assert_succeeded(result, tmp_path)
+    assert "asks for" not in result.stderr
+    run = open_client(tmp_path).Run("ResourcesFlow/%s" % run_id_of(result))
+    task = next(iter(run["work"]))
+    assert task.resources == {"cpu": cores, "memory": 1000, "gpu": None}
+    assert json.loads(task.metadata_dict["resources"]) == task.resources
+    assert run["start"].task.resources is None
+    # Each task asks for every core: one at a time.
+    assert not _overlaps(run.data.spans)
+
+    explicit = run_flow(flow, "run", "--max-workers", "3", cwd=tmp_path)
+    assert_succeeded(explicit, tmp_path)
+    spans = open_client(tmp_path).Run("ResourcesFlow/%s" % run_id_of(explicit)).data.spans
+    assert _overlaps(spans), "--max-workers given: the cores asked for don't limit it"
+
+
+def test_a_step_asking_for_more_than_the_machine_has_gets_a_one_line_warning(tmp_path):
+    flow = write_flow(tmp_path, RESOURCES.replace("CPU", "1000").replace("MEMORY", "10**9")
+                      .replace("time.sleep(1.5)", "pass"))
+    result = run_flow(flow, "run", cwd=tmp_path)
+
+    assert_succeeded(result, tmp_path)
+    warnings = [line for line in result.stderr.splitlines() if "asks for" in line]
+    assert len(warnings) == 1, result.stderr
+    assert re.search(r"Warning: step work asks for 1000 CPUs \(it has \d+\) and 1000000000 "
+                     r"MB of memory \(it has \d+ MB\)", warnings[0]), warnings[0]
+
+
+@pytest.mark.parametrize("cls, attributes, message", [
+    ("RetryDecorator", {"minutes_between_retries": -1},
+     "minutes_between_retries must be a number of minutes, 0 or more, not -1"),
+    ("RetryDecorator", {"minutes_between_retries": "soon"},
+     "minutes_between_retries must be a number of minutes, 0 or more, not 'soon'"),
+    ("TimeoutDecorator", {"seconds": 5, "retry": "no"},
+     "attribute retry must be True or False, not 'no'"),
+    ("ResourcesDecorator", {"cpu": 0}, "attribute cpu must be a number above 0, not 0"),
+    ("ResourcesDecorator", {"memory": "lots"},
+     "attribute memory must be a number above 0, not 'lots'"),
+])
+def test_bad_decorator_attributes_are_errors_naming_them(cls, attributes, message):
+    from metaflow_core import decorators
+    from metaflow_core.exceptions import DecoratorError
+
+    with pytest.raises(DecoratorError) as err:
+        getattr(decorators, cls)(attributes).step_init(None, "train")
+    assert message in err.value.message
+
+
+def test_retry_waits_the_minutes_it_is_given():
+    from metaflow_core.decorators import RetryDecorator, retry_delay
+
+    assert retry_delay([]) == 0
+    assert retry_delay([RetryDecorator()]) == 120
+    assert retry_delay([RetryDecorator({"minutes_between_retries": 0})]) == 0
+    assert retry_delay([RetryDecorator({"minutes_between_retries": "0.5"})]) == 30
+
+
+def test_an_interrupt_while_a_retry_waits_ends_the_run_at_once(tmp_path, open_client):
+    flow = write_flow(tmp_path, RETRY_LATER.replace("minutes_between_retries=0.05",
+                                                    "minutes_between_retries=1")
+                      .replace('raise RuntimeError("first attempt fails")',
+                               'open("failed", "w").close(); raise RuntimeError("fails")'))
+    proc = start_flow(flow, "run", "--max-workers", "1", cwd=tmp_path)
+    try:
+        wait_for(lambda: (tmp_path / "failed").exists(), timeout=60, what="the first attempt")
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        started = time.time()
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert time.time() - started < 15
+    assert proc.returncode != 0
+    assert "Sleeping 1 minutes before the next attempt." in stderr, stderr
+    assert "Workflow interrupted" in stderr
+    run = open_client(tmp_path).Run("RetryLaterFlow/%s" % run_id_of(subprocess.CompletedProcess(
+        proc.args, proc.returncode, stdout, stderr)))
+    assert run.status == "failed"

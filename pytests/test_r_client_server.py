@@ -385,12 +385,13 @@ def test_fields_of_a_step_and_its_tasks(server, runs):
         task = server.value("child", ref=step, id=task_id)
         read = server.value("fields", ref=task, names=[
             "index", "foreach_stack", "metadata_dict", "stdout", "stderr", "exception",
-            "successful", "finished", "finished_at"])
+            "successful", "finished", "finished_at", "current_attempt", "resources"])
         by_index[read["index"]] = read
     assert sorted(by_index) == [0, 1, 2]
     second = by_index[1]
     assert second["stdout"] == "squaring 2\n" and second["stderr"] == "to stderr 2\n"
     assert second["exception"] is None
+    assert second["current_attempt"] == 0 and second["resources"] is None
     assert second["successful"] is True and second["finished"] is True
     assert in_window(runs, second["finished_at"])
     assert [(frame["step"], frame["index"], frame["num_splits"])
@@ -417,7 +418,7 @@ def test_the_field_tests_read_every_field():
         "id", "pathspec", "status", "successful", "finished", "created_at", "finished_at",
         "tags", "user_tags", "system_tags", "end_task", "task", "latest_run",
         "latest_successful_run", "exception", "index", "foreach_stack", "metadata_dict",
-        "stdout", "stderr", "code", "origin_pathspec"}
+        "stdout", "stderr", "code", "origin_pathspec", "current_attempt", "resources"}
     assert read == set(FIELDS)
 
 

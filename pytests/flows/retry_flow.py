@@ -8,7 +8,7 @@ class RetryFlow(FlowSpec):
     def start(self):
         self.next(self.flaky)
 
-    @retry(times=1)
+    @retry(times=1, minutes_between_retries=0)
     @step
     def flaky(self):
         print("attempt %d" % current.retry_count)

@@ -223,7 +223,7 @@ def python_flow(shape, behaviour):
     for s in shape.steps:
         body = []
         if s.name == shape.target and behaviour == "retry":
-            body.append("    @retry(times=1)")
+            body.append("    @retry(times=1, minutes_between_retries=0)")
         if s.name == shape.target and behaviour == "catch":
             body.append('    @catch(var="err")')
         body.append("    @step")
@@ -301,7 +301,7 @@ def r_flow(shape, behaviour):
     for s in shape.steps:
         args = []
         if s.name == shape.target and behaviour == "retry":
-            args.append("retry(times = 1)")
+            args.append("retry(times = 1, minutes_between_retries = 0)")
         if s.name == shape.target and behaviour == "catch":
             args.append('catch(var = "err")')
         args.append('step = "%s"' % s.name)

@@ -113,3 +113,108 @@ test_that("environment_variables() makes an environment decorator of strings", {
   expect_error(environment_variables(A = NA), class = "metaflow_error_decorator")
   expect_snapshot(environment_variables("glm"), error = TRUE)
 })
+
+# Real runs ---------------------------------------------------------------------
+
+test_that("a step that fails twice succeeds on its third attempt under retry(times = 3)", {
+  dir <- local_flow_dir()
+  flow <- flow_of_code(c(
+    'flow <- metaflow("FlakyRFlow") %>%',
+    '  step(step = "start", retry(times = 3, minutes_between_retries = 0),',
+    '       r_function = function(self) {',
+    '    attempt <- current("retry_count")',
+    sprintf('    writeLines(as.character(attempt), file.path("%s", paste0("attempt-", attempt)))', dir),
+    '    cat("attempt", attempt, "\\n")',
+    '    if (attempt < 2) stop("attempt ", attempt, " fails")',
+    '    self$succeeded_on <- attempt',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  run <- run(flow, quiet = TRUE)
+
+  expect_setequal(list.files(dir, "^attempt-"), paste0("attempt-", 0:2))
+  task <- run$step("start")$task(run$step("start")$a_task)
+  expect_true(task$successful)
+  expect_identical(task$artifact("succeeded_on"), 2L)
+  expect_identical(task$current_attempt, 2L)
+  expect_equal(task$metadata_dict$attempt, "2")
+  expect_match(task$stdout, "attempt 2")
+  expect_match(paste(capture.output(print(task)), collapse = "\n"), "Attempt +2 \\(retried 2 times\\)")
+})
+
+test_that("run(with = 'retry:...') retries every step", {
+  local_flow_dir()
+  flow <- flow_of_code(c(
+    'flow <- metaflow("WithRetryFlow") %>%',
+    '  step(step = "start", r_function = function(self) {',
+    '    if (current("retry_count") == 0) stop("first attempt fails")',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  expect_error(run(flow, quiet = TRUE), class = "metaflow_error_run")
+  run <- run(flow, quiet = TRUE, with = "retry:times=1,minutes_between_retries=0")
+  expect_identical(run$step("start")$task(run$step("start")$a_task)$current_attempt, 1L)
+})
+
+test_that("timeout() stops the step and what it started, in R's words", {
+  local_flow_dir()
+  flow <- flow_of_code(c(
+    'flow <- metaflow("TimeoutRFlow") %>%',
+    '  step(step = "start", next_step = "slow") %>%',
+    '  step(step = "slow", timeout(seconds = 5), r_function = function(self) {',
+    sprintf('    %s', background_sleeper_code("301.5", 'writeLines("started", "sleeper-started"); Sys.sleep(120)')),
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  started <- Sys.time()
+  err <- expect_error(run(flow, quiet = TRUE), class = "metaflow_error_run")
+  elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
+
+  expect_true(file.exists("sleeper-started"))
+  expect_lt(elapsed, 30)
+  expect_s3_class(err$parent, "metaflow_error_timeout")
+  expect_equal(conditionMessage(err$parent), "Step `slow` timed out after 5 seconds.")
+  expect_equal(nrow(live_processes("sleep 301[.]5")), 0L)
+  task <- new_run(err$pathspec)$step("slow")
+  task <- task$task(task$a_task)
+  record <- task$metadata_dict
+  # Within a second or two of the limit.
+  expect_lt(as.numeric(record$finished_at) - as.numeric(record$started_at), 9000)
+})
+
+test_that("a timeout is retried and caught like any failure, unless timeout(retry = FALSE)", {
+  local_flow_dir()
+  code <- c(
+    'flow <- metaflow("TimeoutRetryFlow") %>%',
+    '  step(step = "start", DECORATORS, r_function = function(self) {',
+    '    writeLines("", paste0("attempt-", current("retry_count")))',
+    '    if (current("retry_count") == 0) Sys.sleep(120)',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  )
+  retried <- flow_of_code(sub("DECORATORS", "timeout(seconds = 2), retry(times = 2, minutes_between_retries = 0)", code))
+  run <- run(retried, quiet = TRUE)
+  expect_identical(run$step("start")$task(run$step("start")$a_task)$current_attempt, 1L)
+
+  unlink(list.files(pattern = "^attempt-"))
+  not_retried <- flow_of_code(sub(
+    "DECORATORS", "timeout(seconds = 2, retry = FALSE), retry(times = 2, minutes_between_retries = 0)", code
+  ))
+  err <- expect_error(run(not_retried, quiet = TRUE), class = "metaflow_error_run")
+  expect_s3_class(err$parent, "metaflow_error_timeout")
+  expect_equal(err$attempt, 0L)
+  expect_equal(list.files(pattern = "^attempt-"), "attempt-0")
+
+  caught <- flow_of_code(sub(
+    "DECORATORS", "timeout(seconds = 2, retry = FALSE), retry(times = 2, minutes_between_retries = 0), catch()", code
+  ))
+  run <- run(caught, quiet = TRUE)
+  expect_true(run$successful)
+  expect_identical(run$step("start")$task(run$step("start")$a_task)$current_attempt, 0L)
+})
+
+test_that("timeout(retry = FALSE) is sent to the engine; retry must be TRUE or FALSE", {
+  expect_equal(format(timeout(seconds = 5, retry = FALSE)), "@timeout(seconds=5, minutes=0, hours=0, retry=False)")
+  expect_null(timeout(seconds = 5)$attributes$retry)
+  expect_error(timeout(seconds = 5, retry = NA), class = "metaflow_error_decorator")
+})

@@ -451,7 +451,8 @@ test_that("interrupting `Rscript flow.R run` stops the run and its tasks first",
   dir <- local_run_dir()
   script <- write_flow_script(c(
     'flow <- metaflow("SlowFlow") %>%',
-    '  step(step = "start", r_function = function(self) Sys.sleep(120), next_step = "end") %>%',
+    sprintf('  step(step = "start", r_function = function(self) { %s }, next_step = "end") %%>%%',
+            background_sleeper_code("303.5", "Sys.sleep(120)")),
     '  step(step = "end")'
   ), dir)
   process <- processx::process$new(rscript_path(), c(script, "run"), env = script_env(), stdout = "|", stderr = "2>&1")
@@ -470,7 +471,74 @@ test_that("interrupting `Rscript flow.R run` stops the run and its tasks first",
   output <- c(output, process$read_all_output_lines())
   expect_false(process$get_exit_status() == 0)
   expect_true(any(grepl("[KILLED BY ORCHESTRATOR]", output, fixed = TRUE)))
-  expect_true(any(grepl("Run interrupted", output, fixed = TRUE)))
+  expect_true(any(grepl("Run SlowFlow/[0-9]+ was interrupted[.]", output)))
+  expect_false(any(grepl("Run SlowFlow/[0-9]+ failed", output)))
+  expect_equal(nrow(live_processes("sleep 303[.]5")), 0L)
+})
+
+test_that("interrupting run() in an interactive session stops every task's processes, and the run resumes", {
+  dir <- local_run_dir()
+  # Splits 1 and 2 sleep, each with a background child, until the run is
+  # interrupted; split 0 finishes at once, and is kept.
+  writeLines(c(
+    'flow <- metaflow("InterruptFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$items <- 0:2,',
+    '       next_step = "work", foreach = "items") %>%',
+    '  step(step = "work", r_function = function(self) {',
+    '    if (self$input > 0 && !file.exists("interrupted")) {',
+    sprintf('      %s', background_sleeper_code("304.5", 'writeLines("", paste0("started-", self$input)); Sys.sleep(120)')),
+    '    }',
+    '    self$done <- self$input',
+    '  }, next_step = "join") %>%',
+    '  step(step = "join", join = TRUE, r_function = function(self, inputs) {',
+    '    self$done <- sort(vapply(inputs, function(i) i$done, 0L))',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ), "flow_def.R")
+  session <- processx::process$new(
+    file.path(R.home("bin"), "R"), c("--no-save", "--no-restore", "--quiet", "--interactive"),
+    env = script_env(), stdin = "|", stdout = "|", stderr = "2>&1"
+  )
+  on.exit(session$kill_tree(), add = TRUE)
+  session$write_input(paste0(c(
+    "library(metaflow)",
+    'source("flow_def.R")',
+    "res <- tryCatch(run(flow, max_workers = 3), error = function(e) e)",
+    'cat("CLASS:", class(res), "\n")',
+    'cat("MESSAGE:", conditionMessage(res), "\n")',
+    'quit("no")'
+  ), "\n", collapse = ""))
+  output <- character()
+  deadline <- Sys.time() + 90
+  while (!all(file.exists(c("started-1", "started-2"))) && Sys.time() < deadline) {
+    session$poll_io(200)
+    output <- c(output, session$read_output_lines())
+  }
+  expect_true(all(file.exists(c("started-1", "started-2"))))
+  expect_equal(nrow(live_processes("sleep 304[.]5")), 2L)
+  session$interrupt()
+  session$wait(60000)
+  output <- c(output, session$read_all_output_lines())
+  expect_false(session$is_alive())
+  expect_match(paste(output, collapse = "\n"), "CLASS: metaflow_error_interrupted metaflow_error")
+  expect_match(paste(output, collapse = "\n"), "MESSAGE: Run InterruptFlow/[0-9]+ was interrupted[.]")
+
+  run <- new_run("InterruptFlow", "latest_run")
+  work <- tasks_table(run)
+  work <- work[work$step == "work", ]
+  expect_equal(sort(work$index), 0:2)
+  expect_equal(work$successful[order(work$index)], c(TRUE, FALSE, FALSE))
+  expect_true(all(work$finished))
+  # Nothing of the run is left: no sleeper, and nothing in a task's session.
+  pids <- vapply(work$id, function(id) as.integer(run$step("work")$task(id)$metadata_dict$pid), 0L)
+  expect_equal(nrow(live_processes("sleep 304[.]5")), 0L)
+  everything <- live_processes(".")
+  expect_equal(nrow(everything[everything$sid %in% pids, ]), 0L)
+
+  writeLines("", "interrupted")
+  resumed <- run(flow_from_code(readLines("flow_def.R")), resume = TRUE, quiet = TRUE)
+  expect_true(resumed$successful)
+  expect_equal(resumed$artifact("done"), 0:2)
 })
 
 test_that("a task killed because a sibling failed ends recorded as killed, with its step finished", {
@@ -515,11 +583,10 @@ test_that("a task killed because a sibling failed ends recorded as killed, with 
   expect_equal(record$status, "killed")
   failed_id <- work$id[work$index == 0L]
   expect_equal(record$reason, paste0("stopped because task SiblingFailsFlow/", run$id, "/work/", failed_id, " failed"))
-  # The sleeping task's process group (the task and its Rscript) is gone with the run.
-  processes <- read.table(text = system2("ps", c("-eo", "pgid=,stat="), stdout = TRUE),
-                          col.names = c("pgid", "stat"), colClasses = "character")
-  left <- processes[processes$pgid == record$pid & !startsWith(processes$stat, "Z"), ]
-  expect_equal(nrow(left), 0L)
+  # The sleeping task's session (the task, its Rscript and what that started) is
+  # gone with the run.
+  left <- live_processes(".")
+  expect_equal(nrow(left[left$sid == as.integer(record$pid), ]), 0L)
 })
 
 # Graph shapes and artifacts, end to end: each flow is a script run with

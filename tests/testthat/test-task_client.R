@@ -164,3 +164,30 @@ test_that("print() shows status, times and artifacts; summary() adds the table a
   expect_snapshot(first_task(fixture$failed, "start")$summary(), transform = scrub_client_output)
   expect_snapshot(first_task(fixture$python, "start")$summary(), transform = scrub_client_output)
 })
+
+test_that("a task shows the resources its step asked for; without resources() it has none", {
+  local_flow_dir()
+  flow <- flow_of_code(c(
+    'flow <- metaflow("ResourcesRFlow") %>%',
+    '  step(step = "start", resources(cpu = 1, memory = 100, gpu = 0), next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  run <- run(flow, quiet = TRUE)
+  start <- run$step("start")$task(run$step("start")$a_task)
+  expect_equal(start$resources, list(cpu = 1L, memory = 100L, gpu = 0L))
+  expect_match(paste(capture.output(print(start)), collapse = "\n"), "Resources +1 CPU, 100 MB memory")
+  end <- run$step("end")$task(run$step("end")$a_task)
+  expect_null(end$resources)
+  expect_no_match(paste(capture.output(print(end)), collapse = "\n"), "\\nResources ")
+})
+
+test_that("a step asking for more cores than the machine has gets a one-line warning", {
+  local_flow_dir()
+  flow <- flow_of_code(c(
+    'flow <- metaflow("BigRFlow") %>%',
+    '  step(step = "start", resources(cpu = 1000), next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  output <- paste(capture.output(run(flow), type = "message"), collapse = "\n")
+  expect_match(output, "Warning: step start asks for 1000 CPUs \\(it has [0-9]+\\), more than this machine has")
+})

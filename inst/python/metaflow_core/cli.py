@@ -268,8 +268,10 @@ def make_cli(flow, graph):
 
     run_options = [
         click.option("--tag", "tags", multiple=True, help="Annotate this run with the given tag."),
-        click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1),
-                     help="Maximum number of parallel processes."),
+        click.option("--max-workers", default=None, type=click.IntRange(1),
+                     help="Maximum number of parallel processes.  [default: 16, and no more "
+                          "tasks at a time than the machine's cores can take for the cpu their "
+                          "steps ask for with @resources]"),
         click.option("--max-num-splits", default=100, show_default=True, type=click.IntRange(1),
                      help="Maximum number of splits allowed in a foreach. This is a safety "
                           "check preventing bugs from triggering thousands of steps "

@@ -965,6 +965,12 @@ class Task(MetaflowObject):
         return _datetime(self._attempt_record(ds.attempt).get("finished_at"))
 
     @property
+    def resources(self):
+        """What the task's step asked for with ``@resources`` (``cpu``, ``memory`` in MB,
+        ``gpu``), as its attempt recorded it; None without ``@resources``."""
+        return self._attempt_record(self.current_attempt).get("resources")
+
+    @property
     def exception(self):
         """The exception that failed the task (``.type``, ``.message``, ``.traceback``)."""
         recorded = self._control().get("exception")

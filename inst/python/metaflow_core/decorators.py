@@ -10,12 +10,19 @@ import signal
 
 from .exceptions import DecoratorError, MetaflowException, exception_record
 from .front_end import front_end_of
+from .process_tree import kill_own_session
 
 MAX_ATTEMPTS = 6
 
 
 class TimeoutException(MetaflowException):
     headline = "@timeout"
+
+    def __init__(self, msg, step=None, seconds=0, retry=True):
+        super().__init__(msg, step=step)
+        self.seconds = seconds
+        # @timeout(retry=False): a step that ran out of time would do so again.
+        self.retry_helps = retry
 
 
 class StepDecorator(object):
@@ -40,6 +47,10 @@ class StepDecorator(object):
     def retry_counts(self):
         """(user code retries, error retries) this decorator asks for."""
         return 0, 0
+
+    def retry_delay(self):
+        """Seconds the runtime waits before it starts a failed task's next attempt."""
+        return 0
 
     def environment(self):
         return {}
@@ -77,9 +88,26 @@ class RetryDecorator(StepDecorator):
                 "Step *%s*: the maximum number of retries is @retry(times=%d)."
                 % (step_name, MAX_ATTEMPTS - 2), step=step_name
             )
+        _minutes_between_retries(self)
 
     def retry_counts(self):
         return _int_attr(self, "times"), 0
+
+    def retry_delay(self):
+        return 60 * _minutes_between_retries(self)
+
+
+def _minutes_between_retries(deco):
+    value = deco.attributes["minutes_between_retries"]
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        minutes = -1
+    if minutes < 0:
+        raise DecoratorError(
+            "@retry: attribute minutes_between_retries must be a number of minutes, 0 or "
+            "more, not %r." % (value,))
+    return minutes
 
 
 class CatchDecorator(StepDecorator):
@@ -138,11 +166,15 @@ class CaughtException(object):
 
 class TimeoutDecorator(StepDecorator):
     name = "timeout"
-    defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+    defaults = {"seconds": 0, "minutes": 0, "hours": 0, "retry": True}
 
     def step_init(self, graph, step_name):
         if self.total_seconds() <= 0:
             raise DecoratorError("Specify a duration for @timeout.", step=step_name)
+        if not isinstance(self.attributes["retry"], bool):
+            raise DecoratorError(
+                "@timeout: attribute retry must be True or False, not %r."
+                % (self.attributes["retry"],), step=step_name)
 
     def total_seconds(self):
         return (_int_attr(self, "seconds") + 60 * _int_attr(self, "minutes")
@@ -155,10 +187,13 @@ class TimeoutDecorator(StepDecorator):
         seconds = self.total_seconds()
 
         def expired(signum, frame):
+            # What the step started (an R step's Rscript and its children) is
+            # stopped before the error reaches @retry and @catch.
+            kill_own_session()
             raise TimeoutException(
                 "Step %s timed out after %d hours, %d minutes, %d seconds"
                 % (step_name, seconds // 3600, (seconds % 3600) // 60, seconds % 60),
-                step=step_name,
+                step=step_name, seconds=seconds, retry=self.attributes["retry"],
             )
 
         previous = signal.signal(signal.SIGALRM, expired)
@@ -174,6 +209,28 @@ class TimeoutDecorator(StepDecorator):
 class ResourcesDecorator(StepDecorator):
     name = "resources"
     defaults = {"cpu": 1, "gpu": None, "disk": None, "memory": 4096, "shared_memory": None}
+
+    def step_init(self, graph, step_name):
+        self.requested(step_name)
+
+    def requested(self, step_name=None):
+        """What the step asks for: cpu (cores), memory (MB) and gpu, as numbers."""
+        values = {}
+        for key, least in (("cpu", 0), ("memory", 0), ("gpu", -1)):
+            value = self.attributes[key]
+            if value is None:
+                values[key] = None
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = least
+            if number <= least:
+                raise DecoratorError(
+                    "@resources: attribute %s must be a number above %d, not %r."
+                    % (key, least, value), step=step_name)
+            values[key] = int(number) if number == int(number) else number
+        return values
 
 
 class EnvironmentDecorator(StepDecorator):
@@ -272,6 +329,18 @@ def step_decorators(func, extra=()):
     own = list(getattr(func, "decorators", []))
     names = {d.name for d in own}
     return own + [d for d in extra if d.name not in names]
+
+
+def step_resources(decorators):
+    """What a step asks for with @resources (cpu, memory, gpu), or None without it."""
+    for deco in decorators:
+        if isinstance(deco, ResourcesDecorator):
+            return deco.requested()
+    return None
+
+
+def retry_delay(decorators):
+    return max([d.retry_delay() for d in decorators] + [0])
 
 
 def retry_counts(decorators):

@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from . import machine
 from .exceptions import (
     EXIT_DISALLOW_RETRY,
     ForeachError,
@@ -27,10 +28,12 @@ from .exceptions import (
 )
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
-from .decorators import retry_counts, step_decorators
+from .decorators import retry_counts, retry_delay, step_decorators, step_resources
+from .process_tree import signal_session
 from .task_types import PARAMETERS_STEP, TASK_COMMAND
 
 KILL_GRACE_SECONDS = 5
+DEFAULT_MAX_WORKERS = 16
 TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
 
 
@@ -116,6 +119,10 @@ class Worker(object):
 
     def _wait(self):
         self.proc.wait()
+        if os.name == "posix":
+            # What the task left running (a step's background child, re-parented
+            # to init) neither outlives the task nor holds its output open.
+            signal_session(self.proc.pid, signal.SIGKILL)
         for reader in self.readers:
             reader.join()
         for sink in self.sinks.values():
@@ -127,10 +134,12 @@ class Worker(object):
         return self.proc.returncode
 
     def signal(self, signum):
+        if os.name == "posix":
+            # The whole session: an R step's Rscript has a group of its own in it.
+            signal_session(self.proc.pid, signum)
+            return
         try:
-            if os.name == "posix":
-                os.killpg(self.proc.pid, signum)
-            elif signum == getattr(signal, "SIGKILL", None):
+            if signum == getattr(signal, "SIGKILL", None):
                 self.proc.kill()
             else:
                 self.proc.terminate()
@@ -140,7 +149,7 @@ class Worker(object):
 
 class NativeRuntime(object):
     def __init__(self, flow, graph, flow_datastore, metadata, entrypoint, run_id,
-                 user, max_workers=16, max_num_splits=100, max_log_size=10,
+                 user, max_workers=None, max_num_splits=100, max_log_size=10,
                  namespace=None, decospecs=(), echo=None, quiet=False,
                  origin_run_id=None, steps_to_rerun=None):
         self.flow = flow
@@ -152,7 +161,10 @@ class NativeRuntime(object):
         self.entrypoint = list(entrypoint)
         self.run_id = str(run_id)
         self.user = user
-        self.max_workers = max_workers
+        self.max_workers = max_workers or DEFAULT_MAX_WORKERS
+        # Without --max-workers, tasks whose steps ask for cores (@resources) run
+        # together only as far as the machine's cores go.
+        self.cpu_budget = None if max_workers else machine.cpu_count()
         self.max_num_splits = max_num_splits
         self.max_log_size = max_log_size
         self.namespace = namespace
@@ -163,6 +175,8 @@ class NativeRuntime(object):
         self.steps_to_rerun = steps_to_rerun
         self.events = queue.Queue()
         self.run_queue = collections.deque()
+        # Retries waiting out minutes_between_retries: (when due, task).
+        self.delayed = []
         self.active = {}
         self.finished = {}
         self.scheduled = set()
@@ -176,6 +190,7 @@ class NativeRuntime(object):
         extra = [parse_decospec(s) for s in self.decospecs]
         for node in graph:
             self.decorators[node.name] = step_decorators(getattr(type(flow), node.name), extra)
+        self.resources = {name: step_resources(decos) for name, decos in self.decorators.items()}
         self.started = time.time()
         self.tasks_run = 0
         self.interrupted = False
@@ -282,6 +297,11 @@ class NativeRuntime(object):
 
     def execute(self, parameters_path):
         self.run_echo("Workflow starting (run-id %s):" % self.run_id)
+        cores, memory = machine.cpu_count(), machine.memory_mb()
+        for step, requested in self.resources.items():
+            warning = requested and machine.shortfall(step, requested, cores, memory)
+            if warning:
+                self.run_echo(warning)
         self.queue_task("start", [parameters_path], ())
         previous = {}
         if threading.current_thread() is threading.main_thread():
@@ -334,10 +354,12 @@ class NativeRuntime(object):
         self.interrupted = True
 
     def _loop(self):
-        while self.run_queue or self.active:
+        while self.run_queue or self.active or self.delayed:
             if self.interrupted:
                 raise KeyboardInterrupt()
-            while self.run_queue and len(self.active) < self.max_workers:
+            self._queue_due_retries()
+            while (self.run_queue and len(self.active) < self.max_workers
+                   and self._fits(self.run_queue[0])):
                 task = self.run_queue.popleft()
                 origin = self.clone_index.get((task.step, task.key))
                 if origin is not None:
@@ -349,12 +371,42 @@ class NativeRuntime(object):
                     continue
                 self._launch(task)
             if not self.active:
+                if self.delayed:
+                    time.sleep(0.1)
                 continue
             try:
                 worker = self.events.get(timeout=0.2)
             except queue.Empty:
                 continue
             self._on_exit(worker)
+
+    def _cpu(self, task):
+        return (self.resources[task.step] or {}).get("cpu") or 0
+
+    def _fits(self, task):
+        """Whether the cores ``task`` asks for are free; with nothing running, any task starts."""
+        if self.cpu_budget is None or not self.active:
+            return True
+        used = sum(self._cpu(w.task) for w in self.active.values())
+        return used + self._cpu(task) <= self.cpu_budget
+
+    def _schedule_retry(self, task, pid):
+        task.retry_count += 1
+        delay = retry_delay(self.decorators[task.step])
+        if delay <= 0:
+            self.run_queue.appendleft(task)
+            return
+        # Waited out here, not in a process: the other tasks go on meanwhile.
+        self.system_echo(task, "Sleeping %g minutes before the next attempt." % (delay / 60.0),
+                         pid=pid)
+        self.delayed.append((time.time() + delay, task))
+
+    def _queue_due_retries(self):
+        now = time.time()
+        due = [task for when, task in self.delayed if when <= now]
+        if due:
+            self.delayed = [(when, task) for when, task in self.delayed if when > now]
+            self.run_queue.extendleft(reversed(due))
 
     def _launch(self, task):
         decorators = self.decorators[task.step]
@@ -380,8 +432,10 @@ class NativeRuntime(object):
                                 input_paths=task.input_paths)
         worker = Worker(self, task, cmd, env)
         # Written before the loop can see the worker exit, which finishes this record.
+        resources = self.resources[task.step]
         self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                    task.retry_count, pid=worker.pid)
+                                    task.retry_count, pid=worker.pid,
+                                    **({"resources": resources} if resources else {}))
         self.active[worker.pid] = worker
         self.tasks_run += 1
         self.system_echo(task, "Task is starting%s." % (" (retry)" if task.retry_count else ""),
@@ -422,8 +476,7 @@ class NativeRuntime(object):
         user_retries, _ = retry_counts(self.decorators[task.step])
         if task.retry_count < user_retries:
             if rc != EXIT_DISALLOW_RETRY:
-                task.retry_count += 1
-                self.run_queue.appendleft(task)
+                self._schedule_retry(task, worker.pid)
                 return
             self.system_echo(task, "Not retried: running the task again would fail the same way.",
                              pid=worker.pid)

@@ -127,8 +127,11 @@ class Task(object):
                 d.task_post_step(flow)
         except Exception as exc:
             error = exc
+            # An error no retry can fix makes this attempt the last: @catch handles it now.
+            retries = (self.max_user_code_retries if getattr(exc, "retry_helps", True)
+                       else self.retry_count)
             handled = any(
-                d.task_exception(flow, exc, self.retry_count, self.max_user_code_retries)
+                d.task_exception(flow, exc, self.retry_count, retries)
                 for d in self.decorators
             )
             if handled:

@@ -21,9 +21,11 @@ import tempfile
 from ..current import current
 from ..datastore.cas import MAGIC
 from ..datastore.serializers import RObject
+from ..decorators import TimeoutException
 from ..exceptions import MetaflowException
 from ..external import StepOutcome, StepRunner, reserved_artifact_name
 from ..front_end import FrontEnd
+from ..process_tree import group_kwargs, kill_group
 from . import errors, rds
 
 PROTOCOL_VERSION = 1
@@ -115,8 +117,8 @@ class RStep(StepRunner):
             rds.dump(step_request(task, self.function, self.spec_dir, output_dir), request_path)
             sys.stdout.flush()
             sys.stderr.flush()
-            returncode = subprocess.call(_rscript_command(r, request_path),
-                                         env=_r_environment(r))
+            returncode = _call_rscript(_rscript_command(r, request_path), _r_environment(r),
+                                       task.step_name)
             result = _read_result(output_dir)
             if result is None:
                 raise RStepError(_exit_message(returncode), step=task.step_name,
@@ -153,6 +155,39 @@ def _read_file(output_dir, name):
             return f.read()
     except FileNotFoundError:
         return None
+
+
+def _call_rscript(cmd, env, step_name):
+    """Run the step's Rscript in a process group of its own, and return its status.
+
+    Whatever ends the step, R and what it started (``system2(..., wait = FALSE)``)
+    end with it: the group is killed when Rscript exits, and at once when the wait
+    is cut short (a timeout, an interrupt). A timeout is told in R's terms."""
+    proc = subprocess.Popen(cmd, env=env, **group_kwargs())
+    try:
+        proc.wait()
+    except TimeoutException as err:
+        kill_group(proc)
+        raise RStepTimeout(step_name, err)
+    finally:
+        kill_group(proc)
+    return proc.returncode
+
+
+class RStepTimeout(RStepError, TimeoutException):
+    """A timeout of an R step: an R condition of class ``metaflow_error_timeout``."""
+
+    headline = "@timeout"
+
+    def __init__(self, step_name, err):
+        seconds = err.seconds
+        RStepError.__init__(
+            self, "Step `%s` timed out after %d second%s." % (
+                step_name, seconds, "" if seconds == 1 else "s"),
+            step=step_name, r_class=["metaflow_error_timeout", "metaflow_error", "error",
+                                     "condition"])
+        self.seconds = seconds
+        self.retry_helps = err.retry_helps
 
 
 def _rscript_command(r, request_path):

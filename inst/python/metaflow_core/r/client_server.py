@@ -99,6 +99,8 @@ FIELDS = {
     "stderr": str,
     "code": _code_path,
     "origin_pathspec": lambda pathspec: pathspec,
+    "resources": lambda resources: resources,
+    "current_attempt": int,
 }
 
 
