@@ -15,7 +15,8 @@
 #'   (for a foreach, split order); of a run, the tasks of every step, the
 #'   steps in the order they started. Columns: `step`; `id`; `index` (the
 #'   0-based foreach index, `NA` outside a foreach); `finished`, `successful`
-#'   (logical); `created_at`, `finished_at`, `duration`.
+#'   (logical); `created_at`, `finished_at`, `duration`; `origin_pathspec`
+#'   (the task a resumed run cloned this one from, `NA` for a task that ran).
 #' * `artifacts_table()`: the artifacts of a task, by name; of a run, those of
 #'   its `end` task (the run's results, which `run$artifact()` reads). Columns:
 #'   `name`; `type` (`"R object"` for an artifact of an R step, else the
@@ -94,6 +95,7 @@ tasks_table <- function(step) {
     created_at = created_at,
     finished_at = finished_at,
     duration = difftime(finished_at, created_at, units = "secs"),
+    origin_pathspec = as_column(tasks$origin_pathspec, NA_character_),
     stringsAsFactors = FALSE
   )
 }

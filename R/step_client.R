@@ -46,8 +46,9 @@ step_client <- R6::R6Class(
     },
 
     #' @description A task of the step.
-    #' @param task_id The task's id.
-    task = function(task_id) {
+    #' @param task_id The task's id. Without it, the step's task, for a step
+    #'   that has one (in a foreach, one of its tasks, as `a_task`).
+    task = function(task_id = self$a_task) {
       task_client$new(resolve_task(private$ref(), task_id, call = environment()))
     },
 

@@ -14,10 +14,10 @@ def test_a_step_within_the_machine_gets_no_warning():
 
 def test_a_step_beyond_the_machine_gets_one_line_naming_it():
     assert shortfall("train", {"cpu": 8, "memory": 4096, "gpu": None}, cores=2, memory=8000) == (
-        "Warning: step *train* asks for 8 CPUs (it has 2), more than this machine has; it runs "
-        "locally with what there is.")
+        "Warning: step *train* asks for more than this machine has: 8 CPUs (the machine has 2); "
+        "it runs locally with what there is.")
     both = shortfall("train", {"cpu": 8, "memory": 9000}, cores=2, memory=8000)
-    assert "8 CPUs (it has 2) and 9000 MB of memory (it has 8000 MB)" in both
+    assert "8 CPUs (the machine has 2) and 9000 MB of memory (the machine has 8000 MB)" in both
     assert "\n" not in both
 
 

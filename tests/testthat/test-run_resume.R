@@ -73,11 +73,13 @@ test_that("resume after a failed split reruns only that split and the ones after
     if (index < 3) {
       before <- origin$step("work")$task(origin_tasks$id[origin_tasks$index == index])
       expect_equal(task$origin_pathspec, before$pathspec)
+      expect_equal(tasks$origin_pathspec[tasks$index == index], before$pathspec)
       expect_identical(task$artifact("stamp"), before$artifact("stamp"))
       expect_equal(task$stdout, before$stdout)
       expect_match(task$stdout, paste("working on", index))
     } else {
       expect_null(task$origin_pathspec)
+      expect_identical(tasks$origin_pathspec[tasks$index == index], NA_character_)
     }
   }
 })

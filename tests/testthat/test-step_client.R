@@ -23,11 +23,12 @@ test_that("a foreach step has a task per split; a_task is one of them", {
   expect_equal(as.numeric(step$finished_at), max(finished))
 })
 
-test_that("task() gives a task; an unknown task lists the step's tasks", {
+test_that("task() gives a task, without an id the step's own; an unknown task lists the step's tasks", {
   fixture <- local_client_fixture()
   step <- new_run(fixture$foreach)$step("square")
   task <- step$task(step$a_task)
   expect_s3_class(task, "TaskClient")
+  expect_equal(step$task()$pathspec, task$pathspec)
   err <- expect_error(step$task("999"), class = "metaflow_error_not_found")
   expect_match(conditionMessage(err), paste(sort(as.integer(step$tasks)), collapse = ", "), fixed = TRUE)
 })

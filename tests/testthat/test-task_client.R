@@ -181,13 +181,17 @@ test_that("a task shows the resources its step asked for; without resources() it
   expect_no_match(paste(capture.output(print(end)), collapse = "\n"), "\\nResources ")
 })
 
-test_that("a step asking for more cores than the machine has gets a one-line warning", {
+test_that("a step asking for more cores than the machine has gets a one-line warning, even in a quiet run", {
   local_flow_dir()
   flow <- flow_of_code(c(
     'flow <- metaflow("BigRFlow") %>%',
     '  step(step = "start", resources(cpu = 1000), next_step = "end") %>%',
     '  step(step = "end")'
   ))
+  warning <- "Warning: step start asks for more than this machine has: 1000 CPUs \\(the machine has [0-9]+\\)"
   output <- paste(capture.output(run(flow), type = "message"), collapse = "\n")
-  expect_match(output, "Warning: step start asks for 1000 CPUs \\(it has [0-9]+\\), more than this machine has")
+  expect_match(output, warning)
+  quiet <- capture.output(run(flow, quiet = TRUE), type = "message")
+  expect_length(grep(warning, quiet), 1L)
+  expect_length(quiet, 1L)
 })

@@ -23,10 +23,10 @@ def shortfall(step, requested, cores, memory):
     ``memory`` (MB; None: unknown), or None."""
     short = []
     if requested.get("cpu") is not None and requested["cpu"] > cores:
-        short.append("%s CPUs (it has %d)" % (requested["cpu"], cores))
+        short.append("%s CPUs (the machine has %d)" % (requested["cpu"], cores))
     if requested.get("memory") is not None and memory is not None and requested["memory"] > memory:
-        short.append("%s MB of memory (it has %d MB)" % (requested["memory"], memory))
+        short.append("%s MB of memory (the machine has %d MB)" % (requested["memory"], memory))
     if not short:
         return None
-    return ("Warning: step *%s* asks for %s, more than this machine has; it runs locally with "
+    return ("Warning: step *%s* asks for more than this machine has: %s; it runs locally with "
             "what there is." % (step, " and ".join(short)))

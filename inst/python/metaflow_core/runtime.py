@@ -301,7 +301,9 @@ class NativeRuntime(object):
         for step, requested in self.resources.items():
             warning = requested and machine.shortfall(step, requested, cores, memory)
             if warning:
-                self.run_echo(warning)
+                # Shown even to a quiet run: it says why the run may not go as asked.
+                with self._print_lock:
+                    self.echo(warning, system=True)
         self.queue_task("start", [parameters_path], ())
         previous = {}
         if threading.current_thread() is threading.main_thread():

@@ -232,7 +232,7 @@ class Server(object):
                 tasks.append(task)
         table = {"step": step_names}
         table.update(_columns(tasks, ["id", "index", "finished", "successful", "created_at",
-                                      "finished_at"]))
+                                      "finished_at", "origin_pathspec"]))
         return table
 
     def op_artifacts_table(self, ref):
