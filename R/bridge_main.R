@@ -100,7 +100,13 @@ prepare_task <- function(request) {
   list2env(as.list(functions$globals), envir = globalenv())
   set_running_task(request$current)
   inputs <- join_inputs(request)
-  self <- new_metaflow_self(
+  self <- request_self(request, inputs)
+  list(name = request$step, fun = step_function(functions, request), self = self, inputs = inputs)
+}
+
+# The `self` a step request describes, reading its artifacts lazily.
+request_self <- function(request, inputs) {
+  new_metaflow_self(
     step = request$step,
     artifacts = as.list(request$self$artifacts),
     parameters = as.list(request$parameters),
@@ -108,7 +114,6 @@ prepare_task <- function(request) {
     join = request$join,
     inputs = inputs
   )
-  list(name = request$step, fun = step_function(functions, request), self = self, inputs = inputs)
 }
 
 step_function <- function(functions, request) {

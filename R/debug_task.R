@@ -147,14 +147,7 @@ new_debug_task <- function(request, pathspec, call) {
   debugger$step <- request$step
   debugger$fn <- fn
   debugger$inputs <- inputs
-  debugger$self <- new_metaflow_self(
-    step = request$step,
-    artifacts = as.list(request$self$artifacts),
-    parameters = as.list(request$parameters),
-    foreach_stack = as.list(request$foreach_stack),
-    join = request$join,
-    inputs = inputs
-  )
+  debugger$self <- request_self(request, inputs)
   debugger$packages <- as.character(functions$packages)
   debugger$exception <- task_client$new(pathspec)$exception
   debugger$run <- function() {

@@ -249,9 +249,13 @@ script_program <- function() {
 # How the engine speaks of its command line. Under Rscript its usage and help
 # text call the program `Rscript flow.R`, rather than the generated module's
 # file name; in a session there is no command line to show the usage of, so a
-# usage error is only its message.
+# usage error is only its message. Either way, the error a run ends with is
+# run()'s own, built from the failure file: the engine doesn't print it too.
 engine_command_line_env <- function(program = script_program()) {
-  if (is.null(program)) c(METAFLOW_USAGE_HINTS = "0") else c(METAFLOW_PROG_NAME = program)
+  c(
+    METAFLOW_FRONT_END_REPORTS_ERRORS = "1",
+    if (is.null(program)) c(METAFLOW_USAGE_HINTS = "0") else c(METAFLOW_PROG_NAME = program)
+  )
 }
 
 read_run_id <- function(path) {

@@ -74,3 +74,17 @@ def test_a_run_that_succeeds_writes_no_summary(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert not summary_path.exists()
+
+
+def test_a_front_end_that_reports_the_error_itself_gets_it_only_as_data(tmp_path):
+    summary_path = tmp_path / "failure.json"
+    printed = run_flow("fail_flow.py", "--failure-file", summary_path, "run", cwd=tmp_path)
+    reported = run_flow("fail_flow.py", "--failure-file", summary_path, "run", cwd=tmp_path,
+                        env={"METAFLOW_FRONT_END_REPORTS_ERRORS": "1"})
+
+    assert printed.returncode == reported.returncode == 1
+    assert "Step failure:" in printed.stderr
+    assert "Step failure:" not in reported.stderr
+    # The task's own log still shows the error where it happened.
+    assert "boom in the boom step" in reported.stderr
+    assert read_summary(summary_path)["headline"] == "Step failure"

@@ -258,8 +258,9 @@ def test_a_step_asking_for_more_than_the_machine_has_gets_a_one_line_warning(tmp
     assert_succeeded(result, tmp_path)
     warnings = [line for line in result.stderr.splitlines() if "asks for" in line]
     assert len(warnings) == 1, result.stderr
-    assert re.search(r"Warning: step work asks for 1000 CPUs \(it has \d+\) and 1000000000 "
-                     r"MB of memory \(it has \d+ MB\)", warnings[0]), warnings[0]
+    assert re.search(r"Warning: step work asks for more than this machine has: 1000 CPUs "
+                     r"\(the machine has \d+\) and 1000000000 MB of memory \(the machine has "
+                     r"\d+ MB\)", warnings[0]), warnings[0]
 
 
 @pytest.mark.parametrize("cls, attributes, message", [

@@ -479,8 +479,9 @@ def test_tasks_table(server, runs):
     step = server.value("object", cls="Step", pathspec="TypesFlow/%s/square" % runs.tagged)
     table = server.value("tasks_table", ref=step)
     assert set(table) == {"step", "id", "index", "finished", "successful", "created_at",
-                          "finished_at"}
+                          "finished_at", "origin_pathspec"}
     assert table["step"] == ["square"] * 3
+    assert table["origin_pathspec"] == [None] * 3
     assert len(table["id"]) == 3
     assert sorted(table["index"]) == [0, 1, 2]
     assert table["finished"] == [True] * 3 and table["successful"] == [True] * 3

@@ -117,8 +117,8 @@ test_that("environment_variables() makes an environment decorator of strings", {
 # Real runs ---------------------------------------------------------------------
 
 test_that("a step that fails twice succeeds on its third attempt under retry(times = 3)", {
-  dir <- local_flow_dir()
-  flow <- flow_of_code(c(
+  dir <- local_run_dir()
+  flow <- flow_from_code(c(
     'flow <- metaflow("FlakyRFlow") %>%',
     '  step(step = "start", retry(times = 3, minutes_between_retries = 0),',
     '       r_function = function(self) {',
@@ -143,8 +143,8 @@ test_that("a step that fails twice succeeds on its third attempt under retry(tim
 })
 
 test_that("run(with = 'retry:...') retries every step", {
-  local_flow_dir()
-  flow <- flow_of_code(c(
+  local_run_dir()
+  flow <- flow_from_code(c(
     'flow <- metaflow("WithRetryFlow") %>%',
     '  step(step = "start", r_function = function(self) {',
     '    if (current("retry_count") == 0) stop("first attempt fails")',
@@ -157,8 +157,8 @@ test_that("run(with = 'retry:...') retries every step", {
 })
 
 test_that("timeout() stops the step and what it started, in R's words", {
-  local_flow_dir()
-  flow <- flow_of_code(c(
+  local_run_dir()
+  flow <- flow_from_code(c(
     'flow <- metaflow("TimeoutRFlow") %>%',
     '  step(step = "start", next_step = "slow") %>%',
     '  step(step = "slow", timeout(seconds = 5), r_function = function(self) {',
@@ -183,7 +183,7 @@ test_that("timeout() stops the step and what it started, in R's words", {
 })
 
 test_that("a timeout is retried and caught like any failure, unless timeout(retry = FALSE)", {
-  local_flow_dir()
+  local_run_dir()
   code <- c(
     'flow <- metaflow("TimeoutRetryFlow") %>%',
     '  step(step = "start", DECORATORS, r_function = function(self) {',
@@ -192,12 +192,12 @@ test_that("a timeout is retried and caught like any failure, unless timeout(retr
     '  }, next_step = "end") %>%',
     '  step(step = "end")'
   )
-  retried <- flow_of_code(sub("DECORATORS", "timeout(seconds = 2), retry(times = 2, minutes_between_retries = 0)", code))
+  retried <- flow_from_code(sub("DECORATORS", "timeout(seconds = 2), retry(times = 2, minutes_between_retries = 0)", code))
   run <- run(retried, quiet = TRUE)
   expect_identical(run$step("start")$task(run$step("start")$a_task)$current_attempt, 1L)
 
   unlink(list.files(pattern = "^attempt-"))
-  not_retried <- flow_of_code(sub(
+  not_retried <- flow_from_code(sub(
     "DECORATORS", "timeout(seconds = 2, retry = FALSE), retry(times = 2, minutes_between_retries = 0)", code
   ))
   err <- expect_error(run(not_retried, quiet = TRUE), class = "metaflow_error_run")
@@ -205,7 +205,7 @@ test_that("a timeout is retried and caught like any failure, unless timeout(retr
   expect_equal(err$attempt, 0L)
   expect_equal(list.files(pattern = "^attempt-"), "attempt-0")
 
-  caught <- flow_of_code(sub(
+  caught <- flow_from_code(sub(
     "DECORATORS", "timeout(seconds = 2, retry = FALSE), retry(times = 2, minutes_between_retries = 0), catch()", code
   ))
   run <- run(caught, quiet = TRUE)

@@ -1141,9 +1141,12 @@ test_that("`Rscript flow.R run` ends with the whole multi-line error of the fail
   dir <- local_run_dir()
   result <- run_script(write_flow_script(multi_line_error_code, dir), "run")
   expect_gt(result$status, 0)
-  # The engine's last lines, after the task logs: the whole message, indented.
-  summary <- sub("^.*Step failure:", "", result$stderr)
-  expect_match(summary, "R error: the first line\n\\s+the second line names `clash`\n\\s+the third line")
+  # The script's last lines, after the task logs, are run()'s error, with the
+  # whole message; the engine doesn't print it a second time.
+  error <- sub("^.*Error in `run\\(\\)`:", "", result$stderr)
+  expect_match(error, "the first line\n.*the second line names `clash`\n.*the third line")
+  expect_no_match(result$stderr, "Step failure", fixed = TRUE)
+  expect_length(gregexpr("the third line", result$stderr, fixed = TRUE)[[1]], 2L)
   # The task's log indents every line of the error under its headline.
   expect_match(result$stderr, "\\]     Error in start\\(self\\): the first line\n[^\n]*\\]     the second line names `clash`\n")
 })

@@ -3,14 +3,6 @@
 # directory, so that what ran again is seen from outside the engine.
 
 # The process table: pid, ppid and command line of every live process.
-ps_rows <- function() {
-  lines <- system2("ps", c("-eo", "pid=,ppid=,stat=,args="), stdout = TRUE)
-  fields <- regmatches(lines, regexec("^\\s*(\\d+)\\s+(\\d+)\\s+(\\S+)\\s+(.*)$", lines))
-  rows <- do.call(rbind, lapply(fields, function(f) f[2:5]))
-  rows <- data.frame(pid = rows[, 1], ppid = rows[, 2], stat = rows[, 3], args = rows[, 4])
-  rows[!startsWith(rows$stat, "Z"), ]
-}
-
 executions <- function(dir) {
   path <- file.path(dir, "executions.txt")
   if (file.exists(path)) readLines(path) else character()
@@ -191,21 +183,21 @@ test_that("resume after the runtime was SIGKILLed reruns what didn't finish, and
   }
   expect_true(all(file.exists(c("hang-2.pid", "hang-3.pid"))))
   expect_equal(done_splits(), 2)
-  engine <- ps_rows()
-  engine <- engine[engine$ppid == as.character(runtime$get_pid()) & grepl("python", engine$args), ]
+  engine <- live_processes()
+  engine <- engine[engine$ppid == runtime$get_pid() & grepl("python", engine$args), ]
   expect_equal(nrow(engine), 1L)
   # The engine (the runtime) and the Rscript that started it, killed with no
   # chance to clean up (as by the OOM killer, or `kill -9` of a session).
   tools::pskill(c(runtime$get_pid(), as.integer(engine$pid)), tools::SIGKILL)
   runtime$wait(10000)
   origin <- new_run("KilledFlow", "latest_run")
-  step_pids <- readLines("hang-2.pid")
-  step_pids <- c(step_pids, readLines("hang-3.pid"))
+  step_pids <- as.integer(readLines("hang-2.pid"))
+  step_pids <- c(step_pids, as.integer(readLines("hang-3.pid")))
 
   # Everything the origin run started dies with its runtime: its tasks, their
   # Rscripts and what those started.
   still <- function() {
-    rows <- ps_rows()
+    rows <- live_processes()
     rows[grepl(origin$id, rows$args, fixed = TRUE) | grepl("^sleep 347", rows$args) |
       rows$pid %in% step_pids, ]
   }

@@ -166,8 +166,8 @@ test_that("print() shows status, times and artifacts; summary() adds the table a
 })
 
 test_that("a task shows the resources its step asked for; without resources() it has none", {
-  local_flow_dir()
-  flow <- flow_of_code(c(
+  local_run_dir()
+  flow <- flow_from_code(c(
     'flow <- metaflow("ResourcesRFlow") %>%',
     '  step(step = "start", resources(cpu = 1, memory = 100, gpu = 0), next_step = "end") %>%',
     '  step(step = "end")'
@@ -182,8 +182,8 @@ test_that("a task shows the resources its step asked for; without resources() it
 })
 
 test_that("a step asking for more cores than the machine has gets a one-line warning, even in a quiet run", {
-  local_flow_dir()
-  flow <- flow_of_code(c(
+  local_run_dir()
+  flow <- flow_from_code(c(
     'flow <- metaflow("BigRFlow") %>%',
     '  step(step = "start", resources(cpu = 1000), next_step = "end") %>%',
     '  step(step = "end")'

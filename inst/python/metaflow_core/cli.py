@@ -582,11 +582,17 @@ def _num(text):
     return (0, int(text)) if text.isdigit() else (1, text)
 
 
+# Set (to "1") by a front end that reports the error a command ends with from
+# its failure file (R's run()): printed here too, the user would read it twice.
+FRONT_END_REPORTS = "METAFLOW_FRONT_END_REPORTS_ERRORS"
+
+
 def main(flow, args=None):
     """Parse the command line and run a command for ``flow``; exits the process.
 
     An error is printed (cli_errors.format_error) and, with --failure-file, also
-    written there as data.
+    written there as data; a front end that reports it from there asks for it not to be
+    printed (FRONT_END_REPORTS).
     """
     argv = sys.argv[1:] if args is None else list(args)
     debug = "--debug" in argv
@@ -623,8 +629,8 @@ def main(flow, args=None):
     except MetaflowException as err:
         if debug:
             traceback.print_exc()
-        color = sys.stderr.isatty()
-        click.echo(format_error(err, color=color), err=True)
+        if not (summary_path and os.environ.get(FRONT_END_REPORTS) == "1"):
+            click.echo(format_error(err, color=sys.stderr.isatty()), err=True)
         if isinstance(err, RunInterrupted):
             kind = "interrupted"
         elif getattr(err, "run_pathspec", None):
