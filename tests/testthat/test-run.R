@@ -848,7 +848,7 @@ test_that("a client error inside a step names the datastore the step's client re
   # The whole headline is the first line of the step's error, which the run's error shows.
   headline <- paste0("Flow 'NoSuchFlow' does not exist in local@", dir, ". Flows: LookupFlow")
   expect_match(result$stderr, paste0("Error in new_flow(\"NoSuchFlow\"): ", headline), fixed = TRUE)
-  expect_match(result$stderr, paste("Step start (task-id 1) failed: R error:", headline), fixed = TRUE)
+  expect_match(result$stderr, paste0("Caused by error in `new_flow()`:\n! ", headline), fixed = TRUE)
 })
 
 test_that("artifacts come back identical() after a round trip through the datastore", {
