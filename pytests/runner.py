@@ -5,6 +5,7 @@ engine on ``PYTHONPATH`` and its datastore in the test's directory
 (``METAFLOW_DATASTORE_SYSROOT_LOCAL``), so runs of different tests never meet.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -62,6 +63,19 @@ def start_flow(flow_file, *args, cwd, env=None):
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         encoding="utf-8", errors="replace",
     )
+
+
+@contextlib.contextmanager
+def flow_process(flow_file, *args, cwd, env=None):
+    """start_flow() for a ``with`` block, which the process never outlives: killed and
+    reaped if the block leaves it running."""
+    proc = start_flow(flow_file, *args, cwd=cwd, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def describe(result):

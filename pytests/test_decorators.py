@@ -14,9 +14,9 @@ from runner import (
     assert_succeeded,
     describe,
     engine_lines,
+    flow_process,
     run_flow,
     run_id_of,
-    start_flow,
     wait_for,
 )
 
@@ -297,17 +297,12 @@ def test_an_interrupt_while_a_retry_waits_ends_the_run_at_once(tmp_path, open_cl
                                                     "minutes_between_retries=1")
                       .replace('raise RuntimeError("first attempt fails")',
                                'open("failed", "w").close(); raise RuntimeError("fails")'))
-    proc = start_flow(flow, "run", "--max-workers", "1", cwd=tmp_path)
-    try:
+    with flow_process(flow, "run", "--max-workers", "1", cwd=tmp_path) as proc:
         wait_for(lambda: (tmp_path / "failed").exists(), timeout=60, what="the first attempt")
         time.sleep(3)
         proc.send_signal(signal.SIGINT)
         started = time.time()
         stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert time.time() - started < 15
     assert proc.returncode != 0
     assert "Sleeping 1 minutes before the next attempt." in stderr, stderr

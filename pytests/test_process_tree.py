@@ -7,11 +7,11 @@ from flowfiles import write_flow
 from runner import (
     assert_failed_cleanly,
     describe,
+    flow_process,
     is_alive,
     kill_quietly,
     run_flow,
     run_id_of,
-    start_flow,
     wait_for,
 )
 
@@ -143,15 +143,10 @@ def test_a_task_the_runtime_kills_takes_its_tree_even_if_it_ignores_sigterm(tmp_
 def test_an_interrupt_stops_every_tree(tmp_path, open_client):
     flow, pid_dir, env = _tree_flow(tmp_path, [("@timeout(seconds=2)", "@timeout(seconds=600)")])
     env["DOOMED_AFTER"] = "600"
-    proc = start_flow(flow, "run", cwd=tmp_path, env=env)
-    try:
+    with flow_process(flow, "run", cwd=tmp_path, env=env) as proc:
         pids = wait_for(lambda: _sleepers(pid_dir, 1), timeout=60, what="the sleeper")
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode != 0
     assert "Workflow interrupted" in stderr, stderr
     wait_for(lambda: not is_alive(pids[0]), timeout=5, what="the sleeper to die")
@@ -165,17 +160,12 @@ def test_a_task_process_killed_from_outside_leaves_nothing_behind(tmp_path):
         ('start_sleeper("slow")',
          'start_sleeper("slow"); open(os.path.join(os.environ["PID_DIR"], "task"), "w")'
          '.write(str(os.getpid()))')])
-    proc = start_flow(flow, "run", cwd=tmp_path, env=env)
-    try:
+    with flow_process(flow, "run", cwd=tmp_path, env=env) as proc:
         task_pid = int(wait_for(lambda: (pid_dir / "task").exists() and (pid_dir / "task")
                                 .read_text(), timeout=60, what="the task's pid"))
         sleeper = _sleepers(pid_dir, 1)[0]
         kill_quietly(task_pid)
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode != 0
     assert "Task failed: killed by signal 9." in stderr, stderr
     wait_for(lambda: not is_alive(sleeper), timeout=5, what="the sleeper to die")
