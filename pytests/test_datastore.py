@@ -16,11 +16,11 @@ from metaflow_core.datastore import FlowDataStore, LocalStorage, RObject, get_st
 from metaflow_core.datastore.cas import (
     DEFAULT_COMPRESSION,
     ContentAddressedStore,
-    decode_blob,
     parse_compression,
 )
 from metaflow_core.datastore.serializers import deserialize, serialize
 from metaflow_core.exceptions import (
+    MetaflowDataCorrupt,
     MetaflowDataMissing,
     MetaflowException,
     UnpicklableArtifactException,
@@ -275,11 +275,78 @@ def test_bad_compression_value_is_named(root, monkeypatch, value):
     assert "METAFLOW_DATASTORE_COMPRESSION" in str(err.value)
 
 
-def test_corrupt_and_unknown_codec_blobs_are_refused():
-    with pytest.raises(MetaflowException, match="corrupt"):
-        decode_blob(b"\x1f\x8b\x08\x00rest")
-    with pytest.raises(MetaflowException, match="codec"):
-        decode_blob(b"MFBqpayload")
+def blob_path(root, cas, sha):
+    return os.path.join(root, *cas.key(sha).split("/"))
+
+
+def overwrite(path, data):
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def test_corrupt_and_unknown_codec_blobs_are_refused(root):
+    cas = ContentAddressedStore(LocalStorage(root), "F/data")
+    sha = cas.save_blob(b"payload")
+    overwrite(blob_path(root, cas, sha), b"\x1f\x8b\x08\x00rest")
+    with pytest.raises(MetaflowDataCorrupt, match="no metaflow blob header"):
+        cas.load_blob(sha)
+    overwrite(blob_path(root, cas, sha), b"MFBqpayload")
+    with pytest.raises(MetaflowDataCorrupt, match="codec"):
+        cas.load_blob(sha)
+
+
+@pytest.mark.parametrize("spec", ["none", "zlib:1", "gzip:1"])
+def test_a_flipped_byte_is_an_error_naming_the_file_never_a_value(root, spec):
+    cas = ContentAddressedStore(LocalStorage(root), "F/data", compression=spec)
+    data = b"2100000" * 1000
+    sha = cas.save_blob(data)
+    path = blob_path(root, cas, sha)
+    with open(path, "rb") as f:
+        blob = bytearray(f.read())
+    blob[-9] ^= 0x01  # inside the payload or deflate data, before any trailer
+    overwrite(path, bytes(blob))
+    for check in (cas.load_blob, cas.verify):
+        with pytest.raises(MetaflowDataCorrupt) as err:
+            check(sha)
+        assert path in str(err.value)
+        assert err.value.sha == sha
+
+
+def test_a_write_over_a_damaged_blob_replaces_it(root):
+    cas = ContentAddressedStore(LocalStorage(root), "F/data")
+    data = pickle.dumps(2100000)
+    sha = cas.save_blob(data)
+    path = blob_path(root, cas, sha)
+    overwrite(path, b"MFBn" + pickle.dumps(4200000))
+    assert not cas.intact(sha)
+    assert cas.save_blob(data) == sha
+    assert pickle.loads(cas.load_blob(sha)) == 2100000
+    assert temp_files(root) == []
+
+
+def test_a_staged_file_is_moved_in_by_its_hash(root, tmp_path):
+    cas = ContentAddressedStore(LocalStorage(root), "F/data")
+    staged = tmp_path / "0.rds"
+    staged.write_bytes(b"MFBn" + b"x" * 5000)
+    sha = cas.save_file(str(staged))
+    assert sha == hashlib.sha1(b"x" * 5000).hexdigest()
+    assert not staged.exists()
+    assert cas.load_blob(sha) == b"x" * 5000
+    # The same bytes again: the intact stored copy is kept, the staged one dropped.
+    staged.write_bytes(b"MFBn" + b"x" * 5000)
+    assert cas.save_file(str(staged)) == sha
+    assert not staged.exists()
+
+
+def test_a_staged_file_is_compressed_into_place(root, tmp_path):
+    cas = ContentAddressedStore(LocalStorage(root), "F/data", compression="gzip:1")
+    staged = tmp_path / "0.rds"
+    staged.write_bytes(b"MFBn" + b"y" * 100000)
+    sha = cas.save_file(str(staged))
+    with open(blob_path(root, cas, sha), "rb") as f:
+        assert f.read(4) == b"MFBg"
+    assert cas.load_blob(sha) == b"y" * 100000
 
 
 def test_missing_blob_is_an_error(root):

@@ -74,6 +74,23 @@ class MetaflowDataMissing(MetaflowException):
     headline = "Data missing"
 
 
+class MetaflowDataCorrupt(MetaflowException):
+    """A stored blob whose bytes no longer match the hash it is named by.
+
+    Never a value: whatever read the blob stops, naming the file, and (where the
+    reader knows them) the artifact and the task it belongs to."""
+
+    headline = "Damaged artifact"
+    retry_helps = False
+
+    def __init__(self, msg, path=None, sha=None, artifact=None, pathspec=None):
+        super().__init__(msg)
+        self.path = path
+        self.sha = sha
+        self.artifact = artifact
+        self.pathspec = pathspec
+
+
 class UnpicklableArtifactException(MetaflowException):
     headline = "Cannot pickle artifact"
 

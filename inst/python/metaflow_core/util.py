@@ -35,7 +35,10 @@ def now_ms():
 
 
 def atomic_write(path, data):
-    """Write bytes so that readers see either nothing or the whole file."""
+    """Write bytes so that readers see either nothing or the whole file.
+
+    ``data`` is bytes or an iterable of bytes-like chunks, written in turn (so a
+    header and a large payload are never joined in memory)."""
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     # Not tempfile: it costs every task process several milliseconds of imports.
@@ -44,7 +47,11 @@ def atomic_write(path, data):
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -52,6 +59,32 @@ def atomic_write(path, data):
         except OSError:
             pass
         raise
+
+
+def atomic_move(src, path):
+    """Put the file ``src`` at ``path`` atomically, consuming ``src``: renamed
+    when both are on one filesystem, else copied in pieces next to ``path`` first."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    try:
+        os.replace(src, path)
+        return
+    except OSError as err:
+        import errno
+
+        if err.errno != errno.EXDEV:
+            raise
+
+    def chunks():
+        with open(src, "rb") as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    return
+                yield chunk
+
+    atomic_write(path, chunks())
+    os.unlink(src)
 
 
 def write_json(path, obj):

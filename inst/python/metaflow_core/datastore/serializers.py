@@ -15,13 +15,50 @@ RDS = "rds"
 
 
 class RObject(object):
-    """An R value seen from Python: its RDS bytes, which only R can read."""
+    """An R value seen from Python: its RDS bytes, which only R can read.
 
-    def __init__(self, data):
-        self.rds_bytes = data
+    A value an R step just wrote stays in its file (``staged_path``, a blob file
+    as the datastore keeps them) until the datastore moves it in; its bytes are
+    read only if something asks for ``rds_bytes``, so a large value never passes
+    through this process's memory on its way to the store."""
+
+    def __init__(self, data=None, staged_path=None):
+        self._bytes = data
+        self.staged_path = staged_path
+        self._stored = None
+        self._size = None
+
+    @property
+    def size(self):
+        if self._size is None:
+            if self._bytes is not None:
+                self._size = len(self._bytes)
+            else:
+                import os
+
+                self._size = os.path.getsize(self.staged_path) - 4
+        return self._size
+
+    @property
+    def rds_bytes(self):
+        if self._bytes is None:
+            if self._stored is not None:
+                store, sha = self._stored
+                self._bytes = store.load_blob(sha)
+            else:
+                with open(self.staged_path, "rb") as f:
+                    f.seek(4)
+                    self._bytes = f.read()
+        return self._bytes
+
+    def stored(self, store, sha):
+        """The staged file was moved into ``store`` as blob ``sha``."""
+        self._size = self.size
+        self.staged_path = None
+        self._stored = (store, sha)
 
     def __repr__(self):
-        return "<R object: %d bytes of RDS, read it from R>" % len(self.rds_bytes)
+        return "<R object: %d bytes of RDS, read it from R>" % self.size
 
 
 def type_name(obj):

@@ -9,7 +9,7 @@ sees the old value, nothing, or the whole new value.
 import os
 
 from ..exceptions import MetaflowException
-from ..util import atomic_write
+from ..util import atomic_move, atomic_write
 
 DATASTORE_DIR = ".metaflow"
 
@@ -24,11 +24,25 @@ class Storage(object):
         raise NotImplementedError
 
     def save_bytes(self, key, data, overwrite=True):
-        """Store ``data`` at ``key``; with ``overwrite=False`` an existing key is kept."""
+        """Store ``data`` (bytes, or an iterable of chunks) at ``key``; with
+        ``overwrite=False`` an existing key is kept."""
+        raise NotImplementedError
+
+    def save_file(self, key, path):
+        """Store the local file ``path`` at ``key``, consuming the file."""
         raise NotImplementedError
 
     def load_bytes(self, key):
         """The bytes at ``key``, or None when there is nothing there."""
+        raise NotImplementedError
+
+    def open_read(self, key):
+        """A readable binary file object for ``key``, or None when there is nothing there."""
+        raise NotImplementedError
+
+    def staging_dir(self):
+        """A local directory for files on their way into the store, on the same
+        filesystem where that makes moving them in free."""
         raise NotImplementedError
 
     def list_dir(self, prefix):
@@ -88,12 +102,26 @@ class LocalStorage(Storage):
             return
         atomic_write(path, data)
 
+    def save_file(self, key, path):
+        atomic_move(path, self.path(key))
+
     def load_bytes(self, key):
         try:
             with open(self.path(key), "rb") as f:
                 return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
+
+    def open_read(self, key):
+        try:
+            return open(self.path(key), "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def staging_dir(self):
+        path = os.path.join(self.root, ".staging")
+        os.makedirs(path, exist_ok=True)
+        return path
 
     def list_dir(self, prefix):
         try:

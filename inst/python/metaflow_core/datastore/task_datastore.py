@@ -9,8 +9,8 @@ lock, so a half-finished attempt is never seen.
 import json
 import time
 
-from ..exceptions import MetaflowDataMissing, MetaflowException
-from .serializers import deserialize, serialize
+from ..exceptions import MetaflowDataCorrupt, MetaflowDataMissing, MetaflowException
+from .serializers import RDS, RObject, deserialize, serialize
 
 DATA_VERSION = 1
 
@@ -98,11 +98,24 @@ class TaskDataStore(object):
         return self._objects[name]
 
     def load_bytes(self, name):
+        self._check_has(name)
+        with self._naming(name):
+            return self.ca_store.load_blob(self._objects[name])
+
+    def verify(self, name):
+        """Raise unless artifact ``name``'s blob is present and intact."""
+        self._check_has(name)
+        with self._naming(name):
+            self.ca_store.verify(self._objects[name])
+
+    def _check_has(self, name):
         if name not in self._objects:
             raise MetaflowDataMissing(
                 "Artifact *%s* does not exist in task %s." % (name, self.pathspec)
             )
-        return self.ca_store.load_blob(self._objects[name])
+
+    def _naming(self, name):
+        return _NamingArtifact(self, name)
 
     def local_path(self, name):
         """The local file holding artifact ``name``'s stored blob (header and all),
@@ -128,6 +141,14 @@ class TaskDataStore(object):
         return sha
 
     def save_object(self, name, obj):
+        if isinstance(obj, RObject) and obj.staged_path is not None:
+            # An R value still in the file R wrote: moved in, never read into memory.
+            size = obj.size
+            sha = self.ca_store.save_file(obj.staged_path)
+            obj.stored(self.ca_store, sha)
+            self._objects[name] = sha
+            self._info[name] = {"size": size, "type": "R object", "encoding": RDS}
+            return sha
         data, encoding, type_name = serialize(name, obj)
         return self.save_bytes(name, data, encoding, type_name)
 
@@ -165,3 +186,29 @@ class TaskDataStore(object):
 
     def load_log(self, stream, attempt=None):
         return self.storage.load_bytes(self.log_key(stream, attempt)) or b""
+
+
+class _NamingArtifact(object):
+    """Adds the artifact and the task to a damaged or missing blob's error."""
+
+    def __init__(self, datastore, name):
+        self.datastore = datastore
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if isinstance(err, MetaflowDataCorrupt) and err.artifact is None:
+            err.artifact = self.name
+            err.pathspec = "%s/%s" % (self.datastore.flow_datastore.flow_name,
+                                      self.datastore.pathspec)
+            err.message = "Artifact *%s* of task %s can't be trusted. %s" % (
+                self.name, err.pathspec, err.message)
+            err.args = (err.message,)
+        elif isinstance(err, MetaflowDataMissing):
+            err.message = "Artifact *%s* of task %s/%s: %s" % (
+                self.name, self.datastore.flow_datastore.flow_name, self.datastore.pathspec,
+                err.message)
+            err.args = (err.message,)
+        return False
