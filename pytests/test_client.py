@@ -594,7 +594,7 @@ def test_task_data_reads_no_blob_until_asked(hello, datastore):
             blob.write_bytes(b"garbage")
     assert "total" in data and list(data) == ["name", "total", "x"]
     assert task["total"].size > 0
-    with pytest.raises(MetaflowException, match="corrupt"):
+    with pytest.raises(MetaflowException, match="damaged"):
         data.total
 
 
