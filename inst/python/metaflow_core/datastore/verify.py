@@ -114,8 +114,13 @@ class Verifier(object):
 
     def run(self, run_id):
         # _parameters is a step like the others here; _meta holds metadata, not tasks.
-        for step_name in sorted(n for n in self._dirs("%s/%s" % (self.flow_name, run_id))
-                                if n != "_meta"):
+        steps = [n for n in self._dirs("%s/%s" % (self.flow_name, run_id)) if n != "_meta"]
+        first_task = {}
+        for step_name in steps:
+            ids = self._dirs("%s/%s/%s" % (self.flow_name, run_id, step_name))
+            first_task[step_name] = min((_id_order(i) for i in ids), default=(2, 0, ""))
+        # In the order the steps ran, which is that of their task ids.
+        for step_name in sorted(steps, key=lambda n: (first_task[n], n)):
             self.step(run_id, step_name)
 
     def flow(self):
