@@ -145,6 +145,14 @@ test_that("a fresh run replaces the damaged blob it would have reused, and print
   origin <- run_total_flow(dir)
   path <- blob_holding(dir, 2100000)
   damage_blob(path, "flip")
+  # run()'s verify: what the command prints, then an error
+  printed <- capture.output(
+    checked <- collect_messages(tryCatch(run(flow_from_code(total_flow_code), verify = origin$id),
+                                         error = function(e) e))
+  )
+  expect_length(grep("^Artifact total of task ", printed), 3L)
+  expect_s3_class(checked$value, "metaflow_error")
+  expect_match(conditionMessage(checked$value), "Damaged artifact", fixed = TRUE)
   fresh <- run_total_flow(dir)
   out <- script_output(fresh$result)
   expect_match(out, "TOTAL 2100000", fixed = TRUE)
