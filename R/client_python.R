@@ -179,6 +179,8 @@ python_error_kinds <- c(
   MetaflowNamespaceMismatch = "namespace",
   MetaflowInvalidPathspec = "pathspec",
   MetaflowDataMissing = "datastore",
+  DatastoreAccessError = "datastore",
+  MetadataCorrupt = "metadata",
   ArtifactUnreadable = "artifact",
   RValueError = "artifact"
 )
@@ -188,7 +190,8 @@ python_error_kinds <- c(
 #' `MetaflowNotFound` is `metaflow_error_not_found`,
 #' `MetaflowNamespaceMismatch` is `metaflow_error_namespace`,
 #' `MetaflowInvalidPathspec` is `metaflow_error_pathspec`,
-#' `MetaflowDataMissing` is `metaflow_error_datastore`, an artifact with
+#' `MetaflowDataMissing` and `DatastoreAccessError` are `metaflow_error_datastore`,
+#' `MetadataCorrupt` (a damaged JSON file) is `metaflow_error_metadata`, an artifact with
 #' no R value is `metaflow_error_artifact`, and any other is
 #' `metaflow_error_client`. The message is the client's, which names what is
 #' missing and lists what exists nearby; the Python type is the condition's

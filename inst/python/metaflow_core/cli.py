@@ -25,12 +25,13 @@ from .cli_errors import (
 )
 from .datastore import FlowDataStore
 from .datastore.storage import STORAGE_TYPES
-from .exceptions import CommandException, MetaflowException, RunInterrupted
+from .exceptions import CommandException, MetaflowDataMissing, MetaflowException, RunInterrupted
 from .front_end import front_end_of
 from .graph import FlowGraph
 from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
+from .names import check_id
 from .parameters import JSONType, flow_parameters
 from .decorators import parse_decospec, step_decorators
 from .util import get_username
@@ -529,26 +530,51 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
 
 
 def _split_input_path(state, input_path):
+    """(run id, step, task ids) of ``RUN_ID/STEP[/TASK_ID]``, each checked to exist:
+    what is missing is named, with what exists there instead."""
     parts = input_path.strip("/").split("/")
     if len(parts) not in (2, 3):
         raise CommandException(
             "Expected an input path of the form RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got *%s*."
             % input_path
         )
+    for level, part in zip(("run id", "step name", "task id"), parts):
+        check_id(level, part, input_path)
     run_id, step_name = parts[0], parts[1]
-    if state.metadata.run(state.flow.name, run_id) is None:
-        raise CommandException("Run *%s/%s* does not exist." % (state.flow.name, run_id))
+    flow_name = state.flow.name
+    if state.metadata.run(flow_name, run_id) is None:
+        raise CommandException("Run *%s/%s* does not exist." % (flow_name, run_id))
     if step_name not in state.graph and step_name != "_parameters":
-        raise CommandException("Step *%s* doesn't exist in flow %s." % (step_name, state.flow.name))
-    task_ids = [parts[2]] if len(parts) == 3 else state.flow_datastore.task_ids(run_id, step_name)
-    if not task_ids:
-        raise CommandException("No tasks found for *%s*." % input_path)
+        raise CommandException("Step *%s* doesn't exist in flow %s." % (step_name, flow_name))
+    task_ids = sorted(state.flow_datastore.task_ids(run_id, step_name), key=_num)
+    if state.metadata.step(flow_name, run_id, step_name) is None or not task_ids:
+        raise CommandException("Step *%s* has no tasks in run %s/%s: it has not run."
+                               % (step_name, flow_name, run_id))
+    if len(parts) == 3:
+        if state.metadata.task(flow_name, run_id, step_name, parts[2]) is None:
+            raise CommandException("Task *%s/%s/%s/%s* does not exist. Tasks of step %s: %s."
+                                   % (flow_name, run_id, step_name, parts[2], step_name,
+                                      ", ".join(task_ids)))
+        task_ids = [parts[2]]
     return run_id, step_name, task_ids
+
+
+def _done_task(state, run_id, step_name, task_id):
+    """The datastore of a task's latest completed attempt, or an error that says why
+    there is none."""
+    try:
+        return state.flow_datastore.task(run_id, step_name, task_id)
+    except MetaflowDataMissing:
+        raise CommandException(
+            "Task *%s/%s/%s/%s* has no completed attempt, so it has no artifacts: it failed "
+            "or is still running. Its logs say more: logs %s/%s/%s."
+            % (state.flow.name, run_id, step_name, task_id, run_id, step_name, task_id)
+        ) from None
 
 
 def _tasks_for(state, input_path):
     run_id, step_name, task_ids = _split_input_path(state, input_path)
-    return [state.flow_datastore.task(run_id, step_name, t) for t in sorted(task_ids, key=_num)]
+    return [_done_task(state, run_id, step_name, t) for t in sorted(task_ids, key=_num)]
 
 
 class _LogRef(object):
