@@ -197,6 +197,7 @@ def test_checks_run_in_metaflow_order():
         "check_end_degree",
         "check_that_end_is_end",
         "check_step_names",
+        "check_name_lengths",
         "check_num_args",
         "check_static_transitions",
         "check_valid_transitions",
@@ -982,4 +983,5 @@ def test_the_graph_cases_cover_every_rule_r_shares():
 
 
 # Rules about Python source; R checks the same as it builds a flow (step()'s arguments).
-PYTHON_ONLY_RULES = {"reserved_word", "step_name", "step_arguments", "valid_transition"}
+PYTHON_ONLY_RULES = {"reserved_word", "step_name", "name_length", "step_arguments",
+                     "valid_transition"}

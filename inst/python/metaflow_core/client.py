@@ -322,7 +322,7 @@ class MetaflowObject(object):
     @classmethod
     def _parse(cls, pathspec):
         components = pathspec.split("/") if isinstance(pathspec, str) else []
-        if len(components) != cls._DEPTH:
+        if len(components) != cls._DEPTH or not all(components):
             raise MetaflowInvalidPathspec("Expects %s, not %r." % (cls._EXPECTS, pathspec))
         for level, component in zip(LEVELS, components):
             check_id(level, component, pathspec)

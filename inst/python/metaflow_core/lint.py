@@ -126,7 +126,9 @@ def check_step_names(graph):
 def check_name_lengths(graph):
     """Names become directories and keys of the datastore: too long a one would
     fail the run with an OSError once it starts."""
-    problem = length_problem("flow", graph.name)
+    problem = length_problem("flow", graph.name) or next(
+        filter(None, (length_problem("parameter", name) for name in graph.parameter_names)),
+        None)
     if problem:
         raise _warn(graph, problem)
     for node in graph:

@@ -9,7 +9,6 @@ import re
 from collections import namedtuple
 
 from .exceptions import MetaflowException, ParameterError
-from .names import check_length
 
 RESERVED = frozenset(
     "params with tag namespace obj tags decospecs run-id-file max-num-splits "
@@ -69,7 +68,6 @@ class Parameter(object):
                 "Parameter name *%r* is not valid: use letters, digits, '_' and '-', "
                 "starting with a letter." % (name,)
             )
-        check_length("parameter", name)
         if name.lower() in RESERVED or name.lower().replace("_", "-") in RESERVED:
             raise ParameterError(
                 "Parameter name '%s' is a reserved word. Please use a different name "
