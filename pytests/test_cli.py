@@ -512,31 +512,3 @@ def test_a_name_at_the_limit_runs(tmp_path):
         """.format(flow="F" + "x" * 99, step="s" * 100, artifact="a" * 100)
     path = write_flow(tmp_path, source)
     assert_succeeded(run_flow(path, "run", cwd=tmp_path), tmp_path)
-
-
-def test_an_artifact_name_that_is_no_identifier_is_refused_when_set(tmp_path, open_client):
-    path = write_flow(tmp_path, """
-        from metaflow_core import FlowSpec, step
-
-        class EvilFlow(FlowSpec):
-            @step
-            def start(self):
-                setattr(self, "../../evil", 1)
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-        if __name__ == "__main__":
-            EvilFlow()
-        """)
-    result = run_flow(path, "run", cwd=tmp_path)
-    assert result.returncode != 0, describe(result)
-    assert "Artifact name ../../evil set in step start is not valid" in result.stderr, \
-        describe(result)
-    run_id = run_id_of(result)
-    task = open_client(tmp_path).Task("EvilFlow/%s/start/1" % run_id)
-    assert "Invalid artifact name" not in str(task.exception) or True
-    assert task.exception.type == "InvalidArtifactName"
-    assert not any(path.name.endswith("evil") for path in tmp_path.rglob("*"))
