@@ -91,6 +91,8 @@ test_that("a malformed pathspec or id is an error naming the bad part, in every 
   run_id <- sub("^ClientForeachFlow/", "", fixture$foreach)
   pathspec_cases <- list(
     quote(new_flow("..")),
+    quote(flow_client$new("..")),
+    quote(run_client$new("ClientForeachFlow/..")),
     quote(new_run("ClientForeachFlow/..")),
     quote(new_step(paste0(fixture$foreach, "/.."))),
     quote(new_task(paste0(fixture$foreach, "/square/.."))),
@@ -107,6 +109,8 @@ test_that("a malformed pathspec or id is an error naming the bad part, in every 
   task <- step$task(step$a_task)
   id_cases <- list(
     quote(new_run("ClientForeachFlow", "..")),
+    quote(run_client$new("ClientForeachFlow", "..")),
+    quote(new_flow("ClientForeachFlow")$run("..")),
     quote(new_step("ClientForeachFlow", run_id, ".")),
     quote(new_task("ClientForeachFlow", run_id, "square", "..")),
     quote(run$step("..")),
