@@ -306,7 +306,7 @@ def test_options_without_effect_say_so(tmp_path):
 def assert_headline_error(result, headline, *messages):
     """A one-line headline, the messages, a non-zero exit, and nothing of the engine's."""
     assert result.returncode != 0, describe(result)
-    assert result.stderr.lstrip().startswith(headline + ":"), describe(result)
+    assert "    %s:" % headline in result.stderr.splitlines(), describe(result)
     for message in messages:
         assert message in result.stderr, describe(result)
     assert "Traceback" not in result.stderr, describe(result)
@@ -512,3 +512,15 @@ def test_a_name_at_the_limit_runs(tmp_path):
         """.format(flow="F" + "x" * 99, step="s" * 100, artifact="a" * 100)
     path = write_flow(tmp_path, source)
     assert_succeeded(run_flow(path, "run", cwd=tmp_path), tmp_path)
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--run-id-file", "{dir}/no/such/dir/run-id"],
+    ["dump", "{run}/end", "--file", "{dir}/no/such/dir/out.pkl"],
+])
+def test_a_file_the_command_line_names_that_cant_be_written_is_named(linear, tmp_path, args):
+    _, run_id, _ = linear
+    args = [a.format(dir=tmp_path, run=run_id) for a in args]
+    result = cli(linear, *args)
+    assert_headline_error(result, "Invalid command", "Could not write %s %s" % (args[-2], args[-1]),
+                          "No such file or directory")

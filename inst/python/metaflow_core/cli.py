@@ -387,8 +387,7 @@ def make_cli(flow, graph):
         if out_file:
             import pickle
 
-            with open(out_file, "wb") as f:
-                pickle.dump(collected, f)
+            _write_user_file(out_file, pickle.dumps(collected), "--file")
             state.echo("Artifacts written to *%s*" % out_file)
 
     @start.command(help="Show stdout/stderr produced by a task or all tasks in a step.")
@@ -518,8 +517,7 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
     if files:
         metadata.save_code(flow.name, run_id, files)
     if run_id_file:
-        with open(run_id_file, "w") as f:
-            f.write(run_id)
+        _write_user_file(run_id_file, run_id.encode("utf-8"), "--run-id-file")
     return NativeRuntime(
         flow, state.graph, state.flow_datastore, metadata, state.entrypoint(), run_id, user,
         max_workers=max_workers, max_num_splits=max_num_splits, max_log_size=max_log_size,
@@ -527,6 +525,16 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
         echo=lambda msg, system=True: state.echo(msg, system=system),
         quiet=state.quiet, origin_run_id=origin_run_id, steps_to_rerun=steps_to_rerun,
     )
+
+
+def _write_user_file(path, data, option):
+    """Write a file the command line named: one it can't write is the user's error,
+    named with its option, not an engine bug."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        raise CommandException("Could not write %s *%s*: %s." % (option, path, err.strerror))
 
 
 def _split_input_path(state, input_path):
