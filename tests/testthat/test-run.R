@@ -1218,3 +1218,19 @@ test_that("a step assigning an artifact name that is no identifier fails naming 
   stored <- list.files(dir, recursive = TRUE, all.files = TRUE, include.dirs = TRUE)
   expect_false(any(grepl("evil", stored, fixed = TRUE)))
 })
+
+test_that("resuming a run whose record is damaged is a metadata error naming the file", {
+  dir <- local_run_dir()
+  flow <- flow_from_code(read_only_flow_code)
+  run <- collect_messages(run(flow, quiet = TRUE))$value
+  record <- file.path(dir, ".metaflow", "ReadOnlyFlow", run$id, "_meta", "_self.json")
+  writeBin(utils::head(readBin(record, "raw", 1000), 20), record)
+
+  err <- expect_error(collect_messages(run(flow, resume = TRUE)), class = "metaflow_error_metadata")
+  message <- gsub("\\s+", " ", conditionMessage(err))
+  expect_match(message, "Damaged metadata: The metadata file", fixed = TRUE)
+  expect_match(message, record, fixed = TRUE)
+  expect_match(message, paste0("of run ReadOnlyFlow/", run$id), fixed = TRUE)
+  expect_no_python(conditionMessage(err))
+  expect_no_match(message, "JSONDecodeError", fixed = TRUE)
+})
