@@ -87,7 +87,7 @@ check_name_length <- function(name, kind, step = NULL, call = parent.frame()) {
     where <- if (is.null(step)) "" else paste0(" of step \"", step, "\"")
     metaflow_abort(c(
       "A {kind} name can have at most {max_name_length} characters.",
-      x = "The {kind} name{where} {.val {shown}} has {nchar(name)}.",
+      x = "The {kind} name{where} {.val {shown}} has {nchar(name)} characters.",
       i = "Choose a shorter name: names become files and keys of the datastore."
     ), if (kind == "foreach") "step" else kind, call = call)
   }

@@ -176,3 +176,9 @@ test_that("an artifact name that is no identifier is refused when assigned, nami
   self$ok_name2 <- 2
   expect_identical(names(self), c(strrep("a", 100), "ok_name2"))
 })
+
+test_that("an invalid artifact name's error names the step, the name and what is wrong", {
+  self <- local_self()
+  expect_snapshot(self[["../../evil"]] <- 1, error = TRUE)
+  expect_snapshot(self[["_mine"]] <- 1, error = TRUE)
+})

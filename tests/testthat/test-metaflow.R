@@ -46,3 +46,7 @@ test_that("a flow name too long for the datastore's paths is refused with the li
   expect_match(conditionMessage(err), paste0(strrep("F", 40), "..."), fixed = TRUE)
   expect_s3_class(metaflow(strrep("F", 100)), "Flow")
 })
+
+test_that("a too long name's error shows the start of the name and the limit", {
+  expect_snapshot(metaflow(strrep("F", 120)), error = TRUE)
+})
