@@ -164,6 +164,7 @@ self_get <- function(self, name, call) {
 
 self_set <- function(self, name, value, call) {
   check_artifact_name(name, call)
+  check_assigned_name(self, name, call)
   if (name %in% names(self_field(self, "parameters"))) {
     bridge_abort(c(
       sprintf("Can't assign `%s`: it is a parameter of the flow.", name),
@@ -196,6 +197,27 @@ check_artifact_name <- function(name, call) {
       "An artifact name must be a single non-empty string.",
       x = sprintf("Got %s.", show_value(name))
     ), "artifact", call = call)
+  }
+}
+
+# What a step may assign: a name both R and Python can use as a variable, which
+# the client reads back as `task$artifact`. A name such as "../../evil" would be
+# stored and then be unreadable; one starting with "_" is the engine's.
+check_assigned_name <- function(self, name, call) {
+  step <- self_field(self, "step")
+  problem <- if (!is_identifier(name)) {
+    "Use letters, digits and underscores, starting with a letter."
+  } else if (startsWith(name, "_")) {
+    "Names starting with \"_\" are metaflow's own."
+  } else if (is_too_long(name)) {
+    sprintf("It has %d characters; an artifact name can have at most %d.", nchar(name), max_name_length)
+  }
+  if (!is.null(problem)) {
+    bridge_abort(c(
+      sprintf("Can't assign artifact %s in step `%s`: it is not a valid artifact name.",
+              encodeString(shown_name(name), quote = "\""), step),
+      x = problem
+    ), "artifact", artifact = name, call = call)
   }
 }
 

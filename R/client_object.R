@@ -228,6 +228,17 @@ check_pathspec <- function(x, class_name, arg = "pathspec", call = parent.frame(
       x = "Got {.val {x}}."
     ), "pathspec", call = call)
   }
+  levels <- c("flow name", "run id", "step name", "task id")
+  for (i in seq_along(components)) {
+    problem <- id_problem(components[[i]], levels[[i]])
+    if (!is.null(problem)) {
+      bad <- shown_name(components[[i]])
+      metaflow_abort(c(
+        "The {levels[[i]]} {.val {bad}} of pathspec {.val {shown_name(x, 120L)}} is not valid.",
+        x = "{problem}."
+      ), "pathspec", call = call)
+    }
+  }
   invisible(x)
 }
 
@@ -243,10 +254,12 @@ as_client_id <- function(id, arg, call) {
       x = "Got {.obj_type_friendly {id}}."
     ), "usage", call = call)
   }
-  if (!nzchar(id) || grepl("/", id, fixed = TRUE)) {
+  problem <- id_problem(id, gsub("_", " ", sub("_id$", " id", arg)))
+  if (!is.null(problem)) {
+    bad <- shown_name(id)
     metaflow_abort(c(
-      "{.arg {arg}} must be a non-empty id without {.val /}.",
-      x = "Got {.val {id}}."
+      "{.arg {arg}} must be a non-empty id without {.val /}, and not {.val .} or {.val ..}.",
+      x = "Got {.val {bad}}: {problem}."
     ), "usage", call = call)
   }
   id

@@ -180,6 +180,8 @@ python_error_kinds <- c(
   MetaflowInvalidPathspec = "pathspec",
   MetaflowDataMissing = "datastore",
   MetaflowDataCorrupt = "data_corrupt",
+  DatastoreAccessError = "datastore",
+  MetadataCorrupt = "metadata",
   ArtifactUnreadable = "artifact",
   RValueError = "artifact"
 )
@@ -189,9 +191,10 @@ python_error_kinds <- c(
 #' `MetaflowNotFound` is `metaflow_error_not_found`,
 #' `MetaflowNamespaceMismatch` is `metaflow_error_namespace`,
 #' `MetaflowInvalidPathspec` is `metaflow_error_pathspec`,
-#' `MetaflowDataMissing` is `metaflow_error_datastore`, a blob that doesn't
-#' match its hash is `metaflow_error_data_corrupt` (with the `artifact`, the
-#' task's `pathspec` and the blob's `path` as fields), an artifact with
+#' `MetaflowDataMissing` and `DatastoreAccessError` are `metaflow_error_datastore`,
+#' `MetadataCorrupt` (a damaged JSON file) is `metaflow_error_metadata`, a blob
+#' that doesn't match its hash is `metaflow_error_data_corrupt` (with the
+#' `artifact`, the task's `pathspec` and the blob's `path` as fields), an artifact with
 #' no R value is `metaflow_error_artifact`, and any other is
 #' `metaflow_error_client`. The message is the client's, which names what is
 #' missing and lists what exists nearby; the Python type is the condition's

@@ -47,6 +47,7 @@ metaflow <- function(cls, ...) {
       i = "For example {.code metaflow(\"HelloFlow\")}."
     ), "flow")
   }
+  check_name_length(cls, "flow")
   decorators <- list(...)
   check_decorators(decorators, "metaflow", "flow", paste("flow", encodeString(cls, quote = "\"")))
   Flow$new(cls, unname(decorators))
@@ -74,6 +75,21 @@ check_decorators <- function(decorators, verb, kind, target, call = parent.frame
       "Each decorator can be given only once.",
       x = "{.code @{repeated[[1]]}} is given to {target} more than once."
     ), "decorator", call = call)
+  }
+}
+
+# name: a flow, step, parameter or foreach name (`kind`), already known to be a
+# string. A name too long for the datastore's paths would fail the run later
+# with an error about a file.
+check_name_length <- function(name, kind, step = NULL, call = parent.frame()) {
+  if (is_too_long(name)) {
+    shown <- shown_name(name)
+    where <- if (is.null(step)) "" else paste0(" of step \"", step, "\"")
+    metaflow_abort(c(
+      "A {kind} name can have at most {max_name_length} characters.",
+      x = "The {kind} name{where} {.val {shown}} has {nchar(name)} characters.",
+      i = "Choose a shorter name: names become files and keys of the datastore."
+    ), if (kind == "foreach") "step" else kind, call = call)
   }
 }
 

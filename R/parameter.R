@@ -148,6 +148,7 @@ check_parameter_name <- function(name, call = parent.frame()) {
       x = "Got {show_value(name)}."
     ), "parameter", call = call)
   }
+  check_name_length(name, "parameter", call = call)
   folded <- tolower(gsub("-", "_", name, fixed = TRUE))
   if (folded %in% reserved_parameter_names) {
     metaflow_abort(c(

@@ -381,7 +381,7 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   if (is.null(task)) {
     metaflow_abort(
       c(headline, x = "{problem}"),
-      if (usage) "usage" else "run", status = status, pathspec = pathspec, step = summary$step,
+      engine_error_kind(summary), status = status, pathspec = pathspec, step = summary$step,
       call = call
     )
   }
@@ -390,6 +390,16 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
     "run", status = status, pathspec = pathspec, step = task$step, task_pathspec = task$pathspec,
     attempt = task$attempt, parent = task_error_condition(task$error, task$pathspec, task$step), call = call
   )
+}
+
+# The class of a failure that no task's error explains: the datastore's and the
+# metadata's own problems have theirs, as in the client (python_error_kinds).
+engine_error_kind <- function(summary) {
+  if (identical(summary$kind, "usage")) {
+    return("usage")
+  }
+  type <- summary$type %||% ""
+  if (type %in% c("DatastoreAccessError", "MetadataCorrupt")) python_error_kinds[[type]] else "run"
 }
 
 abort_interrupted <- function(pathspec, flow_name, status, call) {

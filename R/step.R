@@ -133,6 +133,7 @@ check_step_name <- function(name, arg, call = parent.frame()) {
       x = "{.arg {arg}} is {show_value(name)}."
     ), "step", call = call)
   }
+  check_name_length(name, "step", call = call)
   if (name %in% c(reserved_step_names, python_keywords)) {
     reason <- if (name %in% python_keywords) "a Python keyword" else "reserved by metaflow"
     metaflow_abort(c(
@@ -193,6 +194,7 @@ check_foreach <- function(foreach, step, next_step, call = parent.frame()) {
       i = "Artifact names use letters, digits and underscores and don't start with a digit."
     ), "step", call = call)
   }
+  check_name_length(foreach, "foreach", step = step, call = call)
   if (length(next_step) != 1) {
     metaflow_abort(c(
       "A foreach step must have exactly one {.arg next_step}.",

@@ -181,3 +181,40 @@ def assert_failed_cleanly(result, root, *messages):
     assert engine_lines(result.stderr) == [], describe(result)
     assert "Internal error" not in result.stderr, describe(result)
     assert datastore_problems(root) == []
+
+
+@contextlib.contextmanager
+def read_only(directory):
+    """``directory`` made read-only for real, for the ``with`` block.
+
+    The tests run as root, whom mode bits don't stop, so the directory is
+    bind-mounted onto itself read-only, and unmounted afterwards. A machine
+    where that can't be done fails the test: it must not pass untested."""
+    directory = str(directory)
+    subprocess.run(["mount", "--bind", directory, directory], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", directory], check=True)
+        probe = os.path.join(directory, ".write-probe")
+        try:
+            open(probe, "w").close()
+        except OSError:
+            pass
+        else:
+            os.unlink(probe)
+            raise AssertionError("%s is still writable after a read-only bind mount" % directory)
+        yield directory
+    finally:
+        subprocess.run(["umount", directory], check=True)
+
+
+@contextlib.contextmanager
+def small_tmpfs(directory, size="256k"):
+    """A tmpfs of ``size`` mounted at ``directory`` (made if missing), for a full disk."""
+    directory = str(directory)
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", directory],
+                   check=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", directory], check=True)

@@ -6,11 +6,13 @@ import signal
 
 import pytest
 
+from flowfiles import write_flow
 from runner import (
     assert_failed_cleanly,
     assert_succeeded,
     describe,
     engine_lines,
+    read_only,
     run_flow,
     run_id_of,
     start_flow,
@@ -296,3 +298,229 @@ def test_options_without_effect_say_so(tmp_path):
     quiet = run_flow("linear_flow.py", "--no-pylint", "check", "--no-warnings", cwd=tmp_path)
     assert quiet.returncode == 0, quiet.stderr
     assert "Warning" not in quiet.stderr
+
+
+# Errors instead of internals: what is missing or damaged is named, in a headline
+
+
+def assert_headline_error(result, headline, *messages):
+    """A one-line headline, the messages, a non-zero exit, and nothing of the engine's."""
+    assert result.returncode != 0, describe(result)
+    assert "    %s:" % headline in result.stderr.splitlines(), describe(result)
+    for message in messages:
+        assert message in result.stderr, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    assert "Internal error" not in result.stderr, describe(result)
+    assert engine_lines(result.stderr) == [], describe(result)
+
+
+@pytest.mark.parametrize("command", ["dump", "logs"])
+def test_dump_and_logs_of_a_missing_task_name_it(linear, command):
+    _, run_id, _ = linear
+    result = cli(linear, command, "%s/end/99" % run_id)
+    assert_headline_error(result, "Invalid command",
+                          "Task LinearFlow/%s/end/99 does not exist" % run_id,
+                          "Tasks of step end: 3")
+
+
+@pytest.mark.parametrize("command", ["dump", "logs"])
+def test_dump_and_logs_of_a_missing_step_or_run_name_it(linear, command):
+    _, run_id, _ = linear
+    assert_headline_error(cli(linear, command, "%s/nosuch" % run_id), "Invalid command",
+                          "Step nosuch doesn't exist in flow LinearFlow")
+    assert_headline_error(cli(linear, command, "12345/end/3"), "Invalid command",
+                          "Run LinearFlow/12345 does not exist")
+
+
+@pytest.mark.parametrize("command", ["dump", "logs"])
+@pytest.mark.parametrize("path, level, bad", [
+    ("../end", "run id", ".."),
+    ("{run}/../3", "step name", ".."),
+    ("{run}/end/..", "task id", ".."),
+    ("{run}/./3", "step name", "."),
+    ("{run}/end/" + "9" * 300, "task id", "9" * 40 + "..."),
+])
+def test_dump_and_logs_reject_a_malformed_id(linear, command, path, level, bad):
+    _, run_id, _ = linear
+    result = cli(linear, command, path.format(run=run_id))
+    assert_headline_error(result, "Invalid pathspec", "The %s '%s'" % (level, bad))
+
+
+def test_dump_of_a_task_without_a_completed_attempt_says_so(tmp_path):
+    result = run_flow("linear_flow.py", "run", cwd=tmp_path)
+    run_id = run_id_of(result)
+    # What a task killed before it finished leaves: an attempt without its lock.
+    task = tmp_path / ".metaflow" / "LinearFlow" / run_id / "end" / "3"
+    (task / "0.DONE.lock").unlink()
+    result = run_flow("linear_flow.py", "dump", "%s/end/3" % run_id, cwd=tmp_path)
+    assert_headline_error(result, "Invalid command", "LinearFlow/%s/end/3" % run_id,
+                          "has no completed attempt")
+
+
+def test_a_damaged_run_record_is_named_by_the_cli(tmp_path):
+    result = run_flow("linear_flow.py", "run", cwd=tmp_path)
+    assert_succeeded(result, tmp_path)
+    run_id = run_id_of(result)
+    record = tmp_path / ".metaflow" / "LinearFlow" / run_id / "_meta" / "_self.json"
+    record.write_bytes(record.read_bytes()[:15])
+
+    for args in (["dump", "%s/end" % run_id], ["tag", "list", run_id]):
+        result = run_flow("linear_flow.py", *args, cwd=tmp_path)
+        assert_headline_error(result, "Damaged metadata", str(record),
+                              "of run LinearFlow/%s" % run_id, "not valid JSON")
+        assert "JSONDecodeError" not in result.stderr
+
+
+def test_a_damaged_artifact_index_is_named_by_dump(tmp_path):
+    result = run_flow("linear_flow.py", "run", cwd=tmp_path)
+    run_id = run_id_of(result)
+    index = tmp_path / ".metaflow" / "LinearFlow" / run_id / "end" / "3" / "0.data.json"
+    index.write_bytes(b"")
+
+    result = run_flow("linear_flow.py", "dump", "%s/end/3" % run_id, cwd=tmp_path)
+    assert_headline_error(result, "Damaged metadata", str(index),
+                          "attempt 0 of task LinearFlow/%s/end/3" % run_id, "it is empty")
+
+
+def test_run_in_a_read_only_datastore_names_the_directory(tmp_path):
+    assert_succeeded(run_flow("linear_flow.py", "run", cwd=tmp_path), tmp_path)
+    before = sorted(p.name for p in (tmp_path / ".metaflow" / "LinearFlow").iterdir())
+
+    with read_only(tmp_path):
+        result = run_flow("linear_flow.py", "run", cwd=tmp_path)
+        # Reading needs no writing: dump works on the read-only datastore.
+        dumped = run_flow("linear_flow.py", "dump", "%s/end" % before[0]
+                          if before[0].isdigit() else "x", cwd=tmp_path)
+
+    assert_headline_error(result, "Datastore not usable", "Could not create the directory",
+                          str(tmp_path / ".metaflow" / "LinearFlow"), "Read-only file system")
+    assert sorted(p.name for p in (tmp_path / ".metaflow" / "LinearFlow").iterdir()) == before
+    run_ids = [name for name in before if name.isdigit()]
+    dumped = run_flow("linear_flow.py", "dump", "%s/end" % run_ids[0], cwd=tmp_path)
+    assert dumped.returncode == 0, describe(dumped)
+
+
+def test_a_datastore_that_cant_be_created_is_named(tmp_path):
+    with read_only(tmp_path):
+        result = run_flow("linear_flow.py", "run", cwd=tmp_path)
+    assert_headline_error(result, "Datastore not usable",
+                          "Could not create the directory %s" % (tmp_path / ".metaflow"))
+    assert not (tmp_path / ".metaflow").exists()
+
+
+@pytest.mark.parametrize("what, source", [
+    ("flow", """
+        from metaflow_core import FlowSpec, step
+
+        class {long}(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            {long}()
+        """),
+    ("step", """
+        from metaflow_core import FlowSpec, step
+
+        class LongStepFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.{long_step})
+
+            @step
+            def {long_step}(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            LongStepFlow()
+        """),
+    ("parameter", """
+        from metaflow_core import FlowSpec, Parameter, step
+
+        class LongParameterFlow(FlowSpec):
+            alpha = Parameter("{long_param}", default=1)
+
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            LongParameterFlow()
+        """),
+    ("artifact", """
+        from metaflow_core import FlowSpec, step
+
+        class LongArtifactFlow(FlowSpec):
+            @step
+            def start(self):
+                setattr(self, "{long_param}", 1)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            LongArtifactFlow()
+        """),
+])
+def test_a_name_too_long_for_the_filesystem_is_an_error_naming_it(tmp_path, what, source):
+    names = {"long": "F" + "x" * 299, "long_step": "s" * 300, "long_param": "p" * 300}
+    path = write_flow(tmp_path, source.format(**names))
+    result = run_flow(path, "run", cwd=tmp_path)
+    assert result.returncode != 0, describe(result)
+    assert "The %s name" % what in result.stderr, describe(result)
+    assert "can be at most 100 characters" in result.stderr, describe(result)
+    assert "OSError" not in result.stderr and "File name too long" not in result.stderr
+    assert engine_lines(result.stderr) == [], describe(result)
+    assert "Internal error" not in result.stderr
+
+
+def test_a_name_at_the_limit_runs(tmp_path):
+    source = """
+        from metaflow_core import FlowSpec, step
+
+        class {flow}(FlowSpec):
+            @step
+            def start(self):
+                self.{artifact} = 1
+                self.next(self.{step})
+
+            @step
+            def {step}(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            {flow}()
+        """.format(flow="F" + "x" * 99, step="s" * 100, artifact="a" * 100)
+    path = write_flow(tmp_path, source)
+    assert_succeeded(run_flow(path, "run", cwd=tmp_path), tmp_path)
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--run-id-file", "{dir}/no/such/dir/run-id"],
+    ["dump", "{run}/end", "--file", "{dir}/no/such/dir/out.pkl"],
+])
+def test_a_file_the_command_line_names_that_cant_be_written_is_named(linear, tmp_path, args):
+    _, run_id, _ = linear
+    args = [a.format(dir=tmp_path, run=run_id) for a in args]
+    result = cli(linear, *args)
+    assert_headline_error(result, "Invalid command", "Could not write %s %s" % (args[-2], args[-1]),
+                          "No such file or directory")

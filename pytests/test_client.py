@@ -915,3 +915,80 @@ def test_an_artifacts_local_path_is_its_stored_blob(hello):
         blob = f.read()
     assert artifact.sha in artifact.local_path()
     assert blob.startswith(b"MFB")
+
+
+# malformed ids and damaged metadata: headline errors naming the bad part
+
+
+BAD_IDS = [("..", "can't be '.' or '..'"), (".", "can't be '.' or '..'"),
+           ("", "can't be empty"), ("a/b", "can't contain '/'"),
+           ("a\0b", "can't contain a NUL character"), ("x" * 300, "characters long")]
+
+
+@pytest.mark.parametrize("bad, problem", BAD_IDS)
+def test_a_malformed_child_id_is_an_invalid_pathspec_not_a_key_error(hello, bad, problem):
+    namespace(None)
+    run = Run(hello.pathspec)
+    step = run["start"]
+    task = step.task
+    for parent, level in ((run, "step name"), (step, "task id"), (task, "artifact name")):
+        with pytest.raises(MetaflowInvalidPathspec, match="The %s .* is not valid: .*%s"
+                           % (level, problem)):
+            parent[bad]
+        if not isinstance(parent, Task):
+            with pytest.raises(MetaflowInvalidPathspec):
+                parent.child(bad)
+        assert bad not in parent
+    with pytest.raises(MetaflowInvalidPathspec, match="The run id"):
+        Flow("HelloFlow")[bad]
+    with pytest.raises(MetaflowInvalidPathspec, match="The flow name"):
+        Metaflow()[bad]
+    assert bad not in Metaflow()
+
+
+@pytest.mark.parametrize("cls, pathspec, level", [
+    (Flow, "..", "flow name"),
+    (Run, "HelloFlow/..", "run id"),
+    (Step, "HelloFlow/{run}/..", "step name"),
+    (Task, "HelloFlow/{run}/start/..", "task id"),
+    (Task, "HelloFlow/{run}/./1", "step name"),
+    (DataArtifact, "HelloFlow/{run}/start/1/..", "artifact name"),
+    (DataArtifact, "HelloFlow/{run}/start/1/" + "y" * 300, "artifact name"),
+])
+def test_a_malformed_pathspec_names_the_bad_part(hello, cls, pathspec, level):
+    namespace(None)
+    with pytest.raises(MetaflowInvalidPathspec, match="The %s '" % level):
+        cls(pathspec.format(run=hello.run_id))
+
+
+def test_a_damaged_record_is_named_by_the_client(hello, datastore):
+    namespace(None)
+    run_dir = datastore / ".metaflow" / "HelloFlow" / hello.run_id
+    record = run_dir / "start" / "2" / "_meta" / "_self.json"
+    record.write_bytes(record.read_bytes()[:10])
+
+    with pytest.raises(MetaflowException) as err:
+        list(Run(hello.pathspec)["start"])
+    assert type(err.value).__name__ == "MetadataCorrupt"
+    assert str(record) in str(err.value)
+    assert "task HelloFlow/%s/start/2" % hello.run_id in str(err.value)
+
+
+def test_a_damaged_artifact_index_is_named_by_the_client(hello, datastore):
+    namespace(None)
+    index = datastore / ".metaflow" / "HelloFlow" / hello.run_id / "end" / "3" / "0.data.json"
+    index.write_bytes(b'{"objects": {"x": "ab')
+
+    with pytest.raises(MetaflowException) as err:
+        Task(hello.pathspec + "/end/3").data.total
+    assert type(err.value).__name__ == "MetadataCorrupt"
+    assert str(index) in str(err.value)
+    assert "attempt 0 of task HelloFlow/%s/end/3" % hello.run_id in str(err.value)
+
+
+def test_a_read_only_datastore_reads_as_usual(hello, datastore):
+    namespace(None)
+    with runner.read_only(datastore):
+        run = Run(hello.pathspec)
+        assert run["end"].task.data.total == 42
+        assert [r.id for r in Flow("HelloFlow")] == [hello.run_id]

@@ -20,6 +20,7 @@ from metaflow_core.datastore.cas import (
 )
 from metaflow_core.datastore.serializers import deserialize, serialize
 from metaflow_core.exceptions import (
+    DatastoreAccessError,
     MetaflowDataCorrupt,
     MetaflowDataMissing,
     MetaflowException,
@@ -375,7 +376,7 @@ def test_failed_write_leaves_old_value_and_no_temp_file(root, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(DatastoreAccessError, match="Could not write key in the directory"):
         storage.save_bytes("F/key", b"new")
     monkeypatch.undo()
 

@@ -6,7 +6,8 @@ and reads the results back with the client.
 
 import pytest
 
-from runner import assert_failed_cleanly, assert_succeeded, run_flow, run_id_of
+from flowfiles import write_flow
+from runner import assert_failed_cleanly, assert_succeeded, describe, run_flow, run_id_of
 
 
 def run_ok(open_client, tmp_path, flow_file, *args, timeout=120):
@@ -295,3 +296,30 @@ def test_a_flow_or_a_joins_inputs_cant_be_an_artifact(open_client, tmp_path, ass
                          messages=["Flows can't be serialized.", "Artifact kept in step join."])
 
     assert not run["join"].task.successful
+
+
+def test_an_artifact_name_that_is_no_identifier_is_refused_when_set(tmp_path, open_client):
+    path = write_flow(tmp_path, """
+        from metaflow_core import FlowSpec, step
+
+        class EvilFlow(FlowSpec):
+            @step
+            def start(self):
+                setattr(self, "../../evil", 1)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            EvilFlow()
+        """)
+    result = run_flow(path, "run", cwd=tmp_path)
+    assert result.returncode != 0, describe(result)
+    assert "Artifact name ../../evil set in step start is not valid" in result.stderr, \
+        describe(result)
+    run_id = run_id_of(result)
+    task = open_client(tmp_path).Task("EvilFlow/%s/start/1" % run_id)
+    assert task.exception.type == "InvalidArtifactName"
+    assert not any(path.name.endswith("evil") for path in tmp_path.rglob("*"))

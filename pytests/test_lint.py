@@ -197,6 +197,7 @@ def test_checks_run_in_metaflow_order():
         "check_end_degree",
         "check_that_end_is_end",
         "check_step_names",
+        "check_name_lengths",
         "check_num_args",
         "check_static_transitions",
         "check_valid_transitions",
@@ -982,4 +983,57 @@ def test_the_graph_cases_cover_every_rule_r_shares():
 
 
 # Rules about Python source; R checks the same as it builds a flow (step()'s arguments).
-PYTHON_ONLY_RULES = {"reserved_word", "step_name", "step_arguments", "valid_transition"}
+PYTHON_ONLY_RULES = {"reserved_word", "step_name", "name_length", "step_arguments",
+                     "valid_transition"}
+
+
+# names too long for the datastore's paths
+def test_a_step_name_too_long_is_named_with_the_limit(tmp_path):
+    long = "s" * 150
+    source, graph, err = lint_error(
+        tmp_path,
+        f"""
+        @step
+        def start(self):
+            self.next(self.{long})
+
+        @step
+        def {long}(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+        """,
+    )
+    assert err.rule == "name_length"
+    assert err.step == long
+    assert "The step name *%s...* is 150 characters long" % ("s" * 40) in err.message
+    assert "at most 100 characters" in err.message
+
+
+def test_a_foreach_name_too_long_is_named_with_its_step(tmp_path):
+    long = "items" + "x" * 120
+    source, graph, err = lint_error(
+        tmp_path,
+        f"""
+        @step
+        def start(self):
+            self.{long} = [1, 2]
+            self.next(self.each, foreach="{long}")
+
+        @step
+        def each(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+        """,
+    )
+    assert (err.rule, err.step) == ("name_length", "start")
+    assert "The foreach name" in err.message and "in step *start*" in err.message

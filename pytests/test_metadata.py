@@ -7,7 +7,13 @@ import os
 import pytest
 
 from metaflow_core.datastore import FlowDataStore, LocalStorage
-from metaflow_core.exceptions import MetaflowException, TaggingException
+import runner
+from metaflow_core.exceptions import (
+    DatastoreAccessError,
+    MetadataCorrupt,
+    MetaflowException,
+    TaggingException,
+)
 from metaflow_core.metadata import (
     FAILED,
     RUNNING,
@@ -334,3 +340,94 @@ def test_get_metadata_provider(tmp_path, monkeypatch):
     assert get_metadata_provider("local", root="/x/.metaflow").root == "/x/.metaflow"
     with pytest.raises(MetaflowException, match="service"):
         get_metadata_provider("service")
+
+
+# damaged files: an error naming the file and what it belongs to
+
+
+def damage(path, how):
+    with open(path, "rb") as f:
+        raw = f.read()
+    with open(path, "wb") as f:
+        f.write({"truncated": raw[: len(raw) // 2], "empty": b"", "list": b"[1, 2]",
+                 "fieldless": b"{}"}[how])
+
+
+@pytest.mark.parametrize("how, problem", [
+    ("truncated", "not valid JSON"), ("empty", "it is empty"),
+    ("list", "holds a JSON list"), ("fieldless", "has no field"),
+])
+def test_a_damaged_record_names_its_file_and_owner(md, root, how, problem):
+    run_id = new_run(md)
+    md.register_step(FLOW, run_id, "start")
+    md.register_task(FLOW, run_id, "start", "1")
+    md.start_attempt(FLOW, run_id, "start", "1", 0)
+    run = "%s/%s" % (FLOW, run_id)
+    cases = [
+        (lambda: md.flow(FLOW), (FLOW, "_meta", "_self.json"), "flow %s" % FLOW),
+        (lambda: md.run(FLOW, run_id), (FLOW, run_id, "_meta", "_self.json"), "run " + run),
+        (lambda: md.run(FLOW, run_id), (FLOW, run_id, "_meta", "status.json"), "run " + run),
+        (lambda: md.steps(FLOW, run_id), (FLOW, run_id, "start", "_meta", "_self.json"),
+         "step %s/start" % run),
+        (lambda: md.tasks(FLOW, run_id, "start"),
+         (FLOW, run_id, "start", "1", "_meta", "_self.json"), "task %s/start/1" % run),
+        (lambda: md.attempts(FLOW, run_id, "start", "1"),
+         (FLOW, run_id, "start", "1", "_meta", "0.attempt.json"), "task %s/start/1" % run),
+    ]
+    for read_it, parts, owner in cases:
+        path = os.path.join(root, *parts)
+        with open(path, "rb") as f:
+            good = f.read()
+        damage(path, how)
+        with pytest.raises(MetadataCorrupt) as err:
+            read_it()
+        assert err.value.path == path
+        assert path in str(err.value) and owner in str(err.value)
+        assert problem in str(err.value)
+        with open(path, "wb") as f:
+            f.write(good)
+
+
+def test_a_damaged_run_record_stops_tagging_with_its_name(md, root):
+    run_id = new_run(md)
+    path = os.path.join(root, FLOW, run_id, "_meta", "_self.json")
+    damage(path, "truncated")
+    with pytest.raises(MetadataCorrupt, match="run %s/%s" % (FLOW, run_id)):
+        md.mutate_tags(FLOW, run_id, add=["x"])
+    assert not os.path.exists(path + ".lock")
+
+
+def test_an_unreadable_record_is_a_datastore_error_naming_it(md, root):
+    run_id = new_run(md)
+    path = os.path.join(root, FLOW, run_id, "_meta", "_self.json")
+    os.unlink(path)
+    os.mkdir(path)  # a directory where the file should be: reading it fails with EISDIR
+    with pytest.raises(DatastoreAccessError, match="Could not read _self.json in the directory"):
+        md.run(FLOW, run_id)
+
+
+def test_a_write_to_a_full_disk_keeps_the_old_record_and_no_temp_file(tmp_path):
+    with runner.small_tmpfs(tmp_path / "small", size="64k") as small:
+        md = LocalMetadataProvider(os.path.join(small, ".metaflow"))
+        run_id = new_run(md)
+        path = os.path.join(small, ".metaflow", FLOW, run_id, "_meta", "_self.json")
+        with open(path, "rb") as f:
+            before = f.read()
+        with pytest.raises(DatastoreAccessError) as err:
+            md.register_run(FLOW, run_id, "ann", tags=["t%06d" % i for i in range(20000)])
+        assert "Could not write _self.json" in str(err.value)
+        assert "No space left on device" in str(err.value)
+        with open(path, "rb") as f:
+            assert f.read() == before
+        assert [name for _, _, names in os.walk(small) for name in names
+                if name.startswith(".tmp.")] == []
+
+
+def test_a_read_only_datastore_names_what_could_not_be_created(md, root):
+    os.makedirs(root)
+    with runner.read_only(root):
+        with pytest.raises(DatastoreAccessError) as err:
+            md.new_run_id(FLOW)
+    assert str(err.value) == ("Could not create the directory %s: Read-only file system."
+                              % os.path.join(root, FLOW))
+    assert not os.path.exists(os.path.join(root, FLOW))

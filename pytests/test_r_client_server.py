@@ -808,3 +808,23 @@ def test_closing_stdin_ends_the_process_and_removes_its_scratch(fresh_server, ru
     assert fresh_server.close() == 0
     assert fresh_server.scratch_dirs() == []
     assert not scratch.exists()
+
+
+# malformed ids: a headline error for R, never a KeyError
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "", "a/b", "z" * 300])
+def test_a_malformed_id_is_an_invalid_pathspec(server, runs, bad):
+    run = server.value("object", cls="Run", pathspec="TypesFlow/%s" % runs.latest)
+    step = server.value("child", ref=run, id="start")
+    task = server.value("child", ref=step, id=server.value("children", ref=step)[0])
+    for ref, level in ((run, "step name"), (step, "task id")):
+        error = server.error("child", ref=ref, id=bad)
+        assert error["type"] == "MetaflowInvalidPathspec", error
+        assert error["message"].startswith("The %s " % level), error
+        assert error["metaflow"] is True
+    error = server.error("artifact", ref=task, name=bad)
+    assert error["type"] == "MetaflowInvalidPathspec", error
+    error = server.error("object", cls="Task",
+                         pathspec="TypesFlow/%s/start/%s" % (runs.latest, bad or "x/"))
+    assert error["type"] == "MetaflowInvalidPathspec", error

@@ -77,3 +77,23 @@ flow_from_code <- function(code) {
   eval(parse(text = code), envir = env)
   env$flow
 }
+
+# Makes `dir` read-only for real until the calling test ends. Tests run as
+# root, whom mode bits don't stop, so `dir` is bind-mounted onto itself
+# read-only (and unmounted afterwards). Where that can't be done the test fails.
+local_read_only <- function(dir, env = parent.frame()) {
+  mount <- function(args) {
+    status <- system2("mount", args, stdout = FALSE, stderr = FALSE)
+    if (status != 0) stop("Could not run mount ", paste(args, collapse = " "), call. = FALSE)
+  }
+  mount(c("--bind", dir, dir))
+  # First of the test's exit handlers, before local_run_dir() deletes `dir`;
+  # lazily, since the test's working directory may still be inside it.
+  do.call(on.exit, list(bquote(system2("umount", c("-l", .(dir)))), add = TRUE, after = FALSE),
+          envir = env)
+  mount(c("-o", "remount,bind,ro", dir))
+  if (file.create(file.path(dir, ".write-probe"), showWarnings = FALSE)) {
+    stop(dir, " is still writable after a read-only bind mount", call. = FALSE)
+  }
+  invisible(dir)
+}

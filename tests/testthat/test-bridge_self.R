@@ -161,3 +161,24 @@ test_that("asking a join for a step it has no input from is an error", {
   expect_snapshot(branch$c, error = TRUE)
   expect_snapshot(foreach[["a"]], error = TRUE)
 })
+
+test_that("an artifact name that is no identifier is refused when assigned, naming the step", {
+  self <- local_self()
+  for (name in c("../../evil", "a b", "1x", "x-y", "_mine", strrep("a", 101))) {
+    err <- expect_error(self[[name]] <- 1, class = "metaflow_error_artifact")
+    expect_match(conditionMessage(err), "Can't assign artifact .* in step `start`: it is not a valid artifact name.")
+    expect_identical(err$artifact, name)
+  }
+  expect_match(conditionMessage(expect_error(self[["_mine"]] <- 1)), "metaflow's own", fixed = TRUE)
+  expect_match(conditionMessage(expect_error(self[[strrep("a", 101)]] <- 1)), "at most 100", fixed = TRUE)
+  expect_identical(names(self), character())
+  self[[strrep("a", 100)]] <- 1
+  self$ok_name2 <- 2
+  expect_identical(names(self), c(strrep("a", 100), "ok_name2"))
+})
+
+test_that("an invalid artifact name's error names the step, the name and what is wrong", {
+  self <- local_self()
+  expect_snapshot(self[["../../evil"]] <- 1, error = TRUE)
+  expect_snapshot(self[["_mine"]] <- 1, error = TRUE)
+})

@@ -85,3 +85,44 @@ test_that("ids may be given as numbers and must be single ids", {
   expect_error(flow$run("a/b"), class = "metaflow_error_usage")
   expect_snapshot(flow$run(TRUE), error = TRUE)
 })
+
+test_that("a malformed pathspec or id is an error naming the bad part, in every entry point", {
+  fixture <- local_client_fixture()
+  run_id <- sub("^ClientForeachFlow/", "", fixture$foreach)
+  pathspec_cases <- list(
+    quote(new_flow("..")),
+    quote(flow_client$new("..")),
+    quote(run_client$new("ClientForeachFlow/..")),
+    quote(new_run("ClientForeachFlow/..")),
+    quote(new_step(paste0(fixture$foreach, "/.."))),
+    quote(new_task(paste0(fixture$foreach, "/square/.."))),
+    quote(new_task(paste0(fixture$foreach, "/./1"))),
+    quote(new_task(paste0(fixture$foreach, "/square/", strrep("9", 101))))
+  )
+  for (case in pathspec_cases) {
+    err <- expect_error(eval(case), class = "metaflow_error_pathspec")
+    expect_match(conditionMessage(err), "^The (flow name|run id|step name|task id) .* of pathspec .* is not valid")
+    expect_no_match(conditionMessage(err), "KeyError|Traceback|File \"")
+  }
+  run <- new_run(fixture$foreach)
+  step <- run$step("square")
+  task <- step$task(step$a_task)
+  id_cases <- list(
+    quote(new_run("ClientForeachFlow", "..")),
+    quote(run_client$new("ClientForeachFlow", "..")),
+    quote(new_flow("ClientForeachFlow")$run("..")),
+    quote(new_step("ClientForeachFlow", run_id, ".")),
+    quote(new_task("ClientForeachFlow", run_id, "square", "..")),
+    quote(run$step("..")),
+    quote(run$step("a/b")),
+    quote(step$task("..")),
+    quote(step$task("")),
+    quote(task$artifact("..")),
+    quote(run$artifact(strrep("y", 101)))
+  )
+  for (case in id_cases) {
+    err <- expect_error(eval(case), class = "metaflow_error_usage")
+    expect_match(conditionMessage(err), "must be a non-empty id without \"/\", and not \".\" or \"..\"", fixed = TRUE)
+    expect_no_match(conditionMessage(err), "KeyError|Traceback|File \"")
+  }
+})

@@ -176,3 +176,41 @@ test_that("the client works inside a running step", {
   expect_true("ClientLinearFlow" %in% task$artifact("read_flows"))
   expect_equal(task$artifact("read_runs"), 1L)
 })
+
+test_that("a malformed id that reaches the client's Python is a pathspec error, not a KeyError", {
+  fixture <- local_client_fixture()
+  run <- as_ref(client_request("object", list(cls = "Run", pathspec = fixture$foreach)))
+  for (bad in c("..", ".", "a/b")) {
+    err <- expect_error(client_request("child", list(ref = run, id = bad)), class = "metaflow_error_pathspec")
+    expect_equal(err$python_type, "MetaflowInvalidPathspec")
+    expect_match(conditionMessage(err), "The step name", fixed = TRUE)
+  }
+})
+
+test_that("a damaged metadata file is a metadata error naming the file and its run, no Python shown", {
+  dir <- withr::local_tempdir()
+  withr::local_envvar(METAFLOW_DATASTORE_SYSROOT_LOCAL = dir, METAFLOW_USER = "mf_tester")
+  reset_default_metadata()
+  withr::defer(reset_default_metadata())
+  set_namespace(NULL)
+  withr::defer(set_default_namespace())
+  pathspec <- run_python_flow(file.path(dir, "code"), "ClientDamagedFlow", sysroot = dir)
+  run_id <- sub("^ClientDamagedFlow/", "", pathspec)
+  run <- new_run(pathspec)
+  record <- file.path(dir, ".metaflow", "ClientDamagedFlow", run_id, "start", "_meta", "_self.json")
+  writeBin(utils::head(readBin(record, "raw", 1000), 12), record)
+
+  err <- expect_error(new_run(pathspec)$step("start"), class = "metaflow_error_metadata")
+  expect_equal(err$python_type, "MetadataCorrupt")
+  expect_match(conditionMessage(err), record, fixed = TRUE)
+  expect_match(conditionMessage(err), paste("of step", paste0(pathspec, "/start")), fixed = TRUE)
+  expect_match(conditionMessage(err), "not valid JSON", fixed = TRUE)
+  expect_no_match(conditionMessage(err), "JSONDecodeError|Traceback|File \"")
+
+  index <- file.path(dir, ".metaflow", "ClientDamagedFlow", run_id, "end")
+  index <- file.path(list.files(index, pattern = "^[0-9]+$", full.names = TRUE)[[1]], "0.data.json")
+  writeBin(raw(), index)
+  err <- expect_error(run$artifact("number"), class = "metaflow_error_metadata")
+  expect_match(conditionMessage(err), index, fixed = TRUE)
+  expect_match(conditionMessage(err), "it is empty", fixed = TRUE)
+})

@@ -39,3 +39,14 @@ test_that("metaflow() takes only decorators in `...`, each once", {
   expect_error(metaflow("A", retry(), retry(times = 1)), class = "metaflow_error_decorator")
   expect_snapshot(metaflow("A", decorator("schedule", daily = TRUE), "daily"), error = TRUE)
 })
+
+test_that("a flow name too long for the datastore's paths is refused with the limit", {
+  err <- expect_error(metaflow(strrep("F", 101)), class = "metaflow_error_flow")
+  expect_match(conditionMessage(err), "A flow name can have at most 100 characters.", fixed = TRUE)
+  expect_match(conditionMessage(err), paste0(strrep("F", 40), "..."), fixed = TRUE)
+  expect_s3_class(metaflow(strrep("F", 100)), "Flow")
+})
+
+test_that("a too long name's error shows the start of the name and the limit", {
+  expect_snapshot(metaflow(strrep("F", 120)), error = TRUE)
+})

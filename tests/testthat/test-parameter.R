@@ -162,3 +162,9 @@ test_that("the default user name skips root", {
   withr::local_envvar(METAFLOW_USER = "carol")
   expect_equal(default_user_name(), "carol")
 })
+
+test_that("a parameter name too long for the datastore's paths is refused with the limit", {
+  err <- expect_error(metaflow("F") %>% parameter(strrep("p", 101)), class = "metaflow_error_parameter")
+  expect_match(conditionMessage(err), "A parameter name can have at most 100 characters.", fixed = TRUE)
+  expect_s3_class(metaflow("F") %>% parameter(strrep("p", 100)), "Flow")
+})

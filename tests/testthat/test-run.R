@@ -1159,3 +1159,78 @@ test_that("a merge_artifacts conflict names the artifact in run()'s error and ta
   exception <- new_task(err$task_pathspec)$exception
   expect_match(paste(format(exception), collapse = "\n"), "[clash]", fixed = TRUE)
 })
+
+# Errors instead of internals ---------------------------------------------------------
+
+read_only_flow_code <- c(
+  'flow <- metaflow("ReadOnlyFlow") %>%',
+  '  step(step = "start", r_function = function(self) self$x <- 1, next_step = "end") %>%',
+  '  step(step = "end")'
+)
+
+test_that("run() in a read-only datastore is a datastore error naming the directory, nothing written", {
+  dir <- local_run_dir()
+  collect_messages(run(flow_from_code(read_only_flow_code), quiet = TRUE))
+  before <- list.files(file.path(dir, ".metaflow"), recursive = TRUE, all.files = TRUE)
+  local_read_only(dir)
+
+  err <- expect_error(collect_messages(run(flow_from_code(read_only_flow_code))),
+                      class = "metaflow_error_datastore")
+  message <- conditionMessage(err)
+  expect_match(message, "Flow ReadOnlyFlow failed before its run started.", fixed = TRUE)
+  expect_match(message, "Datastore not usable: Could not create the directory", fixed = TRUE)
+  expect_match(gsub("\\s+", " ", message), file.path(dir, ".metaflow", "ReadOnlyFlow"), fixed = TRUE)
+  expect_match(message, "Read-only file system", fixed = TRUE)
+  expect_no_python(message)
+  expect_no_match(message, "Internal error", fixed = TRUE)
+  expect_identical(list.files(file.path(dir, ".metaflow"), recursive = TRUE, all.files = TRUE), before)
+  # Reading needs no writing: the client reads the read-only datastore.
+  expect_identical(new_run("ReadOnlyFlow", "latest_run")$step("start")$task("1")$artifact("x"), 1)
+})
+
+test_that("`Rscript flow.R run` in a read-only datastore ends with one headline and a non-zero exit", {
+  dir <- local_run_dir()
+  script <- write_flow_script(read_only_flow_code, dir)
+  local_read_only(dir)
+
+  result <- run_script(script, "run")
+  expect_gt(result$status, 0)
+  expect_match(result$stderr, "Error in `run()`:\n! Flow ReadOnlyFlow failed before its run started.", fixed = TRUE)
+  expect_match(result$stderr, "Datastore not usable: Could not create the directory", fixed = TRUE)
+  expect_no_python(result$stderr)
+  expect_no_match(result$stderr, "Internal error", fixed = TRUE)
+  expect_false(dir.exists(file.path(dir, ".metaflow")))
+})
+
+test_that("a step assigning an artifact name that is no identifier fails naming it, and stores nothing by it", {
+  dir <- local_run_dir()
+  result <- run_script(write_flow_script(c(
+    'flow <- metaflow("EvilNameFlow") %>%',
+    '  step(step = "start", r_function = function(self) self[["../../evil"]] <- 1, next_step = "end") %>%',
+    '  step(step = "end")'
+  ), dir), "run")
+  expect_gt(result$status, 0)
+  expect_match(result$stderr, "Can't assign artifact \"../../evil\" in step `start`: it is not a valid artifact name.",
+               fixed = TRUE)
+  expect_no_python(result$stderr)
+  task <- new_run("EvilNameFlow", "latest_run")$step("start")$task("1")
+  expect_s3_class(task$exception, "metaflow_error_artifact")
+  stored <- list.files(dir, recursive = TRUE, all.files = TRUE, include.dirs = TRUE)
+  expect_false(any(grepl("evil", stored, fixed = TRUE)))
+})
+
+test_that("resuming a run whose record is damaged is a metadata error naming the file", {
+  dir <- local_run_dir()
+  flow <- flow_from_code(read_only_flow_code)
+  run <- collect_messages(run(flow, quiet = TRUE))$value
+  record <- file.path(dir, ".metaflow", "ReadOnlyFlow", run$id, "_meta", "_self.json")
+  writeBin(utils::head(readBin(record, "raw", 1000), 20), record)
+
+  err <- expect_error(collect_messages(run(flow, resume = TRUE)), class = "metaflow_error_metadata")
+  message <- gsub("\\s+", " ", conditionMessage(err))
+  expect_match(message, "Damaged metadata: The metadata file", fixed = TRUE)
+  expect_match(message, record, fixed = TRUE)
+  expect_match(message, paste0("of run ReadOnlyFlow/", run$id), fixed = TRUE)
+  expect_no_python(conditionMessage(err))
+  expect_no_match(message, "JSONDecodeError", fixed = TRUE)
+})

@@ -131,3 +131,18 @@ test_that("a step name can be used only once", {
   expect_snapshot(step(flow, step = "start", next_step = "end"), error = TRUE)
   expect_length(flow$get_steps(), 1)
 })
+
+test_that("step and foreach names too long for the datastore's paths are refused with the limit", {
+  long <- strrep("s", 101)
+  err <- expect_error(metaflow("F") %>% step(step = long), class = "metaflow_error_step")
+  expect_match(conditionMessage(err), "A step name can have at most 100 characters.", fixed = TRUE)
+  err <- expect_error(metaflow("F") %>% step(step = "start", next_step = long), class = "metaflow_error_step")
+  expect_match(conditionMessage(err), "at most 100 characters", fixed = TRUE)
+  err <- expect_error(
+    metaflow("F") %>% step(step = "start", foreach = strrep("x", 101), next_step = "each"),
+    class = "metaflow_error_step"
+  )
+  expect_match(conditionMessage(err), "A foreach name can have at most 100 characters.", fixed = TRUE)
+  expect_match(conditionMessage(err), "of step \"start\"", fixed = TRUE)
+  expect_s3_class(metaflow("F") %>% step(step = strrep("s", 100)), "Flow")
+})

@@ -28,6 +28,7 @@ from .datastore.storage import STORAGE_TYPES
 from .exceptions import (
     CommandException,
     MetaflowDataCorrupt,
+    MetaflowDataMissing,
     MetaflowException,
     RunInterrupted,
 )
@@ -36,6 +37,7 @@ from .graph import FlowGraph
 from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
+from .names import check_id
 from .parameters import JSONType, flow_parameters
 from .decorators import parse_decospec, step_decorators
 from .util import get_username
@@ -391,8 +393,7 @@ def make_cli(flow, graph):
         if out_file:
             import pickle
 
-            with open(out_file, "wb") as f:
-                pickle.dump(collected, f)
+            _write_user_file(out_file, pickle.dumps(collected), "--file")
             state.echo("Artifacts written to *%s*" % out_file)
 
     @start.command(help="Check stored artifacts against the hashes they are named by: every "
@@ -548,8 +549,7 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
     if files:
         metadata.save_code(flow.name, run_id, files)
     if run_id_file:
-        with open(run_id_file, "w") as f:
-            f.write(run_id)
+        _write_user_file(run_id_file, run_id.encode("utf-8"), "--run-id-file")
     return NativeRuntime(
         flow, state.graph, state.flow_datastore, metadata, state.entrypoint(), run_id, user,
         max_workers=max_workers, max_num_splits=max_num_splits, max_log_size=max_log_size,
@@ -559,27 +559,62 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
     )
 
 
+def _write_user_file(path, data, option):
+    """Write a file the command line named: one it can't write is the user's error,
+    named with its option, not an engine bug."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        raise CommandException("Could not write %s *%s*: %s." % (option, path, err.strerror))
+
+
 def _split_input_path(state, input_path):
+    """(run id, step, task ids) of ``RUN_ID/STEP[/TASK_ID]``, each checked to exist:
+    what is missing is named, with what exists there instead."""
     parts = input_path.strip("/").split("/")
     if len(parts) not in (2, 3):
         raise CommandException(
             "Expected an input path of the form RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got *%s*."
             % input_path
         )
+    for level, part in zip(("run id", "step name", "task id"), parts):
+        check_id(level, part, input_path)
     run_id, step_name = parts[0], parts[1]
-    if state.metadata.run(state.flow.name, run_id) is None:
-        raise CommandException("Run *%s/%s* does not exist." % (state.flow.name, run_id))
+    flow_name = state.flow.name
+    if state.metadata.run(flow_name, run_id) is None:
+        raise CommandException("Run *%s/%s* does not exist." % (flow_name, run_id))
     if step_name not in state.graph and step_name != "_parameters":
-        raise CommandException("Step *%s* doesn't exist in flow %s." % (step_name, state.flow.name))
-    task_ids = [parts[2]] if len(parts) == 3 else state.flow_datastore.task_ids(run_id, step_name)
-    if not task_ids:
-        raise CommandException("No tasks found for *%s*." % input_path)
+        raise CommandException("Step *%s* doesn't exist in flow %s." % (step_name, flow_name))
+    task_ids = sorted(state.flow_datastore.task_ids(run_id, step_name), key=_num)
+    if state.metadata.step(flow_name, run_id, step_name) is None or not task_ids:
+        raise CommandException("Step *%s* has no tasks in run %s/%s: it has not run."
+                               % (step_name, flow_name, run_id))
+    if len(parts) == 3:
+        if state.metadata.task(flow_name, run_id, step_name, parts[2]) is None:
+            raise CommandException("Task *%s/%s/%s/%s* does not exist. Tasks of step %s: %s."
+                                   % (flow_name, run_id, step_name, parts[2], step_name,
+                                      ", ".join(task_ids)))
+        task_ids = [parts[2]]
     return run_id, step_name, task_ids
+
+
+def _done_task(state, run_id, step_name, task_id):
+    """The datastore of a task's latest completed attempt, or an error that says why
+    there is none."""
+    try:
+        return state.flow_datastore.task(run_id, step_name, task_id)
+    except MetaflowDataMissing:
+        raise CommandException(
+            "Task *%s/%s/%s/%s* has no completed attempt, so it has no artifacts: it failed "
+            "or is still running. Its logs say more: logs %s/%s/%s."
+            % (state.flow.name, run_id, step_name, task_id, run_id, step_name, task_id)
+        ) from None
 
 
 def _tasks_for(state, input_path):
     run_id, step_name, task_ids = _split_input_path(state, input_path)
-    return [state.flow_datastore.task(run_id, step_name, t) for t in sorted(task_ids, key=_num)]
+    return [_done_task(state, run_id, step_name, t) for t in sorted(task_ids, key=_num)]
 
 
 class _LogRef(object):

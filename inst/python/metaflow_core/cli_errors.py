@@ -6,8 +6,9 @@ without an engine traceback) and, when the command line names a failure file
 (R's ``run()``) builds its own error from data and never reads stderr:
 
 ``{"version": 1, "kind": "usage"|"run"|"error"|"interrupted"|"internal",
-"headline", "message", "step", "exit_code", "run", "failed_tasks": [...]}``
+"headline", "message", "step", "exit_code", "run", "failed_tasks": [...], "type"}``
 
+``type`` is the engine's exception class (e.g. ``DatastoreAccessError``), or null;
 ``run`` is the run's pathspec once a run started; each failed task is
 ``{"step", "pathspec", "attempt", "exit_code", "error"}``, where ``error`` is
 the error record the task stored (``exceptions.exception_record``; for an R
@@ -65,6 +66,7 @@ def failure_summary(kind, headline, message, exit_code, err=None):
         "exit_code": exit_code,
         "run": getattr(err, "run_pathspec", None),
         "failed_tasks": list(getattr(err, "failed_tasks", ())),
+        "type": None if err is None else type(err).__name__,
     }
 
 

@@ -28,7 +28,8 @@ from .exceptions import (
     TaggingException,
 )
 from .metadata.local import FAILED, SUCCEEDED, LocalMetadataProvider
-from .util import get_username
+from .names import LEVELS, check_id
+from .util import get_username, parse_json_record
 
 __all__ = [
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "MetaflowObject",
@@ -323,6 +324,8 @@ class MetaflowObject(object):
         components = pathspec.split("/") if isinstance(pathspec, str) else []
         if len(components) != cls._DEPTH or not all(components):
             raise MetaflowInvalidPathspec("Expects %s, not %r." % (cls._EXPECTS, pathspec))
+        for level, component in zip(LEVELS, components):
+            check_id(level, component, pathspec)
         return tuple(components)
 
     def _setup(self, source, components, namespace_check, ns, attempt=None, parent=None):
@@ -372,6 +375,7 @@ class MetaflowObject(object):
 
     def child(self, child_id):
         """``self[child_id]``, but a missing child raises MetaflowNotFound naming what exists."""
+        self._check_child_id(child_id)
         if child_id not in self:
             raise self._child_not_found(str(child_id))
         return self[child_id]
@@ -406,7 +410,14 @@ class MetaflowObject(object):
     def _filtered_children(self, tags):
         return [c for c in self if all(t in c.tags for t in tags)]
 
+    def _check_child_id(self, child_id):
+        """A child id that can't name a child (``..``, ``a/b``) is an error, not a lookup:
+        read as a path it would reach another object's records."""
+        check_id(LEVELS[self._DEPTH], str(child_id) if isinstance(child_id, int) else child_id,
+                 "/".join(self._components + (str(child_id),)))
+
     def __getitem__(self, child_id):
+        self._check_child_id(child_id)
         record = self._child_record(str(child_id))
         if record is None:
             raise KeyError(child_id)
@@ -416,6 +427,10 @@ class MetaflowObject(object):
         return child
 
     def __contains__(self, child_id):
+        try:
+            self._check_child_id(child_id)
+        except MetaflowInvalidPathspec:
+            return False
         return self._child_record(str(child_id)) is not None
 
     # identity
@@ -508,6 +523,7 @@ class Metaflow(object):
         return list(self)
 
     def __getitem__(self, name):
+        check_id(LEVELS[0], name)
         flow = self._flow(name)
         if flow is None:
             raise KeyError(name)
@@ -516,6 +532,10 @@ class Metaflow(object):
         return flow
 
     def __contains__(self, name):
+        try:
+            check_id(LEVELS[0], name)
+        except MetaflowInvalidPathspec:
+            return False
         return self._source.provider.flow(name) is not None
 
     def __repr__(self):
@@ -604,7 +624,9 @@ class MetaflowCode(object):
     @property
     def spec(self):
         """The R front end's flow spec (``flow.json``), parsed."""
-        return json.loads(self._read("flow.json"))
+        path = os.path.join(self.path, "flow.json")
+        return parse_json_record(self._read("flow.json").encode("utf-8"), path,
+                                 "the code of a run")
 
     def __repr__(self):
         return "<MetaflowCode %s>" % self.path

@@ -91,6 +91,40 @@ class MetaflowDataCorrupt(MetaflowException):
         self.pathspec = pathspec
 
 
+class MetadataCorrupt(MetaflowException):
+    """A JSON file of the datastore (a run's, a step's or a task's record, or an
+    attempt's artifact index) that can't be parsed: the error names the file and
+    what it belongs to, since the file alone is what the user can look at."""
+
+    headline = "Damaged metadata"
+    retry_helps = False
+
+    def __init__(self, msg, path=None, owner=None):
+        super().__init__(msg)
+        self.path = path
+        self.owner = owner
+
+
+class DatastoreAccessError(MetaflowException):
+    """The datastore (or a file in it) can't be read or written: read-only, full,
+    not ours. Names the directory and what could not be done."""
+
+    headline = "Datastore not usable"
+    retry_helps = False
+
+    def __init__(self, msg, path=None, action=None):
+        super().__init__(msg)
+        self.path = path
+        self.action = action
+
+
+class NameTooLong(MetaflowException):
+    """A flow, step, parameter, foreach or artifact name longer than names.MAX_NAME_LENGTH."""
+
+    headline = "Name too long"
+    retry_helps = False
+
+
 class UnpicklableArtifactException(MetaflowException):
     headline = "Cannot pickle artifact"
 

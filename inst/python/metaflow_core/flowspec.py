@@ -16,6 +16,7 @@ from .exceptions import (
     MetaflowException,
     MissingInMergeArtifactsException,
 )
+from .names import check_artifact_name
 from .parameters import flow_parameters
 from .task_types import ENGINE_STATE, TASK_COMMAND, FlowLike
 
@@ -82,6 +83,10 @@ class FlowSpec(FlowLike):
         )
 
     def __setattr__(self, name, value):
+        if name not in ENGINE_STATE:
+            # Checked as it is set, where the user's traceback points at the line:
+            # stored, a bad name could not be read back.
+            check_artifact_name(name, self.__dict__.get("_current_step"))
         # An artifact named like a step would hide the step from self.next().
         if getattr(getattr(type(self), name, None), "is_step", False):
             raise InvalidArtifactName(

@@ -24,6 +24,7 @@ import inspect
 import json
 
 from .exceptions import MetaflowException
+from .parameters import flow_parameters
 from .task_types import TASK_NODE_FIELDS, NodeTable
 
 START_STEP = "start"
@@ -174,6 +175,7 @@ class FlowGraph(NodeTable):
         self.name = flow_cls.__name__
         self.doc = inspect.cleandoc(flow_cls.__doc__) if flow_cls.__doc__ else ""
         self.source_file = _class_source_file(flow_cls)
+        self.parameter_names = [param.name for _, param in flow_parameters(flow_cls)]
         self.nodes = self._create_nodes(flow_cls)
         self._link_in_funcs()
         self.sorted_nodes = self._topological_order()

@@ -13,6 +13,7 @@ Messages are Metaflow's, ``*x*`` marking a name to highlight (see :func:`render`
 import re
 
 from .exceptions import LintWarn
+from .names import length_problem
 
 RESERVED_WORDS = frozenset({"name", "next", "input", "index", "cmd"})
 
@@ -119,6 +120,22 @@ def check_step_names(graph):
     for node in graph:
         if re.search("[^a-z0-9_]", node.name) or node.name.startswith("_"):
             raise _warn(graph, msg.format(node.name), node)
+
+
+@check("name_length")
+def check_name_lengths(graph):
+    """Names become directories and keys of the datastore: too long a one would
+    fail the run with an OSError once it starts."""
+    problem = length_problem("flow", graph.name) or next(
+        filter(None, (length_problem("parameter", name) for name in graph.parameter_names)),
+        None)
+    if problem:
+        raise _warn(graph, problem)
+    for node in graph:
+        problem = (length_problem("step", node.name)
+                   or length_problem("foreach", node.foreach_param, node.name))
+        if problem:
+            raise _warn(graph, problem, node)
 
 
 @check("step_arguments")

@@ -9,7 +9,7 @@ sees the old value, nothing, or the whole new value.
 import os
 
 from ..exceptions import MetaflowException
-from ..util import atomic_move, atomic_write
+from ..util import access_error, atomic_move, atomic_write, make_dirs
 
 DATASTORE_DIR = ".metaflow"
 
@@ -67,7 +67,7 @@ class LocalStorage(Storage):
         if sysroot:
             root = os.path.join(os.path.abspath(sysroot), DATASTORE_DIR)
             if create:
-                os.makedirs(root, exist_ok=True)
+                make_dirs(root)
             return root
         here = os.getcwd()
         while True:
@@ -80,12 +80,7 @@ class LocalStorage(Storage):
             here = parent
         root = os.path.join(os.getcwd(), DATASTORE_DIR)
         if create:
-            try:
-                os.makedirs(root, exist_ok=True)
-            except OSError as err:
-                raise MetaflowException(
-                    "Could not create the local datastore at %s: %s" % (root, err)
-                )
+            make_dirs(root)
             if echo:
                 echo("Creating local datastore in current directory (%s)" % root)
         return root
@@ -111,6 +106,8 @@ class LocalStorage(Storage):
                 return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as err:
+            raise access_error(err, "read", self.path(key)) from None
 
     def open_read(self, key):
         try:
@@ -120,7 +117,7 @@ class LocalStorage(Storage):
 
     def staging_dir(self):
         path = os.path.join(self.root, ".staging")
-        os.makedirs(path, exist_ok=True)
+        make_dirs(path)
         return path
 
     def list_dir(self, prefix):
@@ -129,11 +126,16 @@ class LocalStorage(Storage):
                 return [(e.name, e.is_file()) for e in entries]
         except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as err:
+            raise access_error(err, "list", self.path(prefix)) from None
 
     def open_append(self, key):
         path = self.path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, "ab", buffering=0)
+        make_dirs(os.path.dirname(path))
+        try:
+            return open(path, "ab", buffering=0)
+        except OSError as err:
+            raise access_error(err, "write", path) from None
 
 
 # The backends this engine has; ``metaflow_core status`` reports them.

@@ -10,6 +10,7 @@ import json
 import time
 
 from ..exceptions import MetaflowDataCorrupt, MetaflowDataMissing, MetaflowException
+from ..util import corrupt_metadata, parse_json_record
 from .serializers import RDS, RObject, deserialize, serialize
 
 DATA_VERSION = 1
@@ -70,10 +71,28 @@ class TaskDataStore(object):
             raise MetaflowDataMissing(
                 "Attempt %d of task '%s' did not complete." % (self.attempt, self.pathspec)
             )
-        index = json.loads(raw)
+        index = self._parse_index(raw)
         self._objects = index["objects"]
         self._info = index["info"]
         self._control = index.get("control", {})
+
+    def _parse_index(self, raw):
+        """The artifact index, checked: a damaged one is an error naming its file and
+        task, never a KeyError or a JSONDecodeError."""
+        path = self._index_file()
+        owner = "attempt %d of task %s/%s" % (self.attempt, self.flow_datastore.flow_name,
+                                              self.pathspec)
+        index = parse_json_record(raw, path, owner)
+        for name in ("objects", "info"):
+            if not isinstance(index.get(name), dict):
+                raise corrupt_metadata(path, owner, "it has no %s" % name)
+        return index
+
+    def _index_file(self):
+        """Where the index is, as the user can look for it: a local path, else its key."""
+        path = getattr(self.storage, "path", None)
+        key = self._key("data.json")
+        return key if path is None else path(key)
 
     # reading
     @property

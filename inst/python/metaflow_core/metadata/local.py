@@ -10,7 +10,8 @@ import socket
 import time
 
 from ..exceptions import MetaflowException, TaggingException
-from ..util import atomic_write, now_ms, read_json, write_json
+from ..util import (access_error, atomic_write, corrupt_metadata, make_dirs, now_ms, read_json,
+                    write_json)
 
 META = "_meta"
 RUNNING, SUCCEEDED, FAILED, KILLED = "running", "succeeded", "failed", "killed"
@@ -39,7 +40,7 @@ class LocalMetadataProvider(object):
 
     def new_run_id(self, flow):
         """A fresh run id, reserved with mkdir so concurrent runs never share one."""
-        os.makedirs(self._path(flow), exist_ok=True)
+        make_dirs(self._path(flow))
         candidate = int(time.time() * 1e6)
         while True:
             try:
@@ -47,6 +48,8 @@ class LocalMetadataProvider(object):
                 return str(candidate)
             except FileExistsError:
                 candidate += 1
+            except OSError as err:
+                raise access_error(err, "create", self._path(flow, candidate)) from None
 
     def register_run(self, flow, run_id, user, tags=(), system_tags=(), **fields):
         self.register_flow(flow)
@@ -108,7 +111,8 @@ class LocalMetadataProvider(object):
     def finish_attempt(self, flow, run_id, step, task_id, attempt, ok, killed=False, **fields):
         """End an attempt: ``status`` says how (``killed``: stopped by the runtime)."""
         path = self._attempt_path(flow, run_id, step, task_id, attempt)
-        record = read_json(path, {"attempt": attempt})
+        record = self._read(path, _task_owner(flow, run_id, step, task_id),
+                            default={"attempt": attempt})
         record.update(fields)
         record["attempt_ok"] = bool(ok)
         record["status"] = KILLED if killed else SUCCEEDED if ok else FAILED
@@ -127,7 +131,7 @@ class LocalMetadataProvider(object):
                 time.sleep(0.02)
                 continue
             try:
-                record = read_json(path)
+                record = self._read(path, "run %s/%s" % (flow, run_id), RUN_FIELDS)
                 if record is None:
                     raise MetaflowException("Run *%s/%s* does not exist." % (flow, run_id))
                 system = set(record["system_tags"])
@@ -152,9 +156,22 @@ class LocalMetadataProvider(object):
         try:
             with os.scandir(self._path(*parts)) as entries:
                 names = [e.name for e in entries if e.is_dir() and not e.name.startswith(("_", "."))]
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as err:
+            raise access_error(err, "list", self._path(*parts)) from None
         return names
+
+    @staticmethod
+    def _read(path, owner, required=(), default=None):
+        """The record in ``path`` (``default`` if there is none), checked to be a JSON
+        object with the ``required`` fields: a damaged file is an error naming it
+        and ``owner``, never a record that fails later with a KeyError."""
+        record = read_json(path, default, owner)
+        missing = [name for name in required if record is not None and name not in record]
+        if missing:
+            raise corrupt_metadata(path, owner, "it has no field %s" % ", ".join(missing))
+        return record
 
     def flows(self):
         return sorted(
@@ -162,12 +179,14 @@ class LocalMetadataProvider(object):
         )
 
     def flow(self, flow):
-        return read_json(self._self(flow))
+        return self._read(self._self(flow), "flow %s" % flow, FLOW_FIELDS)
 
     def run(self, flow, run_id):
-        record = read_json(self._self(flow, run_id))
+        owner = "run %s/%s" % (flow, run_id)
+        record = self._read(self._self(flow, run_id), owner, RUN_FIELDS)
         if record is not None:
-            status = read_json(self._path(flow, run_id, META, "status.json"), {"status": RUNNING})
+            status = self._read(self._path(flow, run_id, META, "status.json"), owner,
+                                ("status",), default={"status": RUNNING})
             record["status"] = _without_dead_runtime(status)
         return record
 
@@ -176,14 +195,16 @@ class LocalMetadataProvider(object):
         return [r for r in records if r is not None]
 
     def step(self, flow, run_id, step):
-        return read_json(self._self(flow, run_id, step))
+        return self._read(self._self(flow, run_id, step), "step %s/%s/%s" % (flow, run_id, step),
+                          STEP_FIELDS)
 
     def steps(self, flow, run_id):
         records = (self.step(flow, run_id, s) for s in self._children(flow, run_id))
         return [s for s in records if s is not None]
 
     def task(self, flow, run_id, step, task_id):
-        return read_json(self._self(flow, run_id, step, task_id))
+        return self._read(self._self(flow, run_id, step, task_id),
+                          _task_owner(flow, run_id, step, task_id), TASK_FIELDS)
 
     def tasks(self, flow, run_id, step):
         records = (self.task(flow, run_id, step, t) for t in self._children(flow, run_id, step))
@@ -193,14 +214,29 @@ class LocalMetadataProvider(object):
         found = []
         try:
             names = os.listdir(self._path(flow, run_id, step, task_id, META))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as err:
+            raise access_error(err, "list", self._path(flow, run_id, step, task_id, META)) \
+                from None
         for name in names:
             if name.endswith(".attempt.json"):
-                record = read_json(self._path(flow, run_id, step, task_id, META, name))
+                record = self._read(self._path(flow, run_id, step, task_id, META, name),
+                                    _task_owner(flow, run_id, step, task_id), ("attempt",))
                 if record is not None:
                     found.append(record)
         return sorted(found, key=lambda r: r["attempt"])
+
+
+# The fields readers of each record rely on.
+FLOW_FIELDS = ("flow_id",)
+RUN_FIELDS = ("flow_id", "run_number", "tags", "system_tags")
+STEP_FIELDS = ("step_name",)
+TASK_FIELDS = ("step_name", "task_id")
+
+
+def _task_owner(flow, run_id, step, task_id):
+    return "task %s/%s/%s/%s" % (flow, run_id, step, task_id)
 
 
 def this_process():
