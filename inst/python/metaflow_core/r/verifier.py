@@ -1,0 +1,95 @@
+"""Verifying the blobs an R process reads, while it reads them.
+
+R has no fast SHA-1 (digest's runs at a quarter of hashlib's speed), and a
+blob's sha1 is its name and its check. So the Python process that gave R a
+blob's path hashes the file on a thread of its own while R deserializes it:
+hashlib releases the GIL, the hash runs on another core, and R's read costs
+about what it would without the check. R sends ``<sha> <path>`` before it
+reads a blob and takes the verdict after; a value whose blob doesn't hash to
+its name is discarded (inst/PROTOCOL.md, section 4).
+
+In a step, :class:`BlobVerifier` serves a pair of named pipes in the step's
+output directory (R opens them by name: base R can't inherit descriptors); the
+R client asks its client server (``verify_blob``), which calls :func:`verdict`.
+"""
+
+import os
+import threading
+
+from ..datastore.cas import hash_blob_file
+from ..exceptions import MetaflowDataCorrupt
+
+# Only for bench/artifact_bench.py, which measures what verifying costs: R
+# then reads blobs without asking for a verdict. Never set it otherwise.
+SKIP_ENV = "METAFLOW_BENCH_SKIP_READ_VERIFY"
+# An empty line: written twice, it also ends a line a dying R left half-written.
+_STOP = b"\n"
+
+
+def verdict(sha, path):
+    """``"ok"``, ``"missing"`` when there is no file (the reader says so itself),
+    or one line saying what is wrong with the blob file ``path``."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return "missing"
+    except OSError as err:
+        return "Its datastore file %s can't be read: %s." % (path, err.strerror)
+    with f:
+        try:
+            found = hash_blob_file(f, "Its datastore file %s" % path)
+        except MetaflowDataCorrupt as err:
+            return err.message
+        except OSError as err:
+            return "Its datastore file %s can't be read: %s." % (path, err.strerror)
+    if found != sha:
+        return ("Its datastore file %s is damaged: its content hashes to %s, not to the %s "
+                "it is named by." % (path, found, sha))
+    return "ok"
+
+
+class BlobVerifier(object):
+    """Answers an R step's verify requests on a thread, through two named pipes.
+
+    Both pipes are held open read-write here, so R's opening either one never
+    waits and a verdict is never written to a pipe nobody holds: the thread can
+    neither block on an R that never asks nor on one that died mid-request.
+    """
+
+    def __init__(self, directory):
+        self.requests = os.path.join(directory, "verify.requests")
+        self.verdicts = os.path.join(directory, "verify.verdicts")
+        os.mkfifo(self.requests, 0o600)
+        os.mkfifo(self.verdicts, 0o600)
+        self._requests_fd = os.open(self.requests, os.O_RDWR)
+        self._verdicts_fd = os.open(self.verdicts, os.O_RDWR)
+        self._thread = threading.Thread(target=self._serve, name="blob-verifier", daemon=True)
+        self._thread.start()
+
+    def fields(self):
+        """The request's ``verifier``: where R sends requests and reads verdicts."""
+        return {"requests": self.requests, "verdicts": self.verdicts}
+
+    def _serve(self):
+        reader = os.fdopen(os.dup(self._requests_fd), "rb")
+        with reader:
+            while True:
+                line = reader.readline()
+                if not line or line == _STOP:
+                    return
+                sha, _, path = line.decode("utf-8", "replace").rstrip("\n").partition(" ")
+                answer = verdict(sha, path).replace("\n", " ") + "\n"
+                try:
+                    os.write(self._verdicts_fd, answer.encode("utf-8"))
+                except OSError:
+                    return
+
+    def close(self):
+        """Stop the thread (R has exited) and close the pipes."""
+        try:
+            os.write(self._requests_fd, _STOP + _STOP)
+        except OSError:
+            pass
+        self._thread.join()
+        for fd in (self._requests_fd, self._verdicts_fd):
+            os.close(fd)
