@@ -70,6 +70,8 @@ client_send <- function(op, args = list(), context = client_context(), call = pa
 }
 
 client_receive <- function(id, call = parent.frame()) {
+  # Before the process is looked up: `id` may be client_send()'s promise yet.
+  force(id)
   # The process the request went to: one started since would never answer it.
   reply <- read_reply(client_state$process, id, call)
   if (!is.null(reply$error)) {

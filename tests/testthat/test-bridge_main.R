@@ -502,3 +502,29 @@ test_that("a request that is not an RDS file fails without a result", {
   expect_identical(process$status, 1L)
   expect_match(process$stderr, "Error in the R step bridge:", fixed = TRUE)
 })
+
+test_that("a 100 MB artifact goes from step to step with every process's peak under 2.5 times its size", {
+  dir <- local_run_dir()
+  script <- write_flow_script(c(
+    'flow <- metaflow("BigArtifactFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$x <- runif(12.5e6), next_step = "b") %>%',
+    '  step(step = "b", r_function = function(self) self$total <- sum(self$x), next_step = "end") %>%',
+    '  step(step = "end", r_function = function(self) stopifnot(length(self$x) == 12.5e6))'
+  ))
+
+  ran <- run_script_sampling_peaks(script, dir)
+
+  expect_identical(ran$status, 0L, info = paste(ran$output, collapse = "\n"))
+  # Every process of the run: the flow script's R, the runtime, each task's
+  # Python process and each step's R (the two that write and read x, the one
+  # that reads it again).
+  steps <- ran$peaks[grepl("bridge_main", ran$peaks$args), ]
+  tasks <- ran$peaks[grepl("python", ran$peaks$args), ]
+  expect_gte(nrow(steps), 3L)
+  expect_gte(nrow(tasks), 3L)
+  object_mb <- 100
+  for (i in seq_len(nrow(ran$peaks))) {
+    expect_lte(ran$peaks$mb[[i]], 2.5 * object_mb, label = ran$peaks$args[[i]])
+  }
+  expect_equal(list.files(file.path(dir, ".metaflow", ".staging"), all.files = TRUE, no.. = TRUE), character())
+})

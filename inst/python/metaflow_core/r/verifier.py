@@ -28,23 +28,23 @@ _STOP = b"\n"
 
 def verdict(sha, path):
     """``"ok"``, ``"missing"`` when there is no file (the reader says so itself),
-    or one line saying what is wrong with the blob file ``path``."""
+    or one line saying what is wrong with the blob file ``path`` (which the
+    reader names)."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
         return "missing"
     except OSError as err:
-        return "Its datastore file %s can't be read: %s." % (path, err.strerror)
+        return "Its datastore file can't be read: %s." % err.strerror
     with f:
         try:
-            found = hash_blob_file(f, "Its datastore file %s" % path)
+            found = hash_blob_file(f, "Its datastore file")
         except MetaflowDataCorrupt as err:
             return err.message
         except OSError as err:
-            return "Its datastore file %s can't be read: %s." % (path, err.strerror)
+            return "Its datastore file can't be read: %s." % err.strerror
     if found != sha:
-        return ("Its datastore file %s is damaged: its content hashes to %s, not to the %s "
-                "it is named by." % (path, found, sha))
+        return ("Its content hashes to %s, not to the %s it is named by." % (found, sha))
     return "ok"
 
 
