@@ -113,18 +113,30 @@ verify_start <- function(sha, path, via) {
     via <- step_verifier$mode
   }
   if (identical(via, "pipes")) {
-    if (is.null(step_verifier$requests)) {
-      step_verifier$requests <- fifo(step_verifier$fields$requests, open = "wb", blocking = TRUE)
-      step_verifier$verdicts <- fifo(step_verifier$fields$verdicts, open = "rb", blocking = TRUE)
-    }
-    writeLines(paste(sha, path), step_verifier$requests, useBytes = TRUE)
-    flush(step_verifier$requests)
+    send_to_verifier(paste("verify", sha, path))
     return(list(via = "pipes"))
   }
   if (identical(via, "client")) {
     return(list(via = "client", id = client_send("verify_blob", list(sha = sha, path = path), call = NULL)))
   }
   NULL
+}
+
+# Tells the step's verifier that R starts ("write") or has finished and closed
+# ("written") the blob file `path`; nothing without one.
+announce_write <- function(what, path) {
+  if (identical(step_verifier$mode, "pipes")) {
+    send_to_verifier(paste(what, path))
+  }
+}
+
+send_to_verifier <- function(line) {
+  if (is.null(step_verifier$requests)) {
+    step_verifier$requests <- fifo(step_verifier$fields$requests, open = "wb", blocking = TRUE)
+    step_verifier$verdicts <- fifo(step_verifier$fields$verdicts, open = "rb", blocking = TRUE)
+  }
+  writeLines(line, step_verifier$requests, useBytes = TRUE)
+  flush(step_verifier$requests)
 }
 
 # NULL if the blob is intact (or wasn't checked), "missing" if there is no

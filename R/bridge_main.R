@@ -230,11 +230,18 @@ write_artifacts <- function(self, output_dir) {
 # serialize() straight to the file: no copy of the bytes is ever in memory.
 # In native byte order (`xdr = FALSE`), which R writes and reads several
 # times faster than XDR's; unserialize() reads either, on any machine.
+# The step's verifier hashes the file as it grows (announce_write()), so the
+# engine needn't read it again to name it.
 write_blob <- function(value, path) {
   connection <- file(path, open = "wb")
-  on.exit(close(connection))
+  open <- TRUE
+  on.exit(if (open) close(connection))
+  announce_write("write", path)
   writeBin(blob_magic_none, connection)
   serialize(value, connection, xdr = FALSE)
+  close(connection)
+  open <- FALSE
+  announce_write("written", path)
   invisible()
 }
 

@@ -57,10 +57,15 @@ class RObject(object):
         self.staged_path = None
         self._stored = (store, sha)
 
-    def move_into(self, store):
-        """Move the staged file into ``store`` now (a rename where it can be)."""
+    def move_into(self, store, sha=None):
+        """Move the staged file into ``store`` now (a rename where it can be);
+        ``sha``, when given, is its payload's sha1, known without reading it."""
         size = self.size
-        self.stored(store, store.save_file(self.staged_path))
+        if sha is None:
+            sha = store.save_file(self.staged_path)
+        else:
+            sha = store.save_hashed_file(self.staged_path, sha)
+        self.stored(store, sha)
         self._size = size
 
     def stored_in(self, store):

@@ -138,9 +138,9 @@ class RStep(StepRunner):
                                  call=error.get("call"), traceback=error.get("traceback"),
                                  r_class=error.get("class"),
                                  caught_rds=_read_file(output_dir, error.get("caught")),
-                                 partial=StepOutcome(artifacts=_artifacts(task, result,
-                                                                          output_dir)))
-            return _outcome(task, result, output_dir)
+                                 partial=StepOutcome(artifacts=_artifacts(
+                                     task, result, output_dir, verifier)))
+            return _outcome(task, result, output_dir, verifier)
         finally:
             shutil.rmtree(output_dir, ignore_errors=True)
 
@@ -286,9 +286,10 @@ def _read_result(output_dir):
         return None
 
 
-def _artifacts(task, result, output_dir):
+def _artifacts(task, result, output_dir, verifier):
     """The artifacts R wrote, each a blob file in ``output_dir``, moved into the
-    store now (a rename): Python never reads their bytes."""
+    store now (a rename): Python never reads their bytes, hashed by ``verifier``
+    while R wrote them."""
     artifacts = {}
     for name, filename in (result.get("artifacts") or {}).items():
         if reserved_artifact_name(name):
@@ -296,14 +297,14 @@ def _artifacts(task, result, output_dir):
                              step=task.step_name)
         value = RObject(staged_path=os.path.join(output_dir, os.path.basename(filename)))
         if task.store is not None:
-            value.move_into(task.store)
+            value.move_into(task.store, verifier.written_sha(value.staged_path))
         artifacts[name] = value
     return artifacts
 
 
-def _outcome(task, result, output_dir):
+def _outcome(task, result, output_dir, verifier):
     foreach = result.get("foreach")
     return StepOutcome(
-        artifacts=_artifacts(task, result, output_dir), merge=result.get("merge") or {},
+        artifacts=_artifacts(task, result, output_dir, verifier), merge=result.get("merge") or {},
         foreach=(foreach["num_splits"], foreach.get("values")) if foreach else None,
     )

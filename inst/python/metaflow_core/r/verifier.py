@@ -13,10 +13,11 @@ output directory (R opens them by name: base R can't inherit descriptors); the
 R client asks its client server (``verify_blob``), which calls :func:`verdict`.
 """
 
+import hashlib
 import os
 import threading
 
-from ..datastore.cas import hash_blob_file
+from ..datastore.cas import CHUNK, HEADER_LEN, hash_blob_file
 from ..exceptions import MetaflowDataCorrupt
 
 # Only for bench/artifact_bench.py, which measures what verifying costs: R
@@ -49,7 +50,13 @@ def verdict(sha, path):
 
 
 class BlobVerifier(object):
-    """Answers an R step's verify requests on a thread, through two named pipes.
+    """Answers an R step's requests on a thread, through two named pipes.
+
+    * ``verify <sha> <path>``: R is about to read blob ``path``; the verdict
+      (one line) goes to the verdicts pipe.
+    * ``write <path>`` ... ``written <path>``: R is writing the blob file
+      ``path``; it is hashed as it grows (:class:`_FollowingHash`), so moving it
+      into the store needn't read it again (:meth:`written_sha`).
 
     Both pipes are held open read-write here, so R's opening either one never
     waits and a verdict is never written to a pipe nobody holds: the thread can
@@ -63,6 +70,7 @@ class BlobVerifier(object):
         os.mkfifo(self.verdicts, 0o600)
         self._requests_fd = os.open(self.requests, os.O_RDWR)
         self._verdicts_fd = os.open(self.verdicts, os.O_RDWR)
+        self._writes = {}
         self._thread = threading.Thread(target=self._serve, name="blob-verifier", daemon=True)
         self._thread.start()
 
@@ -77,12 +85,24 @@ class BlobVerifier(object):
                 line = reader.readline()
                 if not line or line == _STOP:
                     return
-                sha, _, path = line.decode("utf-8", "replace").rstrip("\n").partition(" ")
-                answer = verdict(sha, path).replace("\n", " ") + "\n"
-                try:
-                    os.write(self._verdicts_fd, answer.encode("utf-8"))
-                except OSError:
-                    return
+                kind, _, rest = line.decode("utf-8", "replace").rstrip("\n").partition(" ")
+                if kind == "write":
+                    self._writes[rest] = _FollowingHash(rest)
+                elif kind == "written" and rest in self._writes:
+                    self._writes[rest].finish()
+                elif kind == "verify":
+                    sha, _, path = rest.partition(" ")
+                    answer = verdict(sha, path).replace("\n", " ") + "\n"
+                    try:
+                        os.write(self._verdicts_fd, answer.encode("utf-8"))
+                    except OSError:
+                        return
+
+    def written_sha(self, path):
+        """The sha1 of the payload of the blob file R wrote at ``path``, if R said
+        it finished writing it and it was hashed whole; else None."""
+        following = self._writes.get(path)
+        return None if following is None else following.sha()
 
     def close(self):
         """Stop the thread (R has exited) and close the pipes."""
@@ -91,5 +111,62 @@ class BlobVerifier(object):
         except OSError:
             pass
         self._thread.join()
+        for following in self._writes.values():
+            following.abandon()
         for fd in (self._requests_fd, self._verdicts_fd):
             os.close(fd)
+
+
+class _FollowingHash(object):
+    """The sha1 of a blob file's payload, read on a thread of its own while R
+    writes the file, so the hash runs on another core as R serializes."""
+
+    def __init__(self, path):
+        self.path = path
+        self._finished = threading.Event()
+        self._abandoned = False
+        self._sha = None
+        self._thread = threading.Thread(target=self._follow, name="blob-hash", daemon=True)
+        self._thread.start()
+
+    def _follow(self):
+        digest = hashlib.sha1()
+        skip = HEADER_LEN
+        drained = False
+        try:
+            with open(self.path, "rb") as f:
+                while True:
+                    chunk = f.read(CHUNK)
+                    if chunk:
+                        if skip:
+                            head, chunk = chunk[:skip], chunk[skip:]
+                            skip -= len(head)
+                        digest.update(chunk)
+                    elif drained:
+                        break
+                    elif self._finished.is_set():
+                        # R has closed the file: one more read takes what it
+                        # wrote after the last one, then the file is whole.
+                        drained = True
+                    elif self._abandoned:
+                        return
+                    else:
+                        self._finished.wait(0.002)
+        except OSError:
+            return
+        if not skip:
+            self._sha = digest.hexdigest()
+
+    def finish(self):
+        self._finished.set()
+
+    def abandon(self):
+        """Stop following a file R never said it finished (it failed or died)."""
+        self._abandoned = True
+        self._thread.join()
+
+    def sha(self):
+        if not self._finished.is_set():
+            return None
+        self._thread.join()
+        return self._sha
