@@ -59,7 +59,7 @@ read_artifact <- function(name, ref, owner, call) {
       sprintf("Artifact `%s` of task %s is damaged: its value can't be trusted.", name, task),
       x = read$damaged,
       i = sprintf("Its datastore file is %s.", ref$path)
-    ), "data_corrupt", artifact = name, task = task, path = ref$path, call = call)
+    ), "data_corrupt", artifact = name, pathspec = task, path = ref$path, call = call)
   }
   if (!is.null(read$error)) {
     bridge_abort(c(

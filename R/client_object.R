@@ -30,6 +30,11 @@
 #' * `get_obj()`: the object of the Python client itself, through
 #'   reticulate, for anything this class doesn't offer. The first call
 #'   loads reticulate and starts Python inside R, which takes seconds.
+#' * `verify()`: checks every stored artifact the object refers to (every
+#'   attempt of every task of a run or step; for a flow, every run and every
+#'   blob file of the flow, including those no task refers to) against the
+#'   hash it is named by, and returns the damaged ones as a data frame (see
+#'   [verify_frame()]): no rows when all are intact. It reads no values.
 #' * `print()`: what a person wants to know first: status, times, counts.
 #' * `summary()`: that and a table of its children.
 #'
@@ -67,6 +72,12 @@ metaflow_object <- R6::R6Class(
     #' @description The ids of the object's children.
     get_values = function() {
       as_strings(private$ask("children"))
+    },
+
+    #' @description Check the object's stored artifacts against their hashes.
+    #' @return A data frame of the damaged ones, no rows when all are intact.
+    verify = function() {
+      verify_frame(private$ask("verify"))
     },
 
     #' @description Print the object's status, times and counts.

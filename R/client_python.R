@@ -196,6 +196,7 @@ python_error_kinds <- c(
   MetaflowNamespaceMismatch = "namespace",
   MetaflowInvalidPathspec = "pathspec",
   MetaflowDataMissing = "datastore",
+  MetaflowDataCorrupt = "data_corrupt",
   ArtifactUnreadable = "artifact",
   RValueError = "artifact"
 )
@@ -205,7 +206,9 @@ python_error_kinds <- c(
 #' `MetaflowNotFound` is `metaflow_error_not_found`,
 #' `MetaflowNamespaceMismatch` is `metaflow_error_namespace`,
 #' `MetaflowInvalidPathspec` is `metaflow_error_pathspec`,
-#' `MetaflowDataMissing` is `metaflow_error_datastore`, an artifact with
+#' `MetaflowDataMissing` is `metaflow_error_datastore`, a blob that doesn't
+#' match its hash is `metaflow_error_data_corrupt` (with the `artifact`, the
+#' task's `pathspec` and the blob's `path` as fields), an artifact with
 #' no R value is `metaflow_error_artifact`, and any other is
 #' `metaflow_error_client`. The message is the client's, which names what is
 #' missing and lists what exists nearby; the Python type is the condition's
@@ -229,6 +232,16 @@ abort_client_error <- function(error, call) {
     metaflow_abort("{message}", kind,
       client_type = type, python_type = error$python_type %||% type,
       inner_type = error$inner_type, call = call
+    )
+  }
+  if (kind == "data_corrupt") {
+    message <- gsub("*", "", message, fixed = TRUE)
+    metaflow_abort(c(
+      "{message}",
+      i = "Run {.code $verify()} on the run to list every damaged artifact; a resume runs the task again."
+    ), kind,
+      python_type = type, artifact = error$artifact, pathspec = error$pathspec,
+      path = error$path, call = call
     )
   }
   if (!isTRUE(error$metaflow)) {

@@ -96,7 +96,11 @@
 #'     with `origin_run_id` to resume another run; `show = TRUE` (print the
 #'     flow's steps); `check = TRUE` (validate the flow); `logs = "run/step"`
 #'     or `"run/step/task"` (print a task's output again); `dump = "run/step"` or a
-#'     task's pathspec (print artifacts); `help = TRUE` (list commands).
+#'     task's pathspec (print artifacts); `verify = TRUE` (check every stored
+#'     artifact of every run of the flow, and every blob file, against its hash)
+#'     or `verify = "run id"` (those of one run), an error if any is damaged
+#'     (the client's `$verify()` returns them instead, see [run_client]);
+#'     `help = TRUE` (list commands).
 #'   * Options of a run (or a resume): `tag` (character vector),
 #'     `max_workers` (tasks at a time; by default 16, and no more than the
 #'     machine's cores fit for steps that ask for cores with [resources()]),

@@ -52,7 +52,7 @@ engine_commands <- function() {
 # run()'s own keys in `...`. Every other name is a flow parameter.
 run_option_keys <- list(
   top = c("package_suffixes", "datastore", "datastore_root", "metadata", "batch", "with", "quiet"),
-  command = c("resume", "show", "check", "logs", "dump", "help"),
+  command = c("resume", "show", "check", "logs", "dump", "verify", "help"),
   run = c(
     "origin_run_id", "tag", "max_workers", "max_num_splits", "max_log_size", "namespace",
     "run_id_file"
@@ -140,7 +140,7 @@ check_option_names <- function(options, parameters, flow_name, call) {
 }
 
 # The command `...` asks for, and its positional arguments: "run" unless one
-# of resume, show, check, logs, dump or help is given.
+# of resume, show, check, logs, dump, verify or help is given.
 option_command <- function(options, call) {
   chosen <- list()
   if (!is.null(options[["resume"]])) {
@@ -162,6 +162,19 @@ option_command <- function(options, call) {
       if (options[[key]]) {
         chosen[[key]] <- list(name = key, args = list())
       }
+    }
+  }
+  if (!is.null(options[["verify"]])) {
+    verify <- options[["verify"]]
+    if (is_string(verify) && nzchar(verify)) {
+      chosen$verify <- list(name = "verify", args = list(arg_entry("", verify)))
+    } else if (!is_true_or_false(verify)) {
+      metaflow_abort(c(
+        "{.arg verify} must be {.code TRUE} (every run of the flow) or the id of a run.",
+        x = "Got {show_value(verify)}."
+      ), "usage", call = call)
+    } else if (verify) {
+      chosen$verify <- list(name = "verify", args = list())
     }
   }
   for (key in c("logs", "dump")) {

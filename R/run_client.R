@@ -27,6 +27,8 @@
 #' * `step(step_id)`: the [step_client] of a step.
 #' * `artifact(name)`: the value of an artifact of the `end` step (see
 #'   [task_client] for how values are read).
+#' * `verify()`: checks every stored artifact of every attempt of the run
+#'   against its hash; the damaged ones as a data frame (see [verify_frame()]).
 #' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
 #'   `summary()`: see [metaflow_object].
 #'
@@ -39,6 +41,7 @@
 #' run$successful
 #' run$steps
 #' run$artifact("total")
+#' run$verify()
 #' summary(run)
 #' @template example-project-end
 #' @family client

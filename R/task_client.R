@@ -65,6 +65,10 @@
 #' * `artifact(name)`: the value of an artifact.
 #' * `artifacts_table()`: the artifacts as a data frame (see
 #'   [artifacts_table()]).
+#' * `verify(artifact = NULL)`: checks the stored artifacts of every attempt
+#'   of the task (or the one named) against their hashes; the damaged ones as
+#'   a data frame (see [verify_frame()]). Reading a damaged artifact with
+#'   `artifact()` is an error of class `metaflow_error_data_corrupt`.
 #' * `is_in_namespace()`, `get_values()`, `get_obj()`, `print()`,
 #'   `summary()`: see [metaflow_object].
 #'
@@ -78,6 +82,7 @@
 #' task$artifacts
 #' task$artifact("numbers")
 #' task$artifacts_table()
+#' task$verify()
 #'
 #' # A failed task keeps its error:
 #' broken <- metaflow("BrokenFlow") %>%
@@ -114,6 +119,17 @@ task_client <- R6::R6Class(
     #' @description The artifacts as a data frame, one row per artifact.
     artifacts_table = function() {
       artifacts_table(self)
+    },
+
+    #' @description Check the task's stored artifacts against their hashes.
+    #' @param artifact `NULL` for all of them, or the name of one.
+    #' @return A data frame of the damaged ones, no rows when all are intact.
+    verify = function(artifact = NULL) {
+      call <- environment()
+      if (is.null(artifact)) {
+        return(super$verify())
+      }
+      verify_frame(private$ask("verify", artifact = as_client_id(artifact, "artifact", call), call = call))
     }
   ),
   active = read_only_fields(
@@ -279,8 +295,9 @@ artifact_value <- function(task, name, call) {
     metaflow_abort(c(
       "Artifact {.val {name}} of task {.val {pathspec}} is damaged: its value can't be trusted.",
       x = "{read$damaged}",
-      i = "Its datastore file is {.path {where$path}}."
-    ), "data_corrupt", artifact = name, task = pathspec, path = where$path, call = call)
+      i = "Its datastore file is {.path {where$path}}.",
+      i = "Run {.code $verify()} on the run to list every damaged artifact; a resume runs the task again."
+    ), "data_corrupt", artifact = name, pathspec = pathspec, path = where$path, call = call)
   }
   if (!is.null(read$error)) {
     metaflow_abort(

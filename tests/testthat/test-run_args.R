@@ -51,6 +51,10 @@ test_that("`...` chooses the command", {
   expect_equal(argv_for(help = TRUE), "help")
   expect_equal(argv_for(logs = "17/start"), c("logs", "17/start"))
   expect_equal(argv_for(dump = "17/end/3"), c("dump", "17/end/3"))
+  expect_equal(argv_for(verify = TRUE), "verify")
+  expect_equal(argv_for(verify = "17"), c("verify", "17"))
+  expect_equal(argv_for(verify = FALSE), "run")
+  expect_error(argv_for(verify = 17), "verify", class = "metaflow_error_usage")
   expect_equal(argv_for(show = FALSE), "run")
 })
 

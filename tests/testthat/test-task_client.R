@@ -145,7 +145,7 @@ test_that("listing artifacts reads only the index, never the values", {
   expect_equal(table$name, c("a", "b"))
   expect_equal(table$encoding, c("pickle", "pickle"))
   expect_equal(new_run(pathspec)$artifacts, c("a", "b"))
-  expect_error(task$artifact("a"), class = "metaflow_error_artifact")
+  expect_error(task$artifact("a"), class = "metaflow_error_data_corrupt")
 })
 
 test_that("an unknown artifact is an error listing the task's artifacts", {

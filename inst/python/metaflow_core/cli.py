@@ -25,7 +25,12 @@ from .cli_errors import (
 )
 from .datastore import FlowDataStore
 from .datastore.storage import STORAGE_TYPES
-from .exceptions import CommandException, MetaflowException, RunInterrupted
+from .exceptions import (
+    CommandException,
+    MetaflowDataCorrupt,
+    MetaflowException,
+    RunInterrupted,
+)
 from .front_end import front_end_of
 from .graph import FlowGraph
 from .lint import render, validate
@@ -389,6 +394,32 @@ def make_cli(flow, graph):
             with open(out_file, "wb") as f:
                 pickle.dump(collected, f)
             state.echo("Artifacts written to *%s*" % out_file)
+
+    @start.command(help="Check stored artifacts against the hashes they are named by: every "
+                        "blob of run RUN_ID, or, without it, of every run of the flow and every "
+                        "blob file in its data directory. Exits 1 if anything is damaged.")
+    @click.argument("run_id", required=False)
+    @click.pass_obj
+    def verify(state, run_id):
+        from .datastore.verify import Verifier, item_line
+
+        verifier = Verifier(state.flow_datastore)
+        if run_id is None:
+            verifier.flow()
+            runs = len(verifier.run_ids())
+            scope = "flow %s (%d run%s)" % (flow.name, runs, "" if runs == 1 else "s")
+        else:
+            run_id = run_id.strip()
+            if run_id not in verifier.run_ids():
+                raise CommandException("Run *%s/%s* does not exist." % (flow.name, run_id))
+            verifier.run(run_id)
+            scope = "run %s/%s" % (flow.name, run_id)
+        report = verifier.report(scope)
+        for item in report:
+            click.echo(item_line(item))
+        if not report.intact:
+            raise MetaflowDataCorrupt(report.summary())
+        click.echo(report.summary())
 
     @start.command(help="Show stdout/stderr produced by a task or all tasks in a step.")
     @click.argument("input_path")

@@ -478,6 +478,12 @@ class MetaflowObject(object):
         return state
 
 
+def _verifier(obj):
+    from .datastore.verify import Verifier  # only when something is verified
+
+    return Verifier(obj._source.flow_datastore(obj._components[0]))
+
+
 class Metaflow(object):
     """Every flow in the metadata location, those with a run in the namespace."""
 
@@ -569,6 +575,14 @@ class Flow(MetaflowObject):
         """Runs in the namespace carrying all of ``tags``, newest first."""
         return self._filtered_children(tags)
 
+    def verify(self):
+        """Check every blob of every run of the flow, and every blob file no run
+        refers to, against its hash; the damaged items, as a VerifyReport (empty
+        when all is intact). Never raises for damage: it reports it."""
+        verifier = _verifier(self)
+        verifier.flow()
+        return verifier.report("flow %s" % self.id)
+
 
 class MetaflowCode(object):
     """The code a run stored: an R flow's generated module and JSON spec."""
@@ -626,6 +640,13 @@ class Run(MetaflowObject):
     def steps(self, *tags):
         """Steps carrying all of ``tags`` (a step has its run's tags), newest first."""
         return self._filtered_children(tags)
+
+    def verify(self):
+        """Check every blob that any attempt of the run refers to (the parameters
+        included) against its hash; the damaged items, as a VerifyReport."""
+        verifier = _verifier(self)
+        verifier.run(self._components[1])
+        return verifier.report("run %s" % self.pathspec)
 
     @property
     def origin_pathspec(self):
@@ -737,6 +758,12 @@ class Step(MetaflowObject):
 
     def tasks(self, *tags):
         return self._filtered_children(tags)
+
+    def verify(self):
+        """Check every blob that any attempt of the step's tasks refers to; a VerifyReport."""
+        verifier = _verifier(self)
+        verifier.step(*self._components[1:3])
+        return verifier.report("step %s" % self.pathspec)
 
     @property
     def finished_at(self):
@@ -1072,6 +1099,14 @@ class Task(MetaflowObject):
     def stderr(self):
         return self._log_text("stderr")
 
+    def verify(self):
+        """Check the blobs of every attempt of the task that recorded its artifacts
+        (only ``attempt``'s when the task was opened at one); a VerifyReport."""
+        verifier = _verifier(self)
+        verifier.task(*self._components[1:4],
+                      attempts=None if self._attempt is None else [self._attempt])
+        return verifier.report("task %s" % self.pathspec)
+
 
 def _check_attempt(attempt):
     """None, or the attempt as an int; R hands whole numbers over as floats."""
@@ -1129,6 +1164,12 @@ class DataArtifact(MetaflowObject):
     def local_path(self):
         """The local file holding the stored blob, or None where storage has no files."""
         return self._task_datastore().local_path(self.id)
+
+    def verify(self):
+        """Check the artifact's blob against its hash; a VerifyReport (empty when intact)."""
+        verifier = _verifier(self)
+        verifier.attempt(self._task_datastore(), [self.id])
+        return verifier.report("artifact %s" % self.pathspec)
 
     def _info(self):
         return self._task_datastore().info[self.id]

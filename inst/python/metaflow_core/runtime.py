@@ -182,6 +182,8 @@ class NativeRuntime(object):
         self.scheduled = set()
         self.registered_steps = set()
         self.clone_index = {}
+        # Checks the blobs of the tasks resume clones, each blob once per run.
+        self._clone_verifier = None
         self._next_task_id = 0
         self._print_lock = threading.Lock()
         self.decorators = {}
@@ -252,6 +254,14 @@ class NativeRuntime(object):
         task = ScheduledTask(PARAMETERS_STEP, self.new_task_id(), [], ())
         self._register_task(task, origin_task_id=origin_ids[0])
         origin = self.flow_datastore.task(origin_run_id, PARAMETERS_STEP, origin_ids[0])
+        try:
+            for name in origin.keys():
+                # The parameters can't be computed again: damaged, they stop the resume.
+                origin.verify(name)
+        except MetaflowException as err:
+            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
+                                         reason=err.message, failed_tasks=[])
+            raise
         self._copy_task(origin, task)
         return task.pathspec(self.run_id)
 
@@ -270,6 +280,26 @@ class NativeRuntime(object):
                 if ds.control.get("task_ok"):
                     key = tuple(f["index"] for f in ds.control.get("foreach_stack", []))
                     self.clone_index[(node.name, key)] = ds
+
+    def _clonable(self, task, origin):
+        """Whether every blob ``origin`` refers to is intact: a clone takes them by
+        reference, so cloning a damaged one would hand the damage to the new run.
+        A task that fails the check runs again instead, and says why."""
+        if self._clone_verifier is None:
+            from .datastore.verify import Verifier  # only when resuming
+
+            self._clone_verifier = Verifier(self.flow_datastore)
+        verifier = self._clone_verifier
+        before = len(verifier.items)
+        verifier.attempt(origin, again=True)
+        damaged = verifier.items[before:]
+        if not damaged:
+            return True
+        first = damaged[0]
+        self.system_echo(task, "Not cloning %s: artifact *%s* is damaged (%s: %s); "
+                               "running the task again." % (
+                                   origin.pathspec, first.artifact, first.file, first.reason))
+        return False
 
     def _copy_task(self, origin, task):
         """The clone: the origin's artifacts (by reference) and its logs, as attempt 0."""
@@ -364,6 +394,8 @@ class NativeRuntime(object):
                    and self._fits(self.run_queue[0])):
                 task = self.run_queue.popleft()
                 origin = self.clone_index.get((task.step, task.key))
+                if origin is not None and not self._clonable(task, origin):
+                    origin = None
                 if origin is not None:
                     self.system_echo(task, "Cloning previously run task %s" % origin.pathspec)
                     self._register_task(task, origin_task_id=origin.task_id,

@@ -29,7 +29,7 @@ import tempfile
 
 from .. import __version__, client
 from ..datastore.cas import MAGIC
-from ..exceptions import ArtifactUnreadable, MetaflowException, RValueError
+from ..exceptions import ArtifactUnreadable, MetaflowDataCorrupt, MetaflowException, RValueError
 from .verifier import verdict
 
 CLASSES = {
@@ -299,6 +299,8 @@ class Server(object):
         python_type = artifact.type
         try:
             value = artifact.data
+        except MetaflowDataCorrupt:
+            raise  # the blob's own fault, named as such, not the value's
         except Exception as err:  # unpickling runs arbitrary code: any error is possible
             raise ArtifactUnreadable(
                 "%s: %s" % (type(err).__name__, err), python_type=python_type) from err
@@ -314,6 +316,20 @@ class Server(object):
         """``"ok"``, or what is wrong with the blob file ``path`` R is reading as ``sha``
         (r/verifier.py): R asks before it reads the file, and takes the answer after."""
         return verdict(sha, path)
+
+    def op_verify(self, ref, artifact=None):
+        """The damaged blobs of the object (or of its artifact ``artifact``), as
+        columns: artifact, pathspec, attempt, file, reason; with blobs and summary."""
+        from ..datastore.verify import report_record  # only when something is verified
+
+        obj = object_at(ref)
+        if artifact is not None:
+            obj = obj.child(artifact)
+        record = report_record(obj.verify())
+        damaged = record.pop("damaged")
+        record["damaged"] = {name: [item[name] for item in damaged]
+                             for name in ("artifact", "pathspec", "attempt", "file", "reason")}
+        return record
 
     def _scratch_blob(self, data):
         fd, path = tempfile.mkstemp(dir=self.scratch, suffix=".blob")
@@ -365,7 +381,7 @@ def error_payload(err):
         "message": getattr(err, "message", None) or str(err),
         "metaflow": isinstance(err, MetaflowException),
     }
-    for name in ("python_type", "inner_type"):
+    for name in ("python_type", "inner_type", "artifact", "pathspec", "path"):
         if getattr(err, name, None):
             payload[name] = getattr(err, name)
     return payload
