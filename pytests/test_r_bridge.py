@@ -13,6 +13,7 @@ import pytest
 
 from metaflow_core.datastore import FlowDataStore
 from metaflow_core.datastore.serializers import RObject
+from metaflow_core.exceptions import MetaflowException
 from metaflow_core.external import StepTask, StoredArtifact
 from metaflow_core.r.bridge import RStep, RStepError, r_previews
 from metaflow_core.r.values import to_rds
@@ -223,3 +224,23 @@ def test_the_staging_dir_of_a_killed_task_process_is_swept_by_the_next_step(tmp_
     RStep(spec_dir, "b").run(step_task_after(flow_ds, parent))
 
     assert staging_entries(flow_ds) == []
+
+
+def test_a_datastore_without_room_for_the_step_s_artifacts_is_an_error_naming_the_directory(tmp_path):
+    flow_ds, parent = stored_start_task(tmp_path, total="1")
+    staging = flow_ds.storage.staging_dir()
+    os.chmod(staging, 0o500)
+    spec_dir = r_step_spec(tmp_path, {"b": "function(self) self$y <- 1"})
+    try:
+        if os.access(staging, os.W_OK):
+            # root writes anywhere: a file where the directory should be stands in.
+            os.chmod(staging, 0o700)
+            shutil.rmtree(staging)
+            open(staging, "w").close()
+        with pytest.raises(MetaflowException) as raised:
+            RStep(spec_dir, "b").run(step_task_after(flow_ds, parent))
+    finally:
+        if os.path.isdir(staging):
+            os.chmod(staging, 0o700)
+    assert "Can't make a directory for the R step's artifacts" in raised.value.message
+    assert staging in raised.value.message

@@ -115,7 +115,12 @@ class RStep(StepRunner):
         # On the datastore's filesystem, so that R's artifact files move into the
         # store by a rename; removed whatever ends the step (staging.py).
         output_dir = staging.make_output_dir(task.store)
-        verifier = BlobVerifier(output_dir)
+        try:
+            verifier = BlobVerifier(output_dir)
+        except OSError as err:
+            shutil.rmtree(output_dir, ignore_errors=True)
+            raise MetaflowException("Can't make the pipes an R step's reads are verified "
+                                    "through in %s: %s." % (output_dir, err.strerror))
         try:
             request_path = os.path.join(output_dir, "request.rds")
             request = step_request(task, self.function, self.spec_dir, output_dir)

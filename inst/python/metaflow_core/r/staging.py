@@ -12,17 +12,24 @@ import os
 import shutil
 import tempfile
 
+from ..exceptions import MetaflowException
+
 PREFIX = "mf-r-"
 
 
 def make_output_dir(store):
     """A new output directory under ``store``'s staging directory (the system's
     temporary directory without a store)."""
-    if store is None:
-        return tempfile.mkdtemp(prefix=PREFIX)
-    parent = store.storage.staging_dir()
-    sweep_stale(parent)
-    return tempfile.mkdtemp(prefix="%s%d-" % (PREFIX, os.getpid()), dir=parent)
+    try:
+        if store is None:
+            return tempfile.mkdtemp(prefix=PREFIX)
+        parent = store.storage.staging_dir()
+        sweep_stale(parent)
+        return tempfile.mkdtemp(prefix="%s%d-" % (PREFIX, os.getpid()), dir=parent)
+    except OSError as err:
+        raise MetaflowException(
+            "Can't make a directory for the R step's artifacts in %s: %s."
+            % (err.filename or "the datastore's staging directory", err.strerror))
 
 
 def sweep_stale(parent):
