@@ -217,13 +217,16 @@ def test_the_staging_dir_of_a_killed_task_process_is_swept_by_the_next_step(tmp_
     except ProcessLookupError:
         pass
     left = staging_entries(flow_ds)
-    assert len(left) == 1 and left[0].startswith("mf-r-%d-" % task_process.pid)
+    assert len(left) == 1 and left[0].startswith("mf-r-%d@" % task_process.pid)
+    # Another machine's directory in a shared datastore is not this one's to sweep.
+    other_host = os.path.join(flow_ds.storage.staging_dir(), "mf-r-%d@elsewhere-x1" % task_process.pid)
+    os.mkdir(other_host)
 
     (tmp_path / "again").mkdir()
     spec_dir = r_step_spec(tmp_path / "again", {"b": "function(self) self$y <- self$total"})
     RStep(spec_dir, "b").run(step_task_after(flow_ds, parent))
 
-    assert staging_entries(flow_ds) == []
+    assert staging_entries(flow_ds) == [os.path.basename(other_host)]
 
 
 def test_a_datastore_without_room_for_the_step_s_artifacts_is_an_error_naming_the_directory(tmp_path):

@@ -5,11 +5,13 @@ staging directory (``storage.staging_dir()``, on the store's filesystem), so an
 artifact file R wrote moves into the store by a rename. The step removes its
 directory whatever ends it; a task process killed outright can't, so each new
 directory sweeps away those of task processes that are gone. The directory's
-name carries its task process's pid for that.
+name carries its task process's pid and host for that (a datastore on a shared
+filesystem may have other machines' steps in it, which are left alone).
 """
 
 import os
 import shutil
+import socket
 import tempfile
 
 from ..exceptions import MetaflowException
@@ -25,7 +27,7 @@ def make_output_dir(store):
             return tempfile.mkdtemp(prefix=PREFIX)
         parent = store.storage.staging_dir()
         sweep_stale(parent)
-        return tempfile.mkdtemp(prefix="%s%d-" % (PREFIX, os.getpid()), dir=parent)
+        return tempfile.mkdtemp(prefix="%s%d@%s-" % (PREFIX, os.getpid(), _host()), dir=parent)
     except OSError as err:
         raise MetaflowException(
             "Can't make a directory for the R step's artifacts in %s: %s."
@@ -44,11 +46,18 @@ def sweep_stale(parent):
             shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
+def _host():
+    return socket.gethostname().replace("/", "_")
+
+
 def _owner(name):
+    """The pid of the task process of this host that made directory ``name``, or None."""
     if not name.startswith(PREFIX):
         return None
-    head = name[len(PREFIX):].split("-", 1)[0]
-    return int(head) if head.isdigit() else None
+    pid, _, rest = name[len(PREFIX):].partition("@")
+    if not pid.isdigit() or rest.rsplit("-", 1)[0] != _host():
+        return None
+    return int(pid)
 
 
 def _alive(pid):
