@@ -106,6 +106,7 @@ bench: setup bench-setup
 	$(VENV_PYTHON) bench/bench_local_run.py
 	$(VENV_PYTHON) bench/foreach_bench.py
 	$(VENV_PYTHON) bench/r_bench.py
+	$(VENV_PYTHON) bench/artifact_bench.py
 
 docs: $(STAMPS)/roxygen
 

@@ -99,6 +99,7 @@ prepare_task <- function(request) {
   restore_options(functions$options)
   list2env(as.list(functions$globals), envir = globalenv())
   set_running_task(request$current)
+  use_step_verifier(request$verifier)
   inputs <- join_inputs(request)
   self <- request_self(request, inputs)
   list(name = request$step, fun = step_function(functions, request), self = self, inputs = inputs)
@@ -214,14 +215,34 @@ write_outputs <- function(self, request) {
   )
 }
 
-# Files are named by position, so any artifact name is safe.
+# Files are named by position, so any artifact name is safe. Each is a
+# datastore blob file, which the engine moves into the store as it is.
 write_artifacts <- function(self, output_dir) {
   values <- self_field(self, "values")
-  files <- sprintf("%d.rds", seq_along(values))
+  files <- sprintf("%d.blob", seq_along(values))
   for (i in seq_along(values)) {
-    write_serialized(values[[i]], file.path(output_dir, files[[i]]))
+    write_blob(values[[i]], file.path(output_dir, files[[i]]))
   }
   json_object(as.list(files), names(values))
+}
+
+# A blob file (header `MFBn`, then the payload), the payload streamed by
+# serialize() straight to the file: no copy of the bytes is ever in memory.
+# In native byte order (`xdr = FALSE`), which R writes and reads several
+# times faster than XDR's; unserialize() reads either, on any machine.
+# The step's verifier hashes the file as it grows (announce_write()), so the
+# engine needn't read it again to name it.
+write_blob <- function(value, path) {
+  connection <- file(path, open = "wb")
+  open <- TRUE
+  on.exit(if (open) close(connection))
+  announce_write("write", path)
+  writeBin(blob_magic_none, connection)
+  serialize(value, connection, xdr = FALSE)
+  close(connection)
+  open <- FALSE
+  announce_write("written", path)
+  invisible()
 }
 
 # The bytes of serialize(value, NULL), streamed to the file.

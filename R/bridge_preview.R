@@ -9,7 +9,7 @@
 artifact_previews <- function(paths) {
   vapply(paths, function(path) {
     tryCatch(
-      preview_text(unserialize(read_blob(path))),
+      preview_text(blob_value(path)),
       error = function(err) sprintf("<an R object R can't read: %s>", conditionMessage(err))
     )
   }, "", USE.NAMES = FALSE)

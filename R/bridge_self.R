@@ -52,16 +52,23 @@ read_artifact <- function(name, ref, owner, call) {
       i = "R steps can read the artifacts that R steps assigned."
     ), "artifact", artifact = name, call = call)
   }
-  tryCatch(
-    unserialize(read_blob(ref$path)),
-    error = function(err) {
-      bridge_abort(c(
-        sprintf("Can't read artifact `%s` of %s.", name, owner),
-        x = conditionMessage(err),
-        i = sprintf("Its datastore file is %s.", ref$path)
-      ), "artifact", artifact = name, parent = err, call = call)
-    }
-  )
+  read <- read_verified_blob(ref$path, ref$sha, via = "step")
+  if (!is.null(read$damaged)) {
+    task <- ref$task %||% owner
+    bridge_abort(c(
+      sprintf("Artifact `%s` of task %s is damaged: its value can't be trusted.", name, task),
+      x = read$damaged,
+      i = sprintf("Its datastore file is %s.", ref$path)
+    ), "data_corrupt", artifact = name, pathspec = task, path = ref$path, call = call)
+  }
+  if (!is.null(read$error)) {
+    bridge_abort(c(
+      sprintf("Can't read artifact `%s` of %s.", name, owner),
+      x = conditionMessage(read$error),
+      i = sprintf("Its datastore file is %s.", ref$path)
+    ), "artifact", artifact = name, parent = read$error, call = call)
+  }
+  read$value
 }
 
 # Whether a pickled artifact is Python's `None`: `N.` after the protocol header
@@ -75,26 +82,6 @@ is_pickled_none <- function(path) {
     payload <- payload[-(1:2)]
   }
   identical(payload, charToRaw("N."))
-}
-
-# A datastore blob: "MFB", a codec byte (n: none, z: zlib, g: gzip), then the
-# payload. memDecompress(type = "gzip") inflates zlib and gzip streams alike.
-read_blob <- function(path) {
-  if (!file.exists(path)) {
-    bridge_abort("Its datastore file is missing.", "artifact", call = NULL)
-  }
-  blob <- readBin(path, "raw", n = file.size(path))
-  if (length(blob) < 4L || !identical(blob[1:3], charToRaw("MFB"))) {
-    bridge_abort("Its datastore file is not a metaflow blob (no `MFB` header).", "artifact", call = NULL)
-  }
-  codec <- match(blob[4L], charToRaw("nzg"))
-  if (is.na(codec)) {
-    bridge_abort(
-      sprintf("Its datastore file has an unknown codec byte 0x%s.", blob[4L]), "artifact", call = NULL
-    )
-  }
-  payload <- blob[-(1:4)]
-  if (codec == 1L) payload else memDecompress(payload, "gzip")
 }
 
 # self ------------------------------------------------------------------------------

@@ -50,6 +50,13 @@ client_environment_variables <- c(
 #' @return The reply's value, as [jsonlite::parse_json()] reads it.
 #' @noRd
 client_request <- function(op, args = list(), context = client_context(), call = parent.frame()) {
+  client_receive(client_send(op, args, context, call), call)
+}
+
+# The two halves of client_request(), for a request answered while R does
+# something else (verify_blob, R/bridge_blob.R): client_send() writes the
+# request and returns its id, client_receive() waits for its reply.
+client_send <- function(op, args = list(), context = client_context(), call = parent.frame()) {
   # First: forcing the arguments may make requests of its own (a deferred
   # client's first ref), which must have come and gone before this one's id.
   args <- request_args(args)
@@ -58,7 +65,15 @@ client_request <- function(op, args = list(), context = client_context(), call =
   id <- client_state$next_id <- client_state$next_id + 1L
   request <- list(id = id, op = op, context = context, args = args)
   line <- paste0(jsonlite::toJSON(request, auto_unbox = TRUE, null = "null", digits = NA), "\n")
-  reply <- exchange(process, line, id, call)
+  send_line(process, line)
+  id
+}
+
+client_receive <- function(id, call = parent.frame()) {
+  # Before the process is looked up: `id` may be client_send()'s promise yet.
+  force(id)
+  # The process the request went to: one started since would never answer it.
+  reply <- read_reply(client_state$process, id, call)
   if (!is.null(reply$error)) {
     abort_client_error(reply$error, call)
   }
@@ -131,10 +146,7 @@ start_client_process <- function(call) {
   process
 }
 
-# Writes `line` and reads lines until the reply to request `id`. A reply to
-# an earlier request, left unread when R was interrupted while waiting, is
-# dropped.
-exchange <- function(process, line, id, call) {
+send_line <- function(process, line) {
   pending <- line
   repeat {
     pending <- process$write_input(pending)
@@ -143,6 +155,11 @@ exchange <- function(process, line, id, call) {
     }
     process$poll_io(100L)
   }
+}
+
+# Reads lines until the reply to request `id`. A reply to an earlier request,
+# left unread when R was interrupted while waiting, is dropped.
+read_reply <- function(process, id, call) {
   repeat {
     # Checked before reading: a reply written just before the process ended
     # is still read.

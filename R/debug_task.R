@@ -68,6 +68,8 @@ debug_task <- function(task, browse = FALSE) {
   reply <- client_request("debug_task", list(ref = ref, output_dir = output_dir), call = call)
   check_one_failed_task(reply, ref$pathspec, call)
   check_debuggable(reply, reply$pathspec, call)
+  # Its `self` reads blobs in this session, checked by the client's process.
+  use_client_verifier()
   debugger <- new_debug_task(read_request(reply$request), reply$pathspec, call)
   if (browse) {
     browse_step(debugger)

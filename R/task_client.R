@@ -290,15 +290,22 @@ artifact_value <- function(task, name, call) {
   if (isTRUE(where$temporary)) {
     on.exit(unlink(where$path), add = TRUE)
   }
-  tryCatch(
-    unserialize(read_blob(where$path)),
-    error = function(err) {
-      metaflow_abort(
-        "Can't read artifact {.val {name}} of {.val {pathspec}}: its stored bytes are damaged.",
-        "artifact", artifact = name, parent = err, call = call
-      )
-    }
-  )
+  read <- read_verified_blob(where$path, where$sha, via = "client")
+  if (!is.null(read$damaged)) {
+    metaflow_abort(c(
+      "Artifact {.val {name}} of task {.val {pathspec}} is damaged: its value can't be trusted.",
+      x = "{read$damaged}",
+      i = "Its datastore file is {.path {where$path}}.",
+      i = "Run {.code $verify()} on the run to list every damaged artifact; a resume runs the task again."
+    ), "data_corrupt", artifact = name, pathspec = pathspec, path = where$path, call = call)
+  }
+  if (!is.null(read$error)) {
+    metaflow_abort(
+      "Can't read artifact {.val {name}} of {.val {pathspec}}: its stored bytes are damaged.",
+      "artifact", artifact = name, parent = read$error, call = call
+    )
+  }
+  read$value
 }
 
 abort_python_artifact <- function(err, name, pathspec, call) {

@@ -130,14 +130,18 @@ run_step <- function(...) {
   output_dir <- file.path(dirname(request), "out")
   result_path <- file.path(output_dir, "result.json")
   result <- if (file.exists(result_path)) jsonlite::read_json(result_path)
-  artifacts <- lapply(result$artifacts, function(file) {
-    path <- file.path(output_dir, file)
-    unserialize(readBin(path, "raw", file.size(path)))
-  })
+  artifacts <- lapply(result$artifacts, function(file) read_blob_file(file.path(output_dir, file)))
   list(
     status = process$status, stdout = process$stdout, stderr = process$stderr,
     result = result, artifacts = artifacts, output_dir = output_dir
   )
+}
+
+# The value in a blob file R wrote: the header `MFBn`, then serialize()'s bytes.
+read_blob_file <- function(path) {
+  bytes <- readBin(path, "raw", file.size(path))
+  stopifnot(identical(bytes[1:4], charToRaw("MFBn")))
+  unserialize(bytes[-(1:4)])
 }
 
 # Fails with the step's stderr when a step that should succeed didn't.

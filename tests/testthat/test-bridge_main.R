@@ -54,11 +54,11 @@ test_that("a step reads inherited artifacts lazily and writes what it assigns", 
 
   expect_step_ok(ran)
   expect_identical(ran$artifacts, list(y = 42, z = 84, odd_Name2 = "odd", nothing = NULL))
-  expect_identical(unlist(ran$result$artifacts, use.names = FALSE), paste0(1:4, ".rds"))
+  expect_identical(unlist(ran$result$artifacts, use.names = FALSE), paste0(1:4, ".blob"))
   expect_identical(ran$result$merge, structure(list(), names = character()))
   expect_null(ran$result$foreach)
   expect_null(ran$result$error)
-  expect_identical(sort(list.files(ran$output_dir, all.files = TRUE, no.. = TRUE)), c(paste0(1:4, ".rds"), "result.json"))
+  expect_identical(sort(list.files(ran$output_dir, all.files = TRUE, no.. = TRUE)), c(paste0(1:4, ".blob"), "result.json"))
 })
 
 test_that("an artifact written without compression or with gzip reads back", {
@@ -73,12 +73,15 @@ test_that("an artifact written without compression or with gzip reads back", {
   expect_identical(ran$artifacts$both, list(1:3, letters))
 })
 
-test_that("the output files hold exactly serialize(value, NULL)", {
+test_that("the output files are blob files: `MFBn`, then serialize(value, NULL, xdr = FALSE)", {
   ran <- run_step(function(self) self$x <- list(a = 1L, b = "two"))
 
   expect_step_ok(ran)
   path <- file.path(ran$output_dir, ran$result$artifacts$x)
-  expect_identical(readBin(path, "raw", file.size(path)), serialize(list(a = 1L, b = "two"), NULL))
+  expect_identical(
+    readBin(path, "raw", file.size(path)),
+    c(charToRaw("MFBn"), serialize(list(a = 1L, b = "two"), NULL, xdr = FALSE))
+  )
 })
 
 test_that("a step without a function succeeds and assigns nothing", {
@@ -262,9 +265,9 @@ test_that("an R error fails the step with its message, call and the user's trace
     caught = "caught.rds"
   ))
   # What the step assigned before the error is kept, as a Python step keeps it.
-  expect_identical(ran$result$artifacts, list(x = "1.rds"))
+  expect_identical(ran$result$artifacts, list(x = "1.blob"))
   expect_identical(ran$artifacts$x, 1)
-  expect_setequal(list.files(ran$output_dir), c("1.rds", "caught.rds", "result.json"))
+  expect_setequal(list.files(ran$output_dir), c("1.blob", "caught.rds", "result.json"))
   expect_no_match(ran$stderr, "must be positive", fixed = TRUE)
 })
 
@@ -422,7 +425,7 @@ rds.dump({
   expect_identical(process$status, 0L, info = process$stderr)
   result <- jsonlite::read_json(file.path(dir, "out", "result.json"))
   expect_true(result$ok)
-  seen <- unserialize(readBin(file.path(dir, "out", result$artifacts$seen), "raw", 1e6))
+  seen <- read_blob_file(file.path(dir, "out", result$artifacts$seen))
   expect_identical(seen, list(x = 41, config = list(layers = 1:3, label = "d\u00e9ep"), rate = 0.25, run = "17"))
   expect_true(file.exists(written_by_r))
 })
@@ -498,4 +501,30 @@ test_that("a request that is not an RDS file fails without a result", {
 
   expect_identical(process$status, 1L)
   expect_match(process$stderr, "Error in the R step bridge:", fixed = TRUE)
+})
+
+test_that("a 100 MB artifact goes from step to step with every process's peak under 2.5 times its size", {
+  dir <- local_run_dir()
+  script <- write_flow_script(c(
+    'flow <- metaflow("BigArtifactFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$x <- runif(12.5e6), next_step = "b") %>%',
+    '  step(step = "b", r_function = function(self) self$total <- sum(self$x), next_step = "end") %>%',
+    '  step(step = "end", r_function = function(self) stopifnot(length(self$x) == 12.5e6))'
+  ))
+
+  ran <- run_script_sampling_peaks(script, dir)
+
+  expect_identical(ran$status, 0L, info = paste(ran$output, collapse = "\n"))
+  # Every process of the run: the flow script's R, the runtime, each task's
+  # Python process and each step's R (the two that write and read x, the one
+  # that reads it again).
+  steps <- ran$peaks[grepl("bridge_main", ran$peaks$args), ]
+  tasks <- ran$peaks[grepl("python", ran$peaks$args), ]
+  expect_gte(nrow(steps), 3L)
+  expect_gte(nrow(tasks), 3L)
+  object_mb <- 100
+  for (i in seq_len(nrow(ran$peaks))) {
+    expect_lte(ran$peaks$mb[[i]], 2.5 * object_mb, label = ran$peaks$args[[i]])
+  }
+  expect_equal(list.files(file.path(dir, ".metaflow", ".staging"), all.files = TRUE, no.. = TRUE), character())
 })

@@ -182,3 +182,44 @@ test_that("an invalid artifact name's error names the step, the name and what is
   expect_snapshot(self[["../../evil"]] <- 1, error = TRUE)
   expect_snapshot(self[["_mine"]] <- 1, error = TRUE)
 })
+
+test_that("a step reading an artifact whose blob has a flipped byte fails naming artifact, task and file, with no value", {
+  dir <- local_run_dir()
+  flow <- flow_from_code(c(
+    'flip <- function(path) {',
+    '  bytes <- readBin(path, "raw", file.size(path)); at <- length(bytes) - 3L',
+    '  bytes[at] <- xor(bytes[at], as.raw(1L)); writeBin(bytes, path)',
+    '}',
+    'flow <- metaflow("FlippedFlow") %>%',
+    '  step(step = "start", r_function = function(self) { self$total <- 2100000; self$alpha <- 1 },',
+    '       next_step = "damage") %>%',
+    # The test's way to the stored file: what the step was told about it.
+    '  step(step = "damage", r_function = function(self) {',
+    '    flip(metaflow:::self_field(self, "artifacts")$refs$total$path)',
+    '  }, next_step = "use") %>%',
+    '  step(step = "use", r_function = function(self) {',
+    '    self$alpha_seen <- self$alpha',
+    '    self$doubled <- self$total * 2',
+    '  }, next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+
+  err <- expect_error(run(flow, quiet = TRUE))
+  run <- new_run("FlippedFlow", "latest_run")
+  use <- run$step("use")
+  task <- use$task(use$a_task)
+  # `use` inherits `total` from `damage`, which passed it down from `start`.
+  damage <- run$step("damage")
+  from_pathspec <- paste0(run$pathspec, "/damage/", damage$a_task)
+
+  exception <- task$exception
+  expect_s3_class(exception, "metaflow_error_data_corrupt")
+  message <- conditionMessage(exception)
+  expect_match(message, sprintf("Artifact `total` of task %s is damaged", from_pathspec), fixed = TRUE)
+  expect_match(message, "hashes to", fixed = TRUE)
+  expect_match(message, file.path(dir, ".metaflow", "FlippedFlow", "data"), fixed = TRUE)
+  # The intact artifact was read; the damaged one gave no value.
+  expect_setequal(intersect(task$artifacts, c("alpha_seen", "doubled")), "alpha_seen")
+  expect_identical(task$artifact("alpha_seen"), 1)
+  expect_equal(list.files(file.path(dir, ".metaflow", ".staging"), all.files = TRUE, no.. = TRUE), character())
+})

@@ -217,3 +217,28 @@ test_that("debug_task() of a run that saved no functions.rds is a datastore erro
   err <- expect_error(debug_task(failed$pathspec), class = "metaflow_error_datastore")
   expect_match(conditionMessage(err), "saved no functions.rds", fixed = TRUE)
 })
+
+test_that("debug_task()'s self checks each blob it reads: a flipped byte is an error, never a value", {
+  dir <- local_run_dir()
+  flow <- metaflow("DebugFlippedFlow") %>%
+    step(step = "start", r_function = function(self) {
+      self$total <- 2100000
+      self$alpha <- 1
+    }, next_step = "fail") %>%
+    step(step = "fail", r_function = function(self) stop("to debug"), next_step = "end") %>%
+    step(step = "end")
+  try(run(flow, quiet = TRUE), silent = TRUE)
+  blobs <- list.files(file.path(dir, ".metaflow", "DebugFlippedFlow", "data"), recursive = TRUE, full.names = TRUE)
+  payload <- c(charToRaw("MFBn"), serialize(2100000, NULL, xdr = FALSE))
+  path <- Filter(function(p) identical(readBin(p, "raw", file.size(p) + 1), payload), blobs)[[1]]
+  bytes <- readBin(path, "raw", file.size(path))
+  bytes[length(bytes) - 2L] <- xor(bytes[length(bytes) - 2L], as.raw(1L))
+  writeBin(bytes, path)
+
+  debugger <- debug_task(new_run("DebugFlippedFlow", "latest_run")$pathspec)
+
+  err <- expect_error(debugger$self$total, class = "metaflow_error_data_corrupt")
+  expect_match(conditionMessage(err), "Artifact `total` of task DebugFlippedFlow/[0-9]+/start/1 is damaged")
+  expect_match(conditionMessage(err), path, fixed = TRUE)
+  expect_identical(debugger$self$alpha, 1)
+})

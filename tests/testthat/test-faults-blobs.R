@@ -45,10 +45,11 @@ processes_in_dir <- function(dir) {
   found
 }
 
-# The blob file (under `dir`'s datastore) whose bytes hold `value` serialized.
+# The blob file (under `dir`'s datastore) whose bytes hold `value` serialized
+# (R steps write native byte order, `serialize(xdr = FALSE)`).
 blob_holding <- function(dir, value) {
   files <- list.files(file.path(dir, ".metaflow", "BlobFaultsRFlow", "data"), recursive = TRUE, full.names = TRUE)
-  pattern <- writeBin(value, raw(), endian = "big")
+  pattern <- writeBin(value, raw(), endian = .Platform$endian)
   found <- Filter(function(f) length(grepRaw(pattern, readBin(f, "raw", file.size(f)), fixed = TRUE)) > 0, files)
   expect_length(found, 1L)
   normalizePath(found[[1]])
@@ -59,8 +60,8 @@ damage_blob <- function(path, fault) {
   bytes <- readBin(path, "raw", file.size(path))
   if (fault == "flip") {
     # 2100000 becomes 4200000: still a valid value, only the hash can tell.
-    at <- grepRaw(writeBin(2100000, raw(), endian = "big"), bytes, fixed = TRUE)
-    bytes[at:(at + 7L)] <- writeBin(4200000, raw(), endian = "big")
+    at <- grepRaw(writeBin(2100000, raw(), endian = .Platform$endian), bytes, fixed = TRUE)
+    bytes[at:(at + 7L)] <- writeBin(4200000, raw(), endian = .Platform$endian)
     writeBin(bytes, path)
   } else if (fault == "truncate") {
     writeBin(bytes[seq_len(length(bytes) - 3L)], path)

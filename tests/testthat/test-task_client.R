@@ -195,3 +195,58 @@ test_that("a step asking for more cores than the machine has gets a one-line war
   expect_length(grep(warning, quiet), 1L)
   expect_length(quiet, 1L)
 })
+
+test_that("an artifact whose blob has a flipped byte is an error naming artifact, task and file, never a value", {
+  dir <- local_run_dir()
+  flow <- metaflow("ClientFlippedFlow") %>%
+    step(step = "start", r_function = function(self) {
+      self$total <- 2100000
+      self$alpha <- 1
+    }, next_step = "end") %>%
+    step(step = "end")
+  run(flow, quiet = TRUE)
+  task <- new_run("ClientFlippedFlow", "latest_run")$step("start")$task("1")
+  expect_identical(task$artifact("total"), 2100000)
+  # The stored file of `total`: the blob whose payload is its serialized bytes.
+  blobs <- list.files(file.path(dir, ".metaflow", "ClientFlippedFlow", "data"), recursive = TRUE, full.names = TRUE)
+  payload <- c(charToRaw("MFBn"), serialize(2100000, NULL, xdr = FALSE))
+  path <- Filter(function(p) identical(readBin(p, "raw", file.size(p) + 1), payload), blobs)[[1]]
+  bytes <- readBin(path, "raw", file.size(path))
+  bytes[length(bytes) - 2L] <- xor(bytes[length(bytes) - 2L], as.raw(1L))
+  writeBin(bytes, path)
+
+  err <- expect_error(task$artifact("total"), class = "metaflow_error_data_corrupt")
+  message <- cli::ansi_strip(conditionMessage(err))
+  expect_match(message, "Artifact \"total\" of task \"ClientFlippedFlow/[0-9]+/start/1\" is damaged")
+  expect_match(message, "hashes to", fixed = TRUE)
+  expect_match(gsub("\n", "", message), normalizePath(path), fixed = TRUE)
+  expect_identical(err$artifact, "total")
+  expect_identical(err$path, path)
+  # Each read checks again: still an error, and the intact artifact still reads.
+  expect_error(task$artifact("total"), class = "metaflow_error_data_corrupt")
+  expect_identical(task$artifact("alpha"), 1)
+})
+
+test_that("the client reads a 100 MB artifact with its own and its Python process's peak under 2.5 times its size", {
+  dir <- local_run_dir()
+  flow <- metaflow("ClientBigFlow") %>%
+    step(step = "start", r_function = function(self) self$x <- runif(12.5e6), next_step = "end") %>%
+    step(step = "end")
+  run(flow, quiet = TRUE)
+  reader <- file.path(dir, "read.R")
+  writeLines(c(
+    'library(metaflow)',
+    'task <- new_run("ClientBigFlow", "latest_run")$step("start")$task("1")',
+    'stopifnot(length(task$artifact("x")) == 12.5e6)',
+    'peak <- function(pid) as.numeric(strsplit(trimws(sub("VmHWM:", "", grep("^VmHWM", readLines(sprintf("/proc/%s/status", pid)), value = TRUE))), " ")[[1]][1]) / 1024',
+    'cat(peak("self"), peak(metaflow:::client_state$process$get_pid()), "\\n")'
+  ), reader)
+
+  ran <- run_script(reader)
+
+  expect_identical(ran$status, 0L, info = ran$stderr)
+  peaks <- as.numeric(strsplit(trimws(ran$stdout), " ")[[1]])
+  expect_length(peaks, 2L)
+  expect_lte(peaks[[1]], 2.5 * 100, label = "the R session's peak (MB)")
+  expect_lte(peaks[[2]], 2.5 * 100, label = "the client process's peak (MB)")
+})

@@ -43,6 +43,12 @@ class StoredArtifact(object):
     def load(self):
         return self._datastore.load_object(self.name)
 
+    @property
+    def pathspec(self):
+        """The task it belongs to, ``Flow/run/step/task``."""
+        ds = self._datastore
+        return "%s/%s" % (ds.flow_datastore.flow_name, ds.pathspec)
+
 
 class JoinInput(object):
     """One input of a join: the step and task it comes from and its artifacts."""
@@ -65,11 +71,15 @@ class StepTask(object):
       of ``step``, ``var``, ``num_splits``, ``index`` and ``value``
     * ``current``: ``current``'s fields as a dict
     * ``datastore_type``: where the artifacts live (``local``, ``s3``)
+    * ``store``: the content-addressed store the task's artifacts go to, where a
+      runner can move a blob file it staged (``store.save_file(path)``); None
+      where nothing is stored (debug_task's request)
     """
 
     def __init__(self, step_name, foreach_var, join, artifacts, inputs, parameters,
-                 foreach_stack, current_fields, datastore_type):
+                 foreach_stack, current_fields, datastore_type, store=None):
         self.datastore_type = datastore_type
+        self.store = store
         self.step_name = step_name
         self.foreach_var = foreach_var
         self.join = join
@@ -141,6 +151,7 @@ def step_task(flow, inputs=None):
             "parameter_names": list(params),
         },
         datastore_type=flow._param_source.storage.TYPE,
+        store=flow._param_source.ca_store,
     )
 
 

@@ -188,6 +188,22 @@ class ContentAddressedStore(object):
             os.unlink(path)
         return sha
 
+    def save_hashed_file(self, path, sha):
+        """save_file() of a staged blob file whose payload's sha1 is already known:
+        the R bridge hashed it as R wrote it (r/verifier.py), so it isn't read again."""
+        where = "Staged artifact file %s" % path
+        with open(path, "rb") as f:
+            if _read_header(f, where) != b"n":
+                raise MetaflowDataCorrupt("%s must be uncompressed (codec n)." % where)
+        if self.intact(sha):
+            os.unlink(path)
+        elif self.codec == "n":
+            self.storage.save_file(self.key(sha), path)
+        else:
+            self.storage.save_bytes(self.key(sha), self._compressed_chunks(path))
+            os.unlink(path)
+        return sha
+
     def _compressed_chunks(self, path):
         compressor = _compressor(self.codec, self.level)
         yield MAGIC + self.codec.encode()

@@ -57,6 +57,27 @@ class RObject(object):
         self.staged_path = None
         self._stored = (store, sha)
 
+    def move_into(self, store, sha=None):
+        """Move the staged file into ``store`` now (a rename where it can be);
+        ``sha``, when given, is its payload's sha1, known without reading it."""
+        size = self.size
+        if sha is None:
+            sha = store.save_file(self.staged_path)
+        else:
+            sha = store.save_hashed_file(self.staged_path, sha)
+        self.stored(store, sha)
+        self._size = size
+
+    def stored_in(self, store):
+        """The sha of this value's blob in ``store`` (the same storage and prefix),
+        or None if it isn't stored there."""
+        if self._stored is None:
+            return None
+        other, sha = self._stored
+        same = (other is store or (other.prefix == store.prefix
+                                   and other.storage.root == store.storage.root))
+        return sha if same else None
+
     def __repr__(self):
         return "<R object: %d bytes of RDS, read it from R>" % self.size
 

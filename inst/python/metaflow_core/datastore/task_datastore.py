@@ -160,6 +160,11 @@ class TaskDataStore(object):
         return sha
 
     def save_object(self, name, obj):
+        if isinstance(obj, RObject) and obj.stored_in(self.ca_store) is not None:
+            # Already moved into this store (by the R bridge): nothing to write.
+            self._objects[name] = obj.stored_in(self.ca_store)
+            self._info[name] = {"size": obj.size, "type": "R object", "encoding": RDS}
+            return self._objects[name]
         if isinstance(obj, RObject) and obj.staged_path is not None:
             # An R value still in the file R wrote: moved in, never read into memory.
             size = obj.size

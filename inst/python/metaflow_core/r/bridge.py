@@ -26,7 +26,8 @@ from ..exceptions import MetaflowException
 from ..external import StepOutcome, StepRunner, reserved_artifact_name
 from ..front_end import FrontEnd
 from ..process_tree import group_kwargs, kill_group
-from . import errors, rds
+from . import errors, rds, staging
+from .verifier import BlobVerifier
 
 PROTOCOL_VERSION = 1
 R_ENTRY = "metaflow:::bridge_main()"
@@ -67,7 +68,7 @@ def _describe(artifacts, datastore_type):
             "R steps read artifacts from local files; datastore *%s* can't serve them yet."
             % datastore_type
         )
-    return {name: {"path": a.path, "sha": a.sha, "encoding": a.encoding}
+    return {name: {"path": a.path, "sha": a.sha, "encoding": a.encoding, "task": a.pathspec}
             for name, a in artifacts.items()}
 
 
@@ -111,14 +112,27 @@ class RStep(StepRunner):
 
     def run(self, task):
         r = _spec(self.spec_dir)["r"]
-        output_dir = tempfile.mkdtemp(prefix="mf-r-")
+        # On the datastore's filesystem, so that R's artifact files move into the
+        # store by a rename; removed whatever ends the step (staging.py).
+        output_dir = staging.make_output_dir(task.store)
+        try:
+            verifier = BlobVerifier(output_dir)
+        except OSError as err:
+            shutil.rmtree(output_dir, ignore_errors=True)
+            raise MetaflowException("Can't make the pipes an R step's reads are verified "
+                                    "through in %s: %s." % (output_dir, err.strerror))
         try:
             request_path = os.path.join(output_dir, "request.rds")
-            rds.dump(step_request(task, self.function, self.spec_dir, output_dir), request_path)
+            request = step_request(task, self.function, self.spec_dir, output_dir)
+            request["verifier"] = verifier.fields()
+            rds.dump(request, request_path)
             sys.stdout.flush()
             sys.stderr.flush()
-            returncode = _call_rscript(_rscript_command(r, request_path), _r_environment(r),
-                                       task.step_name)
+            try:
+                returncode = _call_rscript(_rscript_command(r, request_path), _r_environment(r),
+                                           task.step_name)
+            finally:
+                verifier.close()
             result = _read_result(output_dir)
             if result is None:
                 raise RStepError(_exit_message(returncode), step=task.step_name,
@@ -129,9 +143,9 @@ class RStep(StepRunner):
                                  call=error.get("call"), traceback=error.get("traceback"),
                                  r_class=error.get("class"),
                                  caught_rds=_read_file(output_dir, error.get("caught")),
-                                 partial=StepOutcome(artifacts=_artifacts(task, result,
-                                                                          output_dir)))
-            return _outcome(task, result, output_dir)
+                                 partial=StepOutcome(artifacts=_artifacts(
+                                     task, result, output_dir, verifier)))
+            return _outcome(task, result, output_dir, verifier)
         finally:
             shutil.rmtree(output_dir, ignore_errors=True)
 
@@ -277,19 +291,25 @@ def _read_result(output_dir):
         return None
 
 
-def _artifacts(task, result, output_dir):
+def _artifacts(task, result, output_dir, verifier):
+    """The artifacts R wrote, each a blob file in ``output_dir``, moved into the
+    store now (a rename): Python never reads their bytes, hashed by ``verifier``
+    while R wrote them."""
     artifacts = {}
     for name, filename in (result.get("artifacts") or {}).items():
         if reserved_artifact_name(name):
             raise RStepError("Artifact name *%s* is not allowed: it is used by the engine." % name,
                              step=task.step_name)
-        artifacts[name] = RObject(_read_file(output_dir, filename))
+        value = RObject(staged_path=os.path.join(output_dir, os.path.basename(filename)))
+        if task.store is not None:
+            value.move_into(task.store, verifier.written_sha(value.staged_path))
+        artifacts[name] = value
     return artifacts
 
 
-def _outcome(task, result, output_dir):
+def _outcome(task, result, output_dir, verifier):
     foreach = result.get("foreach")
     return StepOutcome(
-        artifacts=_artifacts(task, result, output_dir), merge=result.get("merge") or {},
+        artifacts=_artifacts(task, result, output_dir, verifier), merge=result.get("merge") or {},
         foreach=(foreach["num_splits"], foreach.get("values")) if foreach else None,
     )

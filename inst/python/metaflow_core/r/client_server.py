@@ -30,6 +30,7 @@ import tempfile
 from .. import __version__, client
 from ..datastore.cas import MAGIC
 from ..exceptions import ArtifactUnreadable, MetaflowDataCorrupt, MetaflowException, RValueError
+from .verifier import verdict
 
 CLASSES = {
     "Flow": client.Flow,
@@ -292,7 +293,8 @@ class Server(object):
         if artifact.encoding == "rds":
             path = artifact.local_path()
             if path is not None:
-                return {"path": path, "temporary": False}
+                # R reads the blob itself, checking it with verify_blob as it reads.
+                return {"path": path, "temporary": False, "sha": artifact.sha}
             return self._scratch_blob(artifact.raw_bytes())
         python_type = artifact.type
         try:
@@ -309,6 +311,11 @@ class Server(object):
         except RValueError as err:
             err.python_type = python_type
             raise
+
+    def op_verify_blob(self, sha, path):
+        """``"ok"``, or what is wrong with the blob file ``path`` R is reading as ``sha``
+        (r/verifier.py): R asks before it reads the file, and takes the answer after."""
+        return verdict(sha, path)
 
     def op_verify(self, ref, artifact=None):
         """The damaged blobs of the object (or of its artifact ``artifact``), as
