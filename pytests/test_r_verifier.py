@@ -68,3 +68,32 @@ def test_the_verifier_answers_through_its_pipes_and_hashes_a_file_as_it_is_writt
     assert verifier.written_sha(written) == hashlib.sha1(b"".join(pieces)).hexdigest()
     assert verifier.written_sha(unfinished) is None
     assert verifier.written_sha(str(tmp_path / "never.blob")) is None
+
+
+def test_blobs_a_step_may_read_are_hashed_ahead_and_each_verdict_is_of_its_own_file(tmp_path):
+    paths = [str(tmp_path / ("%d.blob" % i)) for i in range(4)]
+    shas = [blob(path, os.urandom(2 << 20)) for path in paths]
+    # One damaged before the step starts: its verdict, worked out ahead, says so.
+    with open(paths[2], "r+b") as f:
+        f.seek(100)
+        f.write(b"\0\0\0")
+    verifier = BlobVerifier(str(tmp_path), ahead=list(zip(shas, paths)) + [(shas[0], paths[0])])
+    try:
+        verdicts = open(verifier.verdicts, "rb")
+        # Asked in another order than the one hashed ahead, and one not listed.
+        for i in (3, 2, 0, 1):
+            ask(verifier, "verify %s %s" % (shas[i], paths[i]))
+            answer = verdicts.readline()
+            if i == 2:
+                assert answer.startswith(b"Its content hashes to ") and shas[2].encode() in answer
+            else:
+                assert answer == b"ok\n"
+        extra = str(tmp_path / "extra.blob")
+        extra_sha = blob(extra, b"late")
+        ask(verifier, "verify %s %s" % (extra_sha, extra))
+        assert verdicts.readline() == b"ok\n"
+        ask(verifier, "verify %s %s" % (shas[1], extra))
+        assert b"hashes to %s" % extra_sha.encode() in verdicts.readline()
+        verdicts.close()
+    finally:
+        verifier.close()

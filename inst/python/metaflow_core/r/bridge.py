@@ -116,7 +116,7 @@ class RStep(StepRunner):
         # store by a rename; removed whatever ends the step (staging.py).
         output_dir = staging.make_output_dir(task.store)
         try:
-            verifier = BlobVerifier(output_dir)
+            verifier = BlobVerifier(output_dir, ahead=_readable_blobs(task))
         except OSError as err:
             shutil.rmtree(output_dir, ignore_errors=True)
             raise MetaflowException("Can't make the pipes an R step's reads are verified "
@@ -289,6 +289,13 @@ def _read_result(output_dir):
             return json.loads(f.read())
     except FileNotFoundError:
         return None
+
+
+def _readable_blobs(task):
+    """(sha, path) of each inherited artifact R can read: what the step may ask about."""
+    stores = [task.artifacts] + [inp.artifacts for inp in task.inputs]
+    return [(a.sha, a.path) for artifacts in stores for a in artifacts.values()
+            if a.encoding == "rds" and a.path is not None]
 
 
 def _artifacts(task, result, output_dir, verifier):
