@@ -163,8 +163,9 @@ run <- function(flow = NULL, ...) {
   }
   starts_run <- args$command %in% c("run", "resume") && !engine_shows_help(args)
   run_id_file <- engine_option_value(args, "run-id-file")
+  temporary_run_id_file <- NULL
   if (starts_run && is.null(run_id_file)) {
-    run_id_file <- tempfile("metaflow-run-id-")
+    run_id_file <- temporary_run_id_file <- tempfile("metaflow-run-id-")
     on.exit(unlink(run_id_file), add = TRUE)
     args$command_args <- c(args$command_args, list(option_entry("run-id-file", run_id_file)))
   }
@@ -186,6 +187,10 @@ run <- function(flow = NULL, ...) {
   result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)))
   run_id <- if (starts_run) setdiff(read_run_id(run_id_file), earlier_run_id)
   pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
+  if (!is.null(result$signal)) {
+    # A SIGTERM or SIGHUP: the run is recorded; now R ends as the signal asked.
+    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file))
+  }
   if (result$status != 0) {
     abort_engine_failure(result$status, failure_file, args$command, flow_name, pathspec, call)
   }
@@ -295,47 +300,78 @@ run_engine <- function(args) {
     stdout = "|", stderr = "|",
     cleanup_tree = TRUE
   )
-  on.exit(stop_engine(process), add = TRUE)
+  catch_stop_signals()
+  on.exit(release_stop_signals(), add = TRUE)
+  on.exit(stop_engine(process), add = TRUE, after = FALSE)
+  output <- new_relay()
   tryCatch(
     {
       while (process$is_incomplete_output() || process$is_incomplete_error()) {
-        relay_engine_output(process)
+        relay_engine_output(process, output = output)
       }
       process$wait()
     },
-    interrupt = function(cnd) stop_engine(process)
+    interrupt = function(cnd) stop_engine(process, signal_to_pass_on(), output = output)
   )
-  list(status = process$get_exit_status() %||% 130L)
+  signum <- release_stop_signals()
+  status <- process$get_exit_status() %||% (128L + if (signum > 0) signum else 2L)
+  list(status = status, signal = if (signum > 0) signum)
+}
+
+# The signal an interrupt of R stands for: SIGTERM or SIGHUP if one was caught,
+# else SIGINT (Ctrl-C).
+signal_to_pass_on <- function() {
+  signum <- caught_stop_signal()
+  if (signum > 0) signum else 2L
+}
+
+# Where the engine's output goes. A stream that can't be written (a pipe whose
+# reader left, `Rscript flow.R run | head -1`, a closed terminal) is given up,
+# never the run: the engine goes on and records how the run ended.
+new_relay <- function() {
+  relay <- new.env(parent = emptyenv())
+  relay$stdout <- TRUE
+  relay$stderr <- TRUE
+  relay
+}
+
+relay_write <- function(output, stream, lines) {
+  if (length(lines) == 0 || !isTRUE(output[[stream]])) {
+    return(invisible())
+  }
+  tryCatch(
+    if (stream == "stdout") cat(paste0(lines, "\n"), sep = "") else for (line in lines) message(line),
+    error = function(err) output[[stream]] <- FALSE
+  )
+  invisible()
 }
 
 # Waits up to `timeout` ms for output and relays what came: stdout to stdout,
 # stderr as messages (which Rscript writes to stderr unchanged).
-relay_engine_output <- function(process, timeout = 200) {
+relay_engine_output <- function(process, timeout = 200, output = new_relay()) {
   process$poll_io(timeout)
-  output <- process$read_output_lines()
-  errors <- process$read_error_lines()
-  if (length(output) > 0) {
-    cat(paste0(output, "\n"), sep = "")
-  }
-  for (line in errors) {
-    message(line)
-  }
+  relay_write(output, "stdout", process$read_output_lines())
+  relay_write(output, "stderr", process$read_error_lines())
   invisible()
 }
 
-stop_engine <- function(process, grace = 10) {
+# Stops the engine with `signal` (SIGINT: Ctrl-C; SIGTERM, SIGHUP), which it
+# handles by stopping its tasks and recording the run as failed; R waits for
+# that to finish. Never SIGKILL first: the engine's task processes would be
+# orphaned.
+stop_engine <- function(process, signal = 2L, grace = 10, output = new_relay()) {
   if (!process$is_alive()) {
     return(invisible())
   }
-  process$interrupt()
+  if (signal == 2L) process$interrupt() else process$signal(signal)
   deadline <- Sys.time() + grace
   while (process$is_alive() && Sys.time() < deadline) {
-    tryCatch(relay_engine_output(process, 100), interrupt = function(cnd) NULL)
+    tryCatch(relay_engine_output(process, 100, output), interrupt = function(cnd) NULL)
   }
   if (process$is_alive()) {
     process$kill_tree()
   }
-  tryCatch(relay_engine_output(process, 0), error = function(err) NULL)
+  tryCatch(relay_engine_output(process, 0, output), error = function(err) NULL)
   invisible()
 }
 

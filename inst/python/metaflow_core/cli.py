@@ -599,6 +599,21 @@ def _num(text):
     return (0, int(text)) if text.isdigit() else (1, text)
 
 
+def _reopen_closed_streams():
+    """A closed stdin, stdout or stderr (``2>&-``) becomes /dev/null: left closed, the
+    next file opened would take its number and get what is printed."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
 def echo_or_drop(msg, err=True):
     """click.echo, but a closed or broken stream (a pipe whose reader left, a closed
     terminal, a full disk) loses the output, never the run: what the runtime says
@@ -637,6 +652,7 @@ def main(flow, args=None):
     written there as data; a front end that reports it from there asks for it not to be
     printed (FRONT_END_REPORTS).
     """
+    _reopen_closed_streams()
     argv = sys.argv[1:] if args is None else list(args)
     debug = "--debug" in argv
     summary_path = failure_file(argv)
