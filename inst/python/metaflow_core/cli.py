@@ -10,6 +10,7 @@ Errors print a headline and a message, never an engine traceback unless
 
 import json
 import os
+import socket
 import sys
 import traceback
 
@@ -504,11 +505,18 @@ def _descendants(graph, name):
 
 
 def _refuse_running_origin(flow_name, run_id, record):
-    """A run whose runtime is still going can't be resumed: its tasks would run twice."""
+    """A run whose runtime is still alive can't be resumed: its tasks would run twice.
+
+    Alive is what the record says (running, heartbeat fresh), or, on this host, a
+    runtime process that still exists even if its heartbeat stopped (suspended)."""
+    from .metadata.local import process_gone
+
     status = record.get("status") or {}
-    if status.get("status") != "running":
-        return
     runtime = status.get("runtime") or {}
+    silent = status.get("heartbeat_at") is not None and not process_gone(runtime) \
+        and runtime.get("host") == socket.gethostname()
+    if status.get("status") != "running" and not silent:
+        return
     where = ""
     if runtime.get("pid"):
         where = " (its runtime is pid %s on %s)" % (runtime["pid"], runtime.get("host", "?"))

@@ -37,6 +37,7 @@ from .task_types import PARAMETERS_STEP, TASK_COMMAND
 # signal must have no process left within 2 s.
 KILL_GRACE_SECONDS = 1.5
 DEFAULT_MAX_WORKERS = 16
+OUTPUT_GRACE_SECONDS = 1.0
 TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
 
 
@@ -81,7 +82,7 @@ class LogSink(object):
                 self.truncated = True
                 return
             self.handle.write(record)
-        except OSError as err:
+        except (OSError, ValueError) as err:
             self._fail(err)
             return
         self.written += len(record)
@@ -143,7 +144,7 @@ class Worker(object):
         def lost(err):
             self.runtime.system_echo(self.task, "Its %s log can't be written (%s); "
                                      "its output from here on is not kept."
-                                     % (stream, err.strerror or err),
+                                     % (stream, getattr(err, "strerror", None) or err),
                                      pid=self.proc.pid if hasattr(self, "proc") else None)
         return lost
 
@@ -155,6 +156,7 @@ class Worker(object):
             sink.write_line(line)
             self.runtime.task_echo(self, line.decode("utf-8", "replace").rstrip("\n"), stream)
         pipe.close()
+        sink.close()
 
     def _wait(self):
         self.proc.wait()
@@ -162,10 +164,13 @@ class Worker(object):
             # What the task left running (a step's background child, re-parented
             # to init) neither outlives the task nor holds its output open.
             signal_session(self.proc.pid, signal.SIGKILL)
+        # The task's end is its exit, not the end of its output: a process that
+        # escaped its session may hold the pipes open for long. What the task
+        # wrote before it exited is read within the grace; later lines still
+        # reach its log as they come.
+        deadline = time.time() + OUTPUT_GRACE_SECONDS
         for reader in self.readers:
-            reader.join()
-        for sink in self.sinks.values():
-            sink.close()
+            reader.join(max(0.0, deadline - time.time()))
         self.runtime.events.put(self)
 
     @property
