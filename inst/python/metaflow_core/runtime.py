@@ -24,6 +24,7 @@ from .exceptions import (
     ForeachError,
     MetaflowException,
     RunInterrupted,
+    RunRecordError,
     TaskFailed,
 )
 from .metadata import FAILED, SUCCEEDED
@@ -353,7 +354,13 @@ class NativeRuntime(object):
             heartbeat=lambda: self.metadata.heartbeat(self.flow.name, self.run_id))
         self.guard.start()
         try:
-            self._loop()
+            try:
+                self._loop()
+            except OSError as err:
+                # A full disk under the datastore, most often: the run fails, named,
+                # and its status still goes in the space kept for it.
+                raise RunRecordError("Run %s/%s could not write to its datastore: %s"
+                                     % (self.flow.name, self.run_id, err))
         except KeyboardInterrupt:
             reason, status = self.guard.stop or ("stopped by SIGINT", 128 + signal.SIGINT)
             self.run_echo("Workflow interrupted: %s." % reason)
@@ -614,9 +621,14 @@ class NativeRuntime(object):
             # still handling SIGTERM) must not outlive the run either.
             worker.signal(signal.SIGKILL)
         self.system_echo(task, "[KILLED BY ORCHESTRATOR]", pid=worker.pid)
-        self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                     task.retry_count, False, return_code=worker.returncode,
-                                     killed=True, reason=reason)
+        try:
+            self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
+                                         task.retry_count, False, return_code=worker.returncode,
+                                         killed=True, reason=reason)
+        except OSError as err:
+            # Stopping the run goes on: the run's own status matters more than this one.
+            self.system_echo(task, "Could not record the task as killed: %s" % err,
+                             pid=worker.pid)
 
 
 def _kill_reason(err, failed_tasks):
