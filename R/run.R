@@ -395,7 +395,7 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   program <- script_program()
   pathspec <- pathspec %||% summary$run
   if (identical(summary$kind, "interrupted")) {
-    abort_interrupted(pathspec, flow_name, status, call)
+    abort_interrupted(pathspec, flow_name, status, call, signum = (summary$exit_code %||% 130L) - 128L)
   }
   headline <- if (usage && is.null(program)) {
     "The engine rejected the arguments of {.fn run} for flow {flow_name}."
@@ -424,13 +424,16 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   )
 }
 
-abort_interrupted <- function(pathspec, flow_name, status, call) {
+# The engine was stopped by a signal (`signum`): Ctrl-C (SIGINT) is an
+# interruption; SIGTERM or SIGHUP sent to the engine itself are named.
+abort_interrupted <- function(pathspec, flow_name, status, call, signum = 2L) {
+  how <- if (identical(as.integer(signum), 2L)) "interrupted" else paste("stopped by", signal_name(signum))
   if (is.null(pathspec)) {
-    metaflow_abort("Flow {flow_name} was interrupted before its run started.", "interrupted",
+    metaflow_abort("Flow {flow_name} was {how} before its run started.", "interrupted",
                    status = status, call = call)
   }
   metaflow_abort(c(
-    "Run {pathspec} was interrupted.",
+    "Run {pathspec} was {how}.",
     i = "Its running tasks were stopped; the tasks that finished are kept.",
     i = "Resume it with {.code run(flow, resume = TRUE)} or {.code Rscript flow.R resume}."
   ), "interrupted", status = status, pathspec = pathspec, call = call)
