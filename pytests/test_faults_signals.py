@@ -319,3 +319,30 @@ def test_a_full_disk_for_logs_never_loses_the_status(small_tmpfs, open_client):
     assert remount.returncode == 0, remount.stderr
     _check_resume(root, dict(env, CHATTY="0"), run_id)
     _resumed_outs(open_client(root), root, splits=3)
+
+
+def test_a_stale_heartbeat_from_another_host_reads_as_failed(tmp_path, open_client):
+    """A runtime on another machine can't be looked up by pid: its heartbeat tells."""
+    import json
+
+    env = _env(tmp_path, FAST="1", SPLITS="2")
+    assert run_flow("faults_signals_flow.py", "run", cwd=tmp_path, env=env).returncode == 0
+    run_id = _run_id(tmp_path)
+    meta = tmp_path / ".metaflow" / FLOW / run_id / "_meta"
+    now_ms = int(time.time() * 1000)
+    runtime = {"pid": 4242, "host": "another-host.example", "started": 1}
+    (meta / "status.json").write_text(json.dumps(
+        {"status": "running", "ts_epoch": now_ms - 60000, "runtime": runtime}))
+    (meta / "heartbeat.json").write_text(json.dumps({"ts_epoch": now_ms - 1000, "interval": 10}))
+    client = open_client(tmp_path)
+    assert client.Run("%s/%s" % (FLOW, run_id)).status == "running"
+    refused = run_flow("faults_signals_flow.py", "resume", "--origin-run-id", run_id,
+                       cwd=tmp_path, env=env)
+    assert "is still running (its runtime is pid 4242 on another-host.example)" in refused.stderr
+
+    (meta / "heartbeat.json").write_text(json.dumps({"ts_epoch": now_ms - 31000, "interval": 10}))
+    run = client.Run("%s/%s" % (FLOW, run_id))
+    assert run.status == "failed"
+    assert run.status_reason.startswith(
+        "the runtime stopped (pid 4242 on another-host.example): its last heartbeat was at ")
+    _check_resume(tmp_path, env, run_id)

@@ -159,6 +159,7 @@ for (case in seq_len(nrow(signal_cases))) {
           expect_false(process$get_exit_status() == 0L)
         }
         expect_equal(new_run("FaultsFlow", run_id)$status, "failed")
+        expect_false(is.null(new_run("FaultsFlow", run_id)$status_reason))
         expect_finished_artifacts_right(run_id)
         expect_resumes(script, run_id)
         expect_no_process_left(dir)
@@ -235,6 +236,8 @@ test_that("a run whose engine went silent reads as failed, with when, and resume
   deadline <- Sys.time() + 30
   while (new_run("FaultsFlow", run_id)$status == "running" && Sys.time() < deadline) Sys.sleep(0.2)
   expect_equal(new_run("FaultsFlow", run_id)$status, "failed")
+  expect_match(new_run("FaultsFlow", run_id)$status_reason,
+               sprintf("^the runtime stopped \\(pid %d on .*\\): its last heartbeat was at 20[0-9-]+ [0-9:]+ UTC$", engine))
   refused <- run_script(script, c("resume", "--origin-run-id", run_id))
   expect_false(refused$status == 0L)
   expect_match(refused$stderr, "is still running", fixed = TRUE)
