@@ -367,8 +367,11 @@ def test_fields_of_a_run(server, runs):
         "origin_pathspec": None}
 
     failed = server.value("object", cls="Run", pathspec="FailFlow/%s" % runs.failed)
-    assert server.value("fields", ref=failed, names=["status", "successful", "finished",
-                                                     "finished_at", "end_task"]) == {
+    fields = server.value("fields", ref=failed, names=["status", "successful", "finished",
+                                                       "finished_at", "end_task",
+                                                       "status_reason"])
+    assert fields.pop("status_reason").startswith("Step *boom* (task-id ")
+    assert fields == {
         "status": "failed", "successful": False, "finished": False, "finished_at": None,
         "end_task": None}
 
