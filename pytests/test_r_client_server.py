@@ -421,7 +421,8 @@ def test_the_field_tests_read_every_field():
         "id", "pathspec", "status", "successful", "finished", "created_at", "finished_at",
         "tags", "user_tags", "system_tags", "end_task", "task", "latest_run",
         "latest_successful_run", "exception", "index", "foreach_stack", "metadata_dict",
-        "stdout", "stderr", "code", "origin_pathspec", "current_attempt", "resources"}
+        "stdout", "stderr", "code", "origin_pathspec", "current_attempt", "resources",
+        "status_reason"}
     assert read == set(FIELDS)
 
 
