@@ -346,3 +346,33 @@ def test_a_stale_heartbeat_from_another_host_reads_as_failed(tmp_path, open_clie
     assert run.status_reason.startswith(
         "the runtime stopped (pid 4242 on another-host.example): its last heartbeat was at ")
     _check_resume(tmp_path, env, run_id)
+
+
+def test_a_killed_task_is_noticed_from_its_exit(tmp_path, open_client):
+    """SIGKILL of a task whose child escaped its session and holds its output open: the
+    runtime sees the task exit, and doesn't wait for the end of that output."""
+    env = _env(tmp_path, ESCAPE=1, SPLITS=2)
+    proc = _start(tmp_path, ["run"], env)
+    escaped = None
+    try:
+        marks = tmp_path / "marks" / "escaped"
+        wait_for(lambda: marks.exists() and len(marks.read_text().split()) == 2, timeout=60,
+                 what="the split with an escaped child")
+        task, escaped = (int(n) for n in marks.read_text().split())
+        os.kill(task, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert is_alive(escaped), "the escaped child was to outlive its task"
+    finally:
+        if escaped is not None:
+            kill_quietly(escaped)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    stderr = stderr.decode()
+    assert proc.returncode == 1
+    assert "Task failed: killed by signal 9." in stderr
+    _no_process_left(tmp_path)
+    run = open_client(tmp_path).Run("%s/%s" % (FLOW, _run_id(tmp_path)))
+    assert run.status == "failed"
+    _check_resume(tmp_path, _env(tmp_path, SPLITS=2), _run_id(tmp_path))
+    _resumed_outs(open_client(tmp_path), tmp_path, splits=2)
