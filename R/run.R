@@ -189,7 +189,8 @@ run <- function(flow = NULL, ...) {
   pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
   if (!is.null(result$signal)) {
     # A SIGTERM or SIGHUP: the run is recorded; now R ends as the signal asked.
-    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file))
+    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file),
+                    succeeded = result$status == 0)
   }
   if (result$status != 0) {
     abort_engine_failure(result$status, failure_file, args$command, flow_name, pathspec, call)

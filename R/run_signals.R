@@ -30,12 +30,16 @@ signal_name <- function(signum) {
 # After the engine recorded a run stopped by `signum`: say so, and end R with
 # the status the signal gives. on.exit() handlers don't run past quit(), so
 # the caller's temporary files are removed here.
-exit_for_signal <- function(signum, pathspec, cleanup = character()) {
+exit_for_signal <- function(signum, pathspec, cleanup = character(), succeeded = FALSE) {
   what <- if (is.null(pathspec)) "The run" else paste("Run", pathspec)
-  message(sprintf(
-    "%s was stopped by %s: its running tasks were stopped and recorded as killed; resume it with `Rscript flow.R resume`.",
-    what, signal_name(signum)
-  ))
+  message(if (succeeded) {
+    sprintf("%s succeeded before %s stopped R.", what, signal_name(signum))
+  } else {
+    sprintf(
+      "%s was stopped by %s: its running tasks were stopped and recorded as killed; resume it with `Rscript flow.R resume`.",
+      what, signal_name(signum)
+    )
+  })
   unlink(cleanup, recursive = TRUE)
   quit(save = "no", status = 128L + as.integer(signum), runLast = FALSE)
 }
