@@ -83,6 +83,21 @@
 #' `metaflow_error_interrupted` ("Run Flow/ID was interrupted."). The run can
 #' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`).
 #'
+#' SIGTERM and SIGHUP (what `timeout`, `docker stop`, a scheduler or a closed
+#' terminal send) stop the run the same way, whether they reach
+#' `Rscript flow.R run`, the R session running `run()`, or the engine: the
+#' run and each task it stopped are recorded as "stopped by SIGTERM" (or
+#' SIGHUP), and then R ends with the status the signal gives (143 for
+#' SIGTERM, 129 for SIGHUP). If R itself is killed outright (SIGKILL), the
+#' engine notices and stops the run, recorded as stopped because the process
+#' that started it exited; if the engine is killed, its tasks die with it and
+#' the run reads as failed. A run is never left "running" for good: the
+#' engine keeps a heartbeat in the run's metadata, and a run whose heartbeat
+#' stopped reads as failed (see `status_reason` in [run_client]). A resume
+#' whose origin run is still going is refused. Output that can't be written
+#' (`Rscript flow.R run | head -1`, a closed terminal) is dropped; the run
+#' goes on.
+#'
 #' @param flow The flow to run, made with [metaflow()].
 #' @param ... Run options and parameter values, all named:
 #'   * Parameters of the flow, by their names exactly: `alpha = 0.2`. A value
