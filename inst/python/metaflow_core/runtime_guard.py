@@ -28,6 +28,8 @@ from .metadata.local import heartbeat_seconds
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 PARENT_POLL_SECONDS = 0.25
+# Where there are real-time signals, one of them is the runtime's parent-death signal.
+PARENT_DEATH_SIGNAL = (signal.SIGRTMIN + 3) if hasattr(signal, "SIGRTMIN") else None
 # The status a runtime whose parent died exits with: what a hangup would give.
 PARENT_GONE_EXIT = 128 + getattr(signal, "SIGHUP", 1)
 
@@ -110,8 +112,7 @@ class RuntimeGuard(object):
             self._install_handlers()
         if self._watches_parent():
             if threading.current_thread() is threading.main_thread():
-                # SIGTERM: its handler tells a dead parent by the changed ppid.
-                set_parent_death_signal(signal.SIGTERM)
+                self._arm_parent_death_signal()
             self._check_parent()
             threading.Thread(target=self._poll_parent, daemon=True,
                              name="metaflow-runtime-parent").start()
@@ -142,6 +143,18 @@ class RuntimeGuard(object):
         # Started by init, or already orphaned: there is no parent to outlive.
         return (os.name == "posix" and bool(self.parent) and self.parent != 1
                 and not self._nohup)
+
+    def _arm_parent_death_signal(self):
+        # A signal of its own, not SIGTERM: Linux sends it when the *thread* that
+        # started us exits, which is no reason to stop while our parent lives.
+        signum = PARENT_DEATH_SIGNAL or signal.SIGTERM
+        if PARENT_DEATH_SIGNAL:
+            self._previous[signum] = signal.signal(signum, self._on_parent_death_signal)
+        set_parent_death_signal(signum)
+
+    def _on_parent_death_signal(self, signum, frame):
+        if self._parent_gone():
+            self._note_parent_gone()
 
     def _on_signal(self, signum, frame):
         if self._parent_gone():
