@@ -8,9 +8,11 @@
 fault_seed <- as.integer(Sys.getenv("FAULTS_SEED", "20261202"))
 fault_splits <- 6L
 
-fault_points <- function(count) {
-  withr::with_seed(fault_seed, points <- sample(0:(fault_splits - 2L), count, replace = TRUE))
-  message("fault points (seed ", fault_seed, "): ", paste(points, collapse = ", "))
+# `count` points for case number `case`: random, the same for the same seed.
+fault_points <- function(count, case = 0L) {
+  seed <- fault_seed + case
+  withr::with_seed(seed, points <- sample(0:(fault_splits - 2L), count, replace = TRUE))
+  message("fault points (seed ", seed, "): ", paste(points, collapse = ", "))
   points
 }
 
@@ -118,7 +120,7 @@ for (case in seq_len(nrow(signal_cases))) {
   local({
     name <- signal_cases$signal[case]
     target <- signal_cases$target[case]
-    for (point in fault_points(1)) {
+    for (point in fault_points(1, case)) {
       test_that(sprintf("%s to the %s after %d finished splits stops everything, recorded, and the run resumes", name, target, point), {
         dir <- local_run_dir()
         script <- write_faults_flow(dir)
@@ -171,7 +173,7 @@ for (case in seq_len(nrow(signal_cases))) {
 test_that("closing the stdout of `Rscript flow.R run` mid-run loses the output, not the run", {
   dir <- local_run_dir()
   script <- write_faults_flow(dir)
-  point <- fault_points(1)
+  point <- fault_points(1, 100L)
   process <- processx::process$new(rscript_path(), c(script, "run"), env = script_env(),
                                     stdout = "|", stderr = "2>&1")
   on.exit(process$kill_tree(), add = TRUE)
