@@ -11,17 +11,17 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMPS := .make
 
 # Debian packages for R and the R packages they provide (same order).
-R_DEBS := r-base-core r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
+R_DEBS := r-base-core r-cran-pkgbuild r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
 	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown \
 	r-cran-pkgdown
-R_PKGS := R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown \
+R_PKGS := pkgbuild R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown \
 	pkgdown
 # The browser tools/check_site.py drives (make site, and its test in make test).
 BROWSER_DEB := chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # What the installed R package is built from (inst/ carries the Python engine).
-R_SOURCES := DESCRIPTION $(wildcard R/*.R) \
+R_SOURCES := DESCRIPTION $(wildcard R/*.R) $(wildcard src/*.c) \
 	$(shell find inst -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' -not -name '*.pyc' 2>/dev/null)
 
 # The tests run on the project's venv, which has their extra Python packages

@@ -2,4 +2,5 @@
 # also give it `metaflow`, which is the alias of ?metaflow, the function.
 #' @keywords internal
 #' @aliases NULL metaflow-package
+#' @useDynLib metaflow, .registration = TRUE
 "_PACKAGE"

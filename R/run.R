@@ -83,6 +83,21 @@
 #' `metaflow_error_interrupted` ("Run Flow/ID was interrupted."). The run can
 #' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`).
 #'
+#' SIGTERM and SIGHUP (what `timeout`, `docker stop`, a scheduler or a closed
+#' terminal send) stop the run the same way, whether they reach
+#' `Rscript flow.R run`, the R session running `run()`, or the engine: the
+#' run and each task it stopped are recorded as "stopped by SIGTERM" (or
+#' SIGHUP), and then R ends with the status the signal gives (143 for
+#' SIGTERM, 129 for SIGHUP). If R itself is killed outright (SIGKILL), the
+#' engine notices and stops the run, recorded as stopped because the process
+#' that started it exited; if the engine is killed, its tasks die with it and
+#' the run reads as failed. A run is never left "running" for good: the
+#' engine keeps a heartbeat in the run's metadata, and a run whose heartbeat
+#' stopped reads as failed (see `status_reason` in [run_client]). A resume
+#' whose origin run is still going is refused. Output that can't be written
+#' (`Rscript flow.R run | head -1`, a closed terminal) is dropped; the run
+#' goes on.
+#'
 #' @param flow The flow to run, made with [metaflow()].
 #' @param ... Run options and parameter values, all named:
 #'   * Parameters of the flow, by their names exactly: `alpha = 0.2`. A value
@@ -167,8 +182,9 @@ run <- function(flow = NULL, ...) {
   }
   starts_run <- args$command %in% c("run", "resume") && !engine_shows_help(args)
   run_id_file <- engine_option_value(args, "run-id-file")
+  temporary_run_id_file <- NULL
   if (starts_run && is.null(run_id_file)) {
-    run_id_file <- tempfile("metaflow-run-id-")
+    run_id_file <- temporary_run_id_file <- tempfile("metaflow-run-id-")
     on.exit(unlink(run_id_file), add = TRUE)
     args$command_args <- c(args$command_args, list(option_entry("run-id-file", run_id_file)))
   }
@@ -190,6 +206,11 @@ run <- function(flow = NULL, ...) {
   result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)))
   run_id <- if (starts_run) setdiff(read_run_id(run_id_file), earlier_run_id)
   pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
+  if (!is.null(result$signal)) {
+    # A SIGTERM or SIGHUP: the run is recorded; now R ends as the signal asked.
+    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file),
+                    succeeded = result$status == 0)
+  }
   if (result$status != 0) {
     abort_engine_failure(result$status, failure_file, args$command, flow_name, pathspec, call)
   }
@@ -299,47 +320,78 @@ run_engine <- function(args) {
     stdout = "|", stderr = "|",
     cleanup_tree = TRUE
   )
-  on.exit(stop_engine(process), add = TRUE)
+  catch_stop_signals()
+  on.exit(release_stop_signals(), add = TRUE)
+  on.exit(stop_engine(process), add = TRUE, after = FALSE)
+  output <- new_relay()
   tryCatch(
     {
       while (process$is_incomplete_output() || process$is_incomplete_error()) {
-        relay_engine_output(process)
+        relay_engine_output(process, output = output)
       }
       process$wait()
     },
-    interrupt = function(cnd) stop_engine(process)
+    interrupt = function(cnd) stop_engine(process, signal_to_pass_on(), output = output)
   )
-  list(status = process$get_exit_status() %||% 130L)
+  signum <- release_stop_signals()
+  status <- process$get_exit_status() %||% (128L + if (signum > 0) signum else 2L)
+  list(status = status, signal = if (signum > 0) signum)
+}
+
+# The signal an interrupt of R stands for: SIGTERM or SIGHUP if one was caught,
+# else SIGINT (Ctrl-C).
+signal_to_pass_on <- function() {
+  signum <- caught_stop_signal()
+  if (signum > 0) signum else 2L
+}
+
+# Where the engine's output goes. A stream that can't be written (a pipe whose
+# reader left, `Rscript flow.R run | head -1`, a closed terminal) is given up,
+# never the run: the engine goes on and records how the run ended.
+new_relay <- function() {
+  relay <- new.env(parent = emptyenv())
+  relay$stdout <- TRUE
+  relay$stderr <- TRUE
+  relay
+}
+
+relay_write <- function(output, stream, lines) {
+  if (length(lines) == 0 || !isTRUE(output[[stream]])) {
+    return(invisible())
+  }
+  tryCatch(
+    if (stream == "stdout") cat(paste0(lines, "\n"), sep = "") else for (line in lines) message(line),
+    error = function(err) output[[stream]] <- FALSE
+  )
+  invisible()
 }
 
 # Waits up to `timeout` ms for output and relays what came: stdout to stdout,
 # stderr as messages (which Rscript writes to stderr unchanged).
-relay_engine_output <- function(process, timeout = 200) {
+relay_engine_output <- function(process, timeout = 200, output = new_relay()) {
   process$poll_io(timeout)
-  output <- process$read_output_lines()
-  errors <- process$read_error_lines()
-  if (length(output) > 0) {
-    cat(paste0(output, "\n"), sep = "")
-  }
-  for (line in errors) {
-    message(line)
-  }
+  relay_write(output, "stdout", process$read_output_lines())
+  relay_write(output, "stderr", process$read_error_lines())
   invisible()
 }
 
-stop_engine <- function(process, grace = 10) {
+# Stops the engine with `signal` (SIGINT: Ctrl-C; SIGTERM, SIGHUP), which it
+# handles by stopping its tasks and recording the run as failed; R waits for
+# that to finish. Never SIGKILL first: the engine's task processes would be
+# orphaned.
+stop_engine <- function(process, signal = 2L, grace = 10, output = new_relay()) {
   if (!process$is_alive()) {
     return(invisible())
   }
-  process$interrupt()
+  if (signal == 2L) process$interrupt() else process$signal(signal)
   deadline <- Sys.time() + grace
   while (process$is_alive() && Sys.time() < deadline) {
-    tryCatch(relay_engine_output(process, 100), interrupt = function(cnd) NULL)
+    tryCatch(relay_engine_output(process, 100, output), interrupt = function(cnd) NULL)
   }
   if (process$is_alive()) {
     process$kill_tree()
   }
-  tryCatch(relay_engine_output(process, 0), error = function(err) NULL)
+  tryCatch(relay_engine_output(process, 0, output), error = function(err) NULL)
   invisible()
 }
 
@@ -363,7 +415,7 @@ abort_engine_failure <- function(status, failure_file, command, flow_name, paths
   program <- script_program()
   pathspec <- pathspec %||% summary$run
   if (identical(summary$kind, "interrupted")) {
-    abort_interrupted(pathspec, flow_name, status, call)
+    abort_interrupted(pathspec, flow_name, status, call, signum = (summary$exit_code %||% 130L) - 128L)
   }
   headline <- if (usage && is.null(program)) {
     "The engine rejected the arguments of {.fn run} for flow {flow_name}."
@@ -402,13 +454,16 @@ engine_error_kind <- function(summary) {
   if (type %in% c("DatastoreAccessError", "MetadataCorrupt")) python_error_kinds[[type]] else "run"
 }
 
-abort_interrupted <- function(pathspec, flow_name, status, call) {
+# The engine was stopped by a signal (`signum`): Ctrl-C (SIGINT) is an
+# interruption; SIGTERM or SIGHUP sent to the engine itself are named.
+abort_interrupted <- function(pathspec, flow_name, status, call, signum = 2L) {
+  how <- if (identical(as.integer(signum), 2L)) "interrupted" else paste("stopped by", signal_name(signum))
   if (is.null(pathspec)) {
-    metaflow_abort("Flow {flow_name} was interrupted before its run started.", "interrupted",
+    metaflow_abort("Flow {flow_name} was {how} before its run started.", "interrupted",
                    status = status, call = call)
   }
   metaflow_abort(c(
-    "Run {pathspec} was interrupted.",
+    "Run {pathspec} was {how}.",
     i = "Its running tasks were stopped; the tasks that finished are kept.",
     i = "Resume it with {.code run(flow, resume = TRUE)} or {.code Rscript flow.R resume}."
   ), "interrupted", status = status, pathspec = pathspec, call = call)

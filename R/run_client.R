@@ -10,6 +10,11 @@
 #' * `id`, `pathspec`, `parent` (the flow's name), `tags`, `created_at`: see
 #'   [metaflow_object].
 #' * `status`: `"running"`, `"succeeded"` or `"failed"`.
+#' * `status_reason`: why a run that did not succeed ended, or `NULL`: e.g.
+#'   `"stopped by SIGTERM"`, or, for a run whose engine stopped without
+#'   saying so (killed, its machine down), `"the runtime stopped (pid ... on
+#'   ...): its last heartbeat was at ..."`. Such a run reads as `"failed"`
+#'   without anyone rewriting its record.
 #' * `successful`: `TRUE` if the run succeeded.
 #' * `finished`: `TRUE` once the run has finished (its `end` step did).
 #' * `finished_at`: when its `end` step finished, or `NULL`.
@@ -80,6 +85,10 @@ run_client <- R6::R6Class(
     #' @field status `"running"`, `"succeeded"` or `"failed"`.
     status = function() {
       private$field("status")
+    },
+    #' @field status_reason Why a run that did not succeed ended, or `NULL`.
+    status_reason = function() {
+      private$field("status_reason")
     },
     #' @field successful Whether the run succeeded.
     successful = function() {

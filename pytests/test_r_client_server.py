@@ -367,8 +367,11 @@ def test_fields_of_a_run(server, runs):
         "origin_pathspec": None}
 
     failed = server.value("object", cls="Run", pathspec="FailFlow/%s" % runs.failed)
-    assert server.value("fields", ref=failed, names=["status", "successful", "finished",
-                                                     "finished_at", "end_task"]) == {
+    fields = server.value("fields", ref=failed, names=["status", "successful", "finished",
+                                                       "finished_at", "end_task",
+                                                       "status_reason"])
+    assert fields.pop("status_reason").startswith("Step *boom* (task-id ")
+    assert fields == {
         "status": "failed", "successful": False, "finished": False, "finished_at": None,
         "end_task": None}
 
@@ -418,7 +421,8 @@ def test_the_field_tests_read_every_field():
         "id", "pathspec", "status", "successful", "finished", "created_at", "finished_at",
         "tags", "user_tags", "system_tags", "end_task", "task", "latest_run",
         "latest_successful_run", "exception", "index", "foreach_stack", "metadata_dict",
-        "stdout", "stderr", "code", "origin_pathspec", "current_attempt", "resources"}
+        "stdout", "stderr", "code", "origin_pathspec", "current_attempt", "resources",
+        "status_reason"}
     assert read == set(FIELDS)
 
 

@@ -116,8 +116,11 @@ def test_interrupt_stops_every_task(tmp_path, open_client, signum):
     assert len(work) == 3
     assert not any(task.successful for task in work)
     assert all(task.finished for task in work)
+    name = signal.Signals(signum).name
     assert [(t.metadata_dict["status"], t.metadata_dict["reason"]) for t in work] == [
-        ("killed", "stopped because the run was interrupted")] * 3
+        ("killed", "stopped by %s" % name)] * 3
+    assert run._record["status"]["reason"] == "stopped by %s" % name
+    assert result.returncode == 128 + signum
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05])

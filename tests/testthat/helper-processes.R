@@ -18,3 +18,18 @@ live_processes <- function(pattern = "") {
 background_sleeper_code <- function(seconds = "301.5", then = "Sys.sleep(60)") {
   sprintf('system2("sleep", "%s", wait = FALSE); %s', seconds, then)
 }
+
+# The live processes whose working directory is `dir` (Linux: from /proc), as
+# pids: what a run started from `dir` is made of, and nothing of other tests.
+processes_in_dir <- function(dir) {
+  pids <- suppressWarnings(as.integer(list.files("/proc")))
+  pids <- pids[!is.na(pids) & pids != Sys.getpid()]
+  cwd <- suppressWarnings(Sys.readlink(file.path("/proc", pids, "cwd")))
+  target <- normalizePath(dir)
+  found <- pids[!is.na(cwd) & cwd == target]
+  live <- vapply(found, function(pid) {
+    stat <- tryCatch(readLines(file.path("/proc", pid, "stat"), warn = FALSE), error = function(e) "")
+    nzchar(stat[1]) && !grepl("^[0-9]+ \\(.*\\) Z ", stat[1])
+  }, logical(1))
+  found[live]
+}

@@ -10,6 +10,7 @@ Errors print a headline and a message, never an engine traceback unless
 
 import json
 import os
+import socket
 import sys
 import traceback
 
@@ -68,7 +69,7 @@ class State(object):
             msg = render(msg, color=True)
         elif system:
             msg = render(msg)
-        click.echo(msg, err=err)
+        echo_or_drop(msg, err=err)
 
     def info(self, msg):
         if not self.quiet:
@@ -334,8 +335,10 @@ def make_cli(flow, graph):
         origin = origin_run_id or state.flow_datastore.get_latest_run()
         if origin is None:
             raise CommandException("A previous run id was not found. Specify --origin-run-id.")
-        if state.metadata.run(flow.name, origin) is None:
+        origin_record = state.metadata.run(flow.name, origin)
+        if origin_record is None:
             raise CommandException("Resume could not find run id *%s*" % origin)
+        _refuse_running_origin(flow.name, origin, origin_record)
         rerun = set()
         if step_to_rerun:
             if step_to_rerun not in graph:
@@ -533,6 +536,28 @@ def _descendants(graph, name):
     return found
 
 
+def _refuse_running_origin(flow_name, run_id, record):
+    """A run whose runtime is still alive can't be resumed: its tasks would run twice.
+
+    Alive is what the record says (running, heartbeat fresh), or, on this host, a
+    runtime process that still exists even if its heartbeat stopped (suspended)."""
+    from .metadata.local import process_gone
+
+    status = record.get("status") or {}
+    runtime = status.get("runtime") or {}
+    silent = status.get("heartbeat_at") is not None and not process_gone(runtime) \
+        and runtime.get("host") == socket.gethostname()
+    if status.get("status") != "running" and not silent:
+        return
+    where = ""
+    if runtime.get("pid"):
+        where = " (its runtime is pid %s on %s)" % (runtime["pid"], runtime.get("host", "?"))
+    raise CommandException(
+        "Run *%s/%s* is still running%s: resuming it now would run its tasks twice. "
+        "Wait for it to finish, or stop it (Ctrl-C, or kill %s), then resume."
+        % (flow_name, run_id, where, runtime.get("pid", "its runtime")))
+
+
 def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, run_id_file,
                  namespace=None, origin_run_id=None, steps_to_rerun=None):
     from .runtime import NativeRuntime
@@ -648,6 +673,47 @@ def _num(text):
     return (0, int(text)) if text.isdigit() else (1, text)
 
 
+def _reopen_closed_streams():
+    """A closed stdin, stdout or stderr (``2>&-``) becomes /dev/null: left closed, the
+    next file opened would take its number and get what is printed."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
+def echo_or_drop(msg, err=True):
+    """click.echo, but a closed or broken stream (a pipe whose reader left, a closed
+    terminal, a full disk) loses the output, never the run: what the runtime says
+    after that goes nowhere, and the run goes on to record how it ended."""
+    fd = 2 if err else 1
+    try:
+        click.echo(msg, err=err)
+    except (OSError, ValueError):
+        _drop_stream(fd)
+
+
+def _drop_stream(fd):
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+    stream = sys.stderr if fd == 2 else sys.stdout
+    try:
+        # What is still buffered for the broken stream would fail again at exit.
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
 # Set (to "1") by a front end that reports the error a command ends with from
 # its failure file (R's run()): printed here too, the user would read it twice.
 FRONT_END_REPORTS = "METAFLOW_FRONT_END_REPORTS_ERRORS"
@@ -660,6 +726,7 @@ def main(flow, args=None):
     written there as data; a front end that reports it from there asks for it not to be
     printed (FRONT_END_REPORTS).
     """
+    _reopen_closed_streams()
     argv = sys.argv[1:] if args is None else list(args)
     debug = "--debug" in argv
     summary_path = failure_file(argv)
@@ -676,7 +743,7 @@ def main(flow, args=None):
         cli.main(args=args, prog_name=prog_name,
                  auto_envvar_prefix="METAFLOW", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
+        echo_or_drop("Aborted!")
         fail("interrupted", "Aborted", "The command was aborted.", 1)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
@@ -685,7 +752,7 @@ def main(flow, args=None):
         # the message alone: the usage line and --help hint would name a program
         # its user never typed.
         if os.environ.get("METAFLOW_USAGE_HINTS") == "0":
-            click.echo("Error: %s" % err.format_message(), err=True)
+            echo_or_drop("Error: %s" % err.format_message())
         else:
             err.show()
         fail("usage", "Invalid command line", err.format_message(), err.exit_code)
@@ -696,7 +763,7 @@ def main(flow, args=None):
         if debug:
             traceback.print_exc()
         if not (summary_path and os.environ.get(FRONT_END_REPORTS) == "1"):
-            click.echo(format_error(err, color=sys.stderr.isatty()), err=True)
+            echo_or_drop(format_error(err, color=sys.stderr.isatty()))
         if isinstance(err, RunInterrupted):
             kind = "interrupted"
         elif getattr(err, "run_pathspec", None):
@@ -705,7 +772,7 @@ def main(flow, args=None):
             kind = "error"
         fail(kind, err.headline, err.message, err.exit_code, err)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        echo_or_drop("Interrupted.")
         fail("interrupted", "Interrupted", "The command was interrupted.", 130)
     except Exception as err:
         # A bug in the engine, not a user error: say so, and keep the trace for the report.

@@ -681,6 +681,13 @@ class Run(MetaflowObject):
         return self._record["status"]["status"]
 
     @property
+    def status_reason(self):
+        """Why a run that did not succeed ended, as recorded or as read: "stopped by
+        SIGTERM", "the runtime stopped (...): its last heartbeat was at ...", or None."""
+        status = self._record["status"]
+        return None if status.get("status") == SUCCEEDED else status.get("reason")
+
+    @property
     def end_task(self):
         """The task of the ``end`` step, or None before it exists."""
         record = self._child_record(END_STEP)

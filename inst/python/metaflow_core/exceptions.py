@@ -149,6 +149,12 @@ class RunInterrupted(MetaflowException):
     exit_code = 130
 
 
+class RunRecordError(MetaflowException):
+    """The runtime could not write a run's files (a full disk, a vanished directory)."""
+
+    headline = "Could not write the run's records"
+
+
 class MetaflowNotFound(MetaflowException):
     headline = "Object not found"
 

@@ -96,3 +96,16 @@ def group_kwargs():
     if sys.version_info >= (3, 11):
         return {"process_group": 0}
     return {"preexec_fn": os.setpgrp}
+
+
+def die_with_parent_kwargs():
+    """Popen arguments for a child in a process group of its own that dies with this
+    process (Linux's parent-death signal; elsewhere, as group_kwargs()).
+
+    The signal follows the thread that forks, not the process: call it from a
+    thread that lives as long as the child should (a task's main thread)."""
+    from .runtime_guard import can_set_parent_death_signal, die_with_parent_preexec
+
+    if not can_set_parent_death_signal():
+        return group_kwargs()
+    return {"preexec_fn": die_with_parent_preexec(os.getpid())}

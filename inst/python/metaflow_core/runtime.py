@@ -24,16 +24,21 @@ from .exceptions import (
     ForeachError,
     MetaflowException,
     RunInterrupted,
+    RunRecordError,
     TaskFailed,
 )
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
 from .decorators import retry_counts, retry_delay, step_decorators, step_resources
 from .process_tree import signal_session
+from .runtime_guard import RuntimeGuard
 from .task_types import PARAMETERS_STEP, TASK_COMMAND
 
-KILL_GRACE_SECONDS = 5
+# What a task gets to exit on SIGTERM before SIGKILL: short, as a run stopped by a
+# signal must have no process left within 2 s.
+KILL_GRACE_SECONDS = 1.5
 DEFAULT_MAX_WORKERS = 16
+OUTPUT_GRACE_SECONDS = 1.0
 TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
 
 
@@ -55,27 +60,47 @@ class ScheduledTask(object):
 
 
 class LogSink(object):
-    """A task's stream: timestamped lines into its log, capped at a size."""
+    """A task's stream: timestamped lines into its log, capped at a size.
 
-    def __init__(self, handle, max_bytes):
+    A log that can't be written (a full disk) is given up, and said so once
+    (``on_error``); the task goes on, its output still drained and shown."""
+
+    def __init__(self, handle, max_bytes, on_error=None):
         self.handle = handle
         self.max_bytes = max_bytes
         self.written = 0
         self.truncated = False
+        self.error = None
+        self.on_error = on_error
 
     def write_line(self, line):
-        if self.truncated:
+        if self.truncated or self.error is not None:
             return
         record = utc_stamp().encode() + b" " + line
-        if self.written + len(record) > self.max_bytes:
-            self.handle.write(TRUNCATED)
-            self.truncated = True
+        try:
+            if self.written + len(record) > self.max_bytes:
+                self.handle.write(TRUNCATED)
+                self.truncated = True
+                return
+            self.handle.write(record)
+        except (OSError, ValueError) as err:
+            self._fail(err)
             return
-        self.handle.write(record)
         self.written += len(record)
 
+    def _fail(self, err):
+        self.error = err
+        if self.on_error is not None:
+            self.on_error(err)
+
     def close(self):
-        self.handle.close()
+        if self.handle is None:
+            return
+        try:
+            self.handle.close()
+        except OSError as err:
+            if self.error is None:
+                self._fail(err)
 
 
 class Worker(object):
@@ -86,7 +111,15 @@ class Worker(object):
             runtime.run_id, task.step, task.task_id, attempt=task.retry_count, mode="w"
         )
         max_bytes = runtime.max_log_size * 1024 * 1024
-        self.sinks = {s: LogSink(ds.open_log(s), max_bytes) for s in ("stdout", "stderr")}
+        self.sinks = {}
+        for stream in ("stdout", "stderr"):
+            try:
+                handle, error = ds.open_log(stream), None
+            except OSError as err:
+                handle, error = None, err
+            self.sinks[stream] = LogSink(handle, max_bytes, self._log_lost(stream))
+            if error is not None:
+                self.sinks[stream]._fail(error)
         popen_kwargs = {}
         if os.name == "posix":
             popen_kwargs["start_new_session"] = True
@@ -108,6 +141,14 @@ class Worker(object):
     def pid(self):
         return self.proc.pid
 
+    def _log_lost(self, stream):
+        def lost(err):
+            self.runtime.system_echo(self.task, "Its %s log can't be written (%s); "
+                                     "its output from here on is not kept."
+                                     % (stream, getattr(err, "strerror", None) or err),
+                                     pid=self.proc.pid if hasattr(self, "proc") else None)
+        return lost
+
     def _pump(self, pipe, stream):
         sink = self.sinks[stream]
         for line in iter(pipe.readline, b""):
@@ -116,6 +157,7 @@ class Worker(object):
             sink.write_line(line)
             self.runtime.task_echo(self, line.decode("utf-8", "replace").rstrip("\n"), stream)
         pipe.close()
+        sink.close()
 
     def _wait(self):
         self.proc.wait()
@@ -123,10 +165,13 @@ class Worker(object):
             # What the task left running (a step's background child, re-parented
             # to init) neither outlives the task nor holds its output open.
             signal_session(self.proc.pid, signal.SIGKILL)
+        # The task's end is its exit, not the end of its output: a process that
+        # escaped its session may hold the pipes open for long. What the task
+        # wrote before it exited is read within the grace; later lines still
+        # reach its log as they come.
+        deadline = time.time() + OUTPUT_GRACE_SECONDS
         for reader in self.readers:
-            reader.join()
-        for sink in self.sinks.values():
-            sink.close()
+            reader.join(max(0.0, deadline - time.time()))
         self.runtime.events.put(self)
 
     @property
@@ -195,7 +240,7 @@ class NativeRuntime(object):
         self.resources = {name: step_resources(decos) for name, decos in self.decorators.items()}
         self.started = time.time()
         self.tasks_run = 0
-        self.interrupted = False
+        self.guard = None
 
     # output
     def task_echo(self, worker, text, stream="stdout"):
@@ -335,23 +380,26 @@ class NativeRuntime(object):
                 with self._print_lock:
                     self.echo(warning, system=True)
         self.queue_task("start", [parameters_path], ())
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            # Installed explicitly: a runtime started in the background inherits an
-            # ignored SIGINT, and Ctrl-C or a kill must still stop its tasks.
-            for name in ("SIGINT", "SIGTERM"):
-                if hasattr(signal, name):
-                    signum = getattr(signal, name)
-                    previous[signum] = signal.signal(signum, self._interrupt)
+        self.guard = RuntimeGuard(
+            heartbeat=lambda: self.metadata.heartbeat(self.flow.name, self.run_id))
+        self.guard.start()
         try:
-            self._loop()
+            try:
+                self._loop()
+            except OSError as err:
+                # A full disk under the datastore, most often: the run fails, named,
+                # and its status still goes in the space kept for it.
+                raise RunRecordError("Run %s/%s could not write to its datastore: %s"
+                                     % (self.flow.name, self.run_id, err))
         except KeyboardInterrupt:
-            self.run_echo("Workflow interrupted.")
-            self._terminate_all("stopped because the run was interrupted")
-            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason="interrupted")
-            interrupted = RunInterrupted("Run %s/%s was interrupted; its tasks were stopped."
-                                         % (self.flow.name, self.run_id))
+            reason, status = self.guard.stop or ("stopped by SIGINT", 128 + signal.SIGINT)
+            self.run_echo("Workflow interrupted: %s." % reason)
+            self._terminate_all(reason)
+            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason=reason)
+            interrupted = RunInterrupted("Run %s/%s was %s; its tasks were stopped."
+                                         % (self.flow.name, self.run_id, reason))
             interrupted.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
+            interrupted.exit_code = status
             raise interrupted
         except Exception as err:
             self.run_echo("Workflow failed.")
@@ -365,8 +413,7 @@ class NativeRuntime(object):
                 err.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
             raise
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            self.guard.close()
         if ("end", ()) not in self.finished:
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
                                          reason="the end step did not run", failed_tasks=[])
@@ -378,12 +425,12 @@ class NativeRuntime(object):
         self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
         self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
 
-    def _interrupt(self, signum, frame):
-        # Only noted: raised at an arbitrary point, the interrupt could fall between
-        # starting a task and tracking it, and nothing would stop that task. The loop
-        # raises it where every started task is tracked; a second Ctrl-C can't cut
-        # the clean-up short either.
-        self.interrupted = True
+    @property
+    def interrupted(self):
+        # Only noted by the guard: raised at an arbitrary point, the interrupt could
+        # fall between starting a task and tracking it, and nothing would stop that
+        # task. The loop raises it where every started task is tracked.
+        return self.guard is not None and self.guard.stop is not None
 
     def _loop(self):
         while self.run_queue or self.active or self.delayed:
@@ -606,9 +653,14 @@ class NativeRuntime(object):
             # still handling SIGTERM) must not outlive the run either.
             worker.signal(signal.SIGKILL)
         self.system_echo(task, "[KILLED BY ORCHESTRATOR]", pid=worker.pid)
-        self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                     task.retry_count, False, return_code=worker.returncode,
-                                     killed=True, reason=reason)
+        try:
+            self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
+                                         task.retry_count, False, return_code=worker.returncode,
+                                         killed=True, reason=reason)
+        except OSError as err:
+            # Stopping the run goes on: the run's own status matters more than this one.
+            self.system_echo(task, "Could not record the task as killed: %s" % err,
+                             pid=worker.pid)
 
 
 def _kill_reason(err, failed_tasks):

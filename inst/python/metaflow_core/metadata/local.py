@@ -5,9 +5,11 @@ the datastore's files. Steps and tasks take their tags from their run, so a tag
 added to a run later shows on all of them; nothing is stored twice.
 """
 
+import errno
 import os
 import socket
 import time
+from datetime import datetime, timezone
 
 from ..exceptions import MetaflowException, TaggingException
 from ..util import (access_error, atomic_write, corrupt_metadata, make_dirs, now_ms, read_json,
@@ -15,6 +17,25 @@ from ..util import (access_error, atomic_write, corrupt_metadata, make_dirs, now
 
 META = "_meta"
 RUNNING, SUCCEEDED, FAILED, KILLED = "running", "succeeded", "failed", "killed"
+HEARTBEAT = "heartbeat.json"
+# Seconds between two heartbeats of a runtime; a run whose last one is older than
+# STALE_BEATS of them reads as failed, wherever its runtime ran.
+HEARTBEAT_ENV = "METAFLOW_HEARTBEAT_SECONDS"
+DEFAULT_HEARTBEAT_SECONDS = 10.0
+STALE_BEATS = 3
+# Bytes kept aside in each run's _meta/ so that the run's final status can still be
+# written on a full disk: freed, then the status written in the space it held.
+RESERVE = ".reserve"
+RESERVE_BYTES = 64 * 1024
+
+
+def heartbeat_seconds():
+    """The heartbeat interval: $METAFLOW_HEARTBEAT_SECONDS, or 10 s."""
+    try:
+        value = float(os.environ.get(HEARTBEAT_ENV, ""))
+    except ValueError:
+        return DEFAULT_HEARTBEAT_SECONDS
+    return value if value > 0 else DEFAULT_HEARTBEAT_SECONDS
 
 
 class LocalMetadataProvider(object):
@@ -63,9 +84,24 @@ class LocalMetadataProvider(object):
         }
         record.update({k: v for k, v in fields.items() if v is not None})
         write_json(self._self(flow, run_id), record)
+        self._reserve(flow, run_id)
         # The runtime is the process registering the run: a reader on this host
         # can then tell a run still going from one whose runtime was killed.
         self.set_run_status(flow, run_id, RUNNING, runtime=this_process())
+        self.heartbeat(flow, run_id)
+
+    def _reserve(self, flow, run_id):
+        try:
+            with open(self._path(flow, run_id, META, RESERVE), "wb") as f:
+                f.write(b"\0" * RESERVE_BYTES)
+        except OSError:
+            pass
+
+    def heartbeat(self, flow, run_id):
+        """Say the run's runtime is alive, now; a reader on any host can tell when it stopped."""
+        interval = heartbeat_seconds()
+        write_json(self._path(flow, run_id, META, HEARTBEAT),
+                   {"ts_epoch": now_ms(), "interval": interval})
 
     def save_code(self, flow, run_id, files):
         """Keep the files that define a run (an R flow's spec and generated module)."""
@@ -83,7 +119,23 @@ class LocalMetadataProvider(object):
         if reason:
             record["reason"] = reason
         record.update(fields)
-        write_json(self._path(flow, run_id, META, "status.json"), record)
+        path = self._path(flow, run_id, META, "status.json")
+        try:
+            write_json(path, record)
+        except OSError as err:
+            # A full disk (the logs filled it): the space kept aside at the start
+            # of the run takes the status, which must not be lost.
+            reserve = self._path(flow, run_id, META, RESERVE)
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not os.path.exists(reserve):
+                raise
+            os.unlink(reserve)
+            write_json(path, record)
+        if status != RUNNING:
+            for name in (RESERVE, HEARTBEAT):
+                try:
+                    os.unlink(self._path(flow, run_id, META, name))
+                except OSError:
+                    pass
 
     def register_step(self, flow, run_id, step):
         path = self._self(flow, run_id, step)
@@ -187,7 +239,9 @@ class LocalMetadataProvider(object):
         if record is not None:
             status = self._read(self._path(flow, run_id, META, "status.json"), owner,
                                 ("status",), default={"status": RUNNING})
-            record["status"] = _without_dead_runtime(status)
+            heartbeat = self._read(self._path(flow, run_id, META, HEARTBEAT), owner, (),
+                                   default=None) if status.get("status") == RUNNING else None
+            record["status"] = _without_dead_runtime(status, heartbeat)
         return record
 
     def runs(self, flow):
@@ -279,15 +333,45 @@ def process_gone(process):
                               and int(stat[19]) != process["started"])
 
 
-def _without_dead_runtime(status):
-    """A run its runtime left "running" when it died reads as failed, with why."""
-    runtime = status.get("runtime")
-    if status.get("status") != RUNNING or not process_gone(runtime):
+def _without_dead_runtime(status, heartbeat=None):
+    """A run its runtime left "running" when it died reads as failed, with why: its
+    runtime is gone (this host), or its heartbeat stopped (any host)."""
+    if status.get("status") != RUNNING:
         return status
-    ended = dict(status, status=FAILED, runtime_gone=True)
-    ended["reason"] = ("its runtime (pid %d on %s) ended without finishing the run"
-                       % (runtime["pid"], runtime["host"]))
+    runtime = status.get("runtime")
+    if process_gone(runtime):
+        ended = dict(status, status=FAILED, runtime_gone=True)
+        ended["reason"] = ("its runtime (pid %d on %s) ended without finishing the run"
+                           % (runtime["pid"], runtime["host"]))
+        return ended
+    last = heartbeat_stopped(heartbeat)
+    if last is None:
+        return status
+    ended = dict(status, status=FAILED, runtime_gone=True, heartbeat_at=heartbeat["ts_epoch"])
+    where = (" (pid %s on %s)" % (runtime.get("pid"), runtime.get("host"))) if runtime else ""
+    ended["reason"] = ("the runtime stopped%s: its last heartbeat was at %s"
+                       % (where, _iso(heartbeat["ts_epoch"])))
     return ended
+
+
+def heartbeat_stopped(heartbeat, now=None):
+    """Whether a heartbeat record is older than STALE_BEATS of its intervals."""
+    if not heartbeat or not isinstance(heartbeat.get("ts_epoch"), (int, float)):
+        return None
+    interval = heartbeat.get("interval") or DEFAULT_HEARTBEAT_SECONDS
+    now = now_ms() if now is None else now
+    if now - heartbeat["ts_epoch"] > STALE_BEATS * interval * 1000:
+        return heartbeat["ts_epoch"]
+    return None
+
+
+def runtime_alive(status, heartbeat):
+    """Whether the runtime of a run recorded as running is still going, as far as can be told."""
+    return _without_dead_runtime(status, heartbeat).get("status") == RUNNING
+
+
+def _iso(ms):
+    return datetime.fromtimestamp(ms / 1000.0, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 STALE_LOCK_SECONDS = 30

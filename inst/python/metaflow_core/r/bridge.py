@@ -25,7 +25,7 @@ from ..decorators import TimeoutException
 from ..exceptions import MetaflowException
 from ..external import StepOutcome, StepRunner, reserved_artifact_name
 from ..front_end import FrontEnd
-from ..process_tree import group_kwargs, kill_group
+from ..process_tree import die_with_parent_kwargs, kill_group
 from . import errors, rds, staging
 from .verifier import BlobVerifier
 
@@ -176,8 +176,11 @@ def _call_rscript(cmd, env, step_name):
 
     Whatever ends the step, R and what it started (``system2(..., wait = FALSE)``)
     end with it: the group is killed when Rscript exits, and at once when the wait
-    is cut short (a timeout, an interrupt). A timeout is told in R's terms."""
-    proc = subprocess.Popen(cmd, env=env, **group_kwargs())
+    is cut short (a timeout, an interrupt). A timeout is told in R's terms.
+
+    R also dies with the task process (SIGKILL as its parent-death signal): a task
+    killed outright must not leave its step running, holding its output open."""
+    proc = subprocess.Popen(cmd, env=env, **die_with_parent_kwargs())
     try:
         proc.wait()
     except TimeoutException as err:

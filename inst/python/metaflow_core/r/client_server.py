@@ -81,6 +81,7 @@ FIELDS = {
     "id": str,
     "pathspec": str,
     "status": str,
+    "status_reason": lambda reason: reason,
     "successful": bool,
     "finished": bool,
     "created_at": _timestamp,
