@@ -137,18 +137,26 @@ class ContentAddressedStore(object):
     def _about(self, sha):
         return _Filling(path=self.describe(sha), sha=sha)
 
-    def verify(self, sha):
-        """Raise unless the stored blob ``sha`` exists and its payload hashes to ``sha``."""
+    def _open(self, sha):
+        """The open blob file ``sha`` and how messages name it; missing is an error."""
         where = "Blob file %s" % self.describe(sha)
         f = self.storage.open_read(self.key(sha))
         if f is None:
             raise MetaflowDataMissing("%s is missing from the datastore." % where)
-        with f, self._about(sha):
-            found = hash_blob_file(f, where)
+        return f, where
+
+    def _check(self, sha, found, where):
         if found != sha:
             raise MetaflowDataCorrupt(
                 "%s is damaged: its content hashes to %s, not to the %s it is named by."
                 % (where, found, sha), path=self.describe(sha), sha=sha)
+
+    def verify(self, sha):
+        """Raise unless the stored blob ``sha`` exists and its payload hashes to ``sha``."""
+        f, where = self._open(sha)
+        with f, self._about(sha):
+            found = hash_blob_file(f, where)
+        self._check(sha, found, where)
 
     def intact(self, sha):
         try:
@@ -219,10 +227,7 @@ class ContentAddressedStore(object):
     # reading
     def load_blob(self, sha):
         """The payload of blob ``sha``, verified against its name."""
-        where = "Blob file %s" % self.describe(sha)
-        f = self.storage.open_read(self.key(sha))
-        if f is None:
-            raise MetaflowDataMissing("%s is missing from the datastore." % where)
+        f, where = self._open(sha)
         with f, self._about(sha):
             codec = _read_header(f, where)
             if codec == b"n":
@@ -230,11 +235,7 @@ class ContentAddressedStore(object):
                 data = f.read()
             else:
                 data = b"".join(_payload_chunks(f, codec, where))
-        found = sha1_of(data)
-        if found != sha:
-            raise MetaflowDataCorrupt(
-                "%s is damaged: its content hashes to %s, not to the %s it is named by."
-                % (where, found, sha), path=self.describe(sha), sha=sha)
+        self._check(sha, sha1_of(data), where)
         return data
 
 
