@@ -237,10 +237,12 @@ write_blob <- function(value, path) {
   open <- TRUE
   on.exit(if (open) close(connection))
   announce_write("write", path)
-  writeBin(blob_magic_none, connection)
-  serialize(value, connection, xdr = FALSE)
-  close(connection)
-  open <- FALSE
+  writing_in_full(path, {
+    writeBin(blob_magic_none, connection)
+    serialize(value, connection, xdr = FALSE)
+    open <- FALSE
+    close(connection)
+  })
   announce_write("written", path)
   invisible()
 }
@@ -248,8 +250,25 @@ write_blob <- function(value, path) {
 # The bytes of serialize(value, NULL), streamed to the file.
 write_serialized <- function(value, path) {
   connection <- file(path, open = "wb")
-  on.exit(close(connection))
-  serialize(value, connection)
+  open <- TRUE
+  on.exit(if (open) close(connection))
+  writing_in_full(path, {
+    serialize(value, connection)
+    open <- FALSE
+    close(connection)
+  })
+}
+
+# Evaluates `expr`, which writes the file `path`. R reports a write that
+# failed (a full disk) only as a warning, mostly when the connection closes;
+# a file cut short must never pass for the value, so any warning is an error.
+writing_in_full <- function(path, expr) {
+  withCallingHandlers(expr, warning = function(w) {
+    bridge_abort(c(
+      sprintf("Can't write the file %s.", path),
+      x = conditionMessage(w)
+    ), "datastore", call = NULL)
+  })
 }
 
 merge_result <- function(self) {
@@ -317,7 +336,7 @@ write_result <- function(output_dir, outcome) {
 # engine never reads half a file.
 write_result_file <- function(output_dir, result) {
   temporary <- file.path(output_dir, ".result.json.partial")
-  writeLines(json_text(result), temporary, useBytes = TRUE)
+  writing_in_full(temporary, writeLines(json_text(result), temporary, useBytes = TRUE))
   if (!file.rename(temporary, file.path(output_dir, "result.json"))) {
     bridge_abort(sprintf("Can't move result.json into place in %s.", output_dir), "bridge", call = NULL)
   }

@@ -33,3 +33,23 @@ processes_in_dir <- function(dir) {
   }, logical(1))
   found[live]
 }
+
+# The processes of the run started from `dir`: all there, but this session's
+# own client (the Python server R's client talks to, started from `dir` too).
+run_processes <- function(dir) {
+  found <- processes_in_dir(dir)
+  clients <- live_processes("metaflow_core[.]r[.]client_server")
+  setdiff(found, clients$pid[clients$ppid == Sys.getpid()])
+}
+
+# Waits up to 15 s for the run started from `dir` to leave no process; what is
+# left then is killed, and listed in the failure.
+expect_no_process_left <- function(dir) {
+  deadline <- Sys.time() + 15
+  while (length(run_processes(dir)) > 0 && Sys.time() < deadline) Sys.sleep(0.1)
+  left <- run_processes(dir)
+  described <- live_processes(".")
+  described <- described[described$pid %in% left, ]
+  tools::pskill(left, tools::SIGKILL)
+  expect_equal(left, integer(), info = paste(described$pid, described$ppid, described$args, collapse = "\n"))
+}

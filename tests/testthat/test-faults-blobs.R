@@ -26,25 +26,6 @@ total_flow_code <- c(
   '  })'
 )
 
-# Processes whose working directory is `dir`: every process of a run started
-# there, and only those (other tests' runs have directories of their own).
-# This session and its client's Python process (its child, kept on purpose)
-# work there too, and are not a run's.
-processes_in_dir <- function(dir) {
-  target <- normalizePath(dir)
-  pids <- setdiff(list.files("/proc", pattern = "^[0-9]+$"), as.character(Sys.getpid()))
-  found <- character()
-  for (pid in pids) {
-    cwd <- suppressWarnings(Sys.readlink(file.path("/proc", pid, "cwd")))
-    stat <- tryCatch(readLines(file.path("/proc", pid, "stat"), warn = FALSE)[1],
-                     error = function(e) NA_character_, warning = function(w) NA_character_)
-    if (is.na(cwd) || cwd != target || is.na(stat)) next
-    fields <- strsplit(sub("^.*\\) ", "", stat), " ")[[1]]
-    if (fields[1] != "Z" && fields[2] != as.character(Sys.getpid())) found <- c(found, pid)
-  }
-  found
-}
-
 # The blob file (under `dir`'s datastore) whose bytes hold `value` serialized
 # (R steps write native byte order, `serialize(xdr = FALSE)`).
 blob_holding <- function(dir, value) {
@@ -121,7 +102,7 @@ for (fault in c("flip", "truncate", "delete")) {
     expect_equal(nrow(start$verify("total")), 1L)
     expect_equal(start$artifact("label"), "intact")
     expect_equal(run$step("middle")$task("2")$artifact("scaled"), 2100001)
-    expect_length(processes_in_dir(dir), 0L)
+    expect_no_process_left(dir)
 
     # resume: the damaged task runs again instead of being cloned
     writeLines(character(), file.path(dir, "executions.txt"))
@@ -136,7 +117,7 @@ for (fault in c("flip", "truncate", "delete")) {
     expect_match(attr(new$verify(), "summary"), "are intact", fixed = TRUE)
     again <- run_script(file.path(dir, "flow.R"), c("verify", resumed$id))
     expect_equal(again$status, 0L, info = script_output(again))
-    expect_length(processes_in_dir(dir), 0L)
+    expect_no_process_left(dir)
   })
 }
 
@@ -163,7 +144,7 @@ test_that("a fresh run replaces the damaged blob it would have reused, and print
   whole <- run_script(file.path(dir, "flow.R"), "verify")
   expect_equal(whole$status, 0L, info = script_output(whole))
   expect_match(whole$stdout, "All [0-9]+ blobs of flow BlobFaultsRFlow \\(2 runs\\) are intact")
-  expect_length(processes_in_dir(dir), 0L)
+  expect_no_process_left(dir)
 })
 
 test_that("a damaged Python artifact read from R is a metaflow_error_data_corrupt naming it", {

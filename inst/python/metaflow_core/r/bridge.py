@@ -134,9 +134,10 @@ class RStep(StepRunner):
             finally:
                 verifier.close()
             result = _read_result(output_dir)
-            if result is None:
-                raise RStepError(_exit_message(returncode), step=task.step_name,
-                                 r_class=RSCRIPT_EXIT_CLASSES)
+            if result is None or result is DAMAGED_RESULT:
+                raise RStepError(_exit_message(returncode, output_dir,
+                                               damaged=result is DAMAGED_RESULT),
+                                 step=task.step_name, r_class=RSCRIPT_EXIT_CLASSES)
             if not result.get("ok"):
                 error = result.get("error") or {}
                 raise RStepError(error.get("message", "unknown R error"), step=task.step_name,
@@ -150,15 +151,31 @@ class RStep(StepRunner):
             shutil.rmtree(output_dir, ignore_errors=True)
 
 
-def _exit_message(returncode):
-    if returncode < 0:
+def _exit_message(returncode, output_dir=None, damaged=False):
+    if damaged:
+        message = "Rscript left its result file unreadable (written only in part)."
+    elif returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = "signal %d" % -returncode
-        return "Rscript was killed by %s before the step finished; see the log above." % name
-    return "Rscript exited with status %d before the step finished; see the log above." % (
-        returncode)
+        message = "Rscript was killed by %s before the step finished." % name
+    else:
+        message = "Rscript exited with status %d before the step finished." % returncode
+    full = output_dir is not None and _disk_full(output_dir)
+    if full:
+        # The likeliest cause, and the log that would say so may not have been written.
+        return "%s The datastore's disk is full (no space left at %s)." % (message, output_dir)
+    return message + " See the log above."
+
+
+def _disk_full(path):
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    # Less than a block left is full: R's writes failed there.
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
 
 
 def _read_file(output_dir, name):
@@ -280,10 +297,14 @@ def r_previews(spec_dir, values):
         except (OSError, subprocess.TimeoutExpired):
             return fallback
         result = _read_result(work_dir)
-        previews = (result or {}).get("previews")
+        previews = result.get("previews") if isinstance(result, dict) else None
         return previews if isinstance(previews, list) and len(previews) == len(values) else fallback
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+# What _read_result() gives for a result file R could not write whole.
+DAMAGED_RESULT = object()
 
 
 def _read_result(output_dir):
@@ -292,6 +313,8 @@ def _read_result(output_dir):
             return json.loads(f.read())
     except FileNotFoundError:
         return None
+    except ValueError:
+        return DAMAGED_RESULT
 
 
 def _readable_blobs(task):
