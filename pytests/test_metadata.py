@@ -407,7 +407,7 @@ def test_an_unreadable_record_is_a_datastore_error_naming_it(md, root):
 
 
 def test_a_write_to_a_full_disk_keeps_the_old_record_and_no_temp_file(tmp_path):
-    with runner.small_tmpfs(tmp_path / "small", size="64k") as small:
+    with runner.small_tmpfs(tmp_path / "small", size="256k") as small:
         md = LocalMetadataProvider(os.path.join(small, ".metaflow"))
         run_id = new_run(md)
         path = os.path.join(small, ".metaflow", FLOW, run_id, "_meta", "_self.json")

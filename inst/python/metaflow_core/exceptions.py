@@ -112,10 +112,12 @@ class DatastoreAccessError(MetaflowException):
     headline = "Datastore not usable"
     retry_helps = False
 
-    def __init__(self, msg, path=None, action=None):
+    def __init__(self, msg, path=None, action=None, errno=None):
         super().__init__(msg)
         self.path = path
         self.action = action
+        # The OSError's errno, so that a full disk can be told from the rest.
+        self.errno = errno
 
 
 class NameTooLong(MetaflowException):

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from . import machine
 from .exceptions import (
     EXIT_DISALLOW_RETRY,
+    DatastoreAccessError,
     ForeachError,
     MetaflowException,
     RunInterrupted,
@@ -657,7 +658,7 @@ class NativeRuntime(object):
             self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                          task.retry_count, False, return_code=worker.returncode,
                                          killed=True, reason=reason)
-        except OSError as err:
+        except (OSError, DatastoreAccessError) as err:
             # Stopping the run goes on: the run's own status matters more than this one.
             self.system_echo(task, "Could not record the task as killed: %s" % err,
                              pid=worker.pid)

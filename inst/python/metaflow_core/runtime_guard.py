@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 
+from .exceptions import DatastoreAccessError
 from .metadata.local import heartbeat_seconds
 
 PR_SET_PDEATHSIG = 1
@@ -192,7 +193,7 @@ class RuntimeGuard(object):
         while not self._done.wait(interval):
             try:
                 self._heartbeat()
-            except OSError:
+            except (OSError, DatastoreAccessError):
                 # A full or unwritable disk: the heartbeat goes stale, and a reader
                 # says the runtime stopped only if it really stays silent.
                 pass

@@ -146,7 +146,13 @@ class Task(object):
                 self._report(exc)
                 error = exc
                 output.set_control(task_ok=False, exception=error_record(flow, exc))
-                output.done()
+                try:
+                    output.done()
+                except MetaflowException as record_error:
+                    # Even the failure can't be recorded (a full disk): said once, and
+                    # the runtime records the attempt from the task's exit status.
+                    if not isinstance(exc, type(record_error)):
+                        self._report(record_error)
         self.error = error
         return error is None
 

@@ -43,7 +43,8 @@ def access_error(err, action, path):
     else:
         what = "%s %s in the directory %s" % (action, os.path.basename(path),
                                                 os.path.dirname(path))
-    return DatastoreAccessError("Could not %s: %s." % (what, reason), path=path, action=action)
+    return DatastoreAccessError("Could not %s: %s." % (what, reason), path=path, action=action,
+                                errno=err.errno)
 
 
 def make_dirs(path):

@@ -11,7 +11,7 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from ..exceptions import MetaflowException, TaggingException
+from ..exceptions import DatastoreAccessError, MetaflowException, TaggingException
 from ..util import (access_error, atomic_write, corrupt_metadata, make_dirs, now_ms, read_json,
                     write_json)
 
@@ -91,11 +91,16 @@ class LocalMetadataProvider(object):
         self.heartbeat(flow, run_id)
 
     def _reserve(self, flow, run_id):
+        path = self._path(flow, run_id, META, RESERVE)
         try:
-            with open(self._path(flow, run_id, META, RESERVE), "wb") as f:
+            with open(path, "wb") as f:
                 f.write(b"\0" * RESERVE_BYTES)
         except OSError:
-            pass
+            # No room for it: a part of it would only take the status's room.
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def heartbeat(self, flow, run_id):
         """Say the run's runtime is alive, now; a reader on any host can tell when it stopped."""
@@ -122,7 +127,7 @@ class LocalMetadataProvider(object):
         path = self._path(flow, run_id, META, "status.json")
         try:
             write_json(path, record)
-        except OSError as err:
+        except (OSError, DatastoreAccessError) as err:
             # A full disk (the logs filled it): the space kept aside at the start
             # of the run takes the status, which must not be lost.
             reserve = self._path(flow, run_id, META, RESERVE)
