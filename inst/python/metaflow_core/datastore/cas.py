@@ -173,36 +173,23 @@ class ContentAddressedStore(object):
             self.storage.save_bytes(self.key(sha), encode_blob(data, self.codec, self.level))
         return sha
 
-    def save_file(self, path):
+    def save_file(self, path, sha=None):
         """Move a staged blob file (header ``MFB`` ``n`` and the payload, as the R
         bridge writes it) into the store, streaming; returns the payload's sha1.
 
-        The file is consumed: moved into place when the store keeps blobs
+        ``sha``, when given, is the payload's sha1 as already hashed (the R bridge
+        hashes a file as R writes it, r/verifier.py), so it isn't read again. The
+        file is consumed: moved into place when the store keeps blobs
         uncompressed, else compressed into place and removed."""
         where = "Staged artifact file %s" % path
         with open(path, "rb") as f:
             if _read_header(f, where) != b"n":
                 raise MetaflowDataCorrupt("%s must be uncompressed (codec n)." % where)
-            digest = hashlib.sha1()
-            for chunk in _payload_chunks(f, b"n", where):
-                digest.update(chunk)
-        sha = digest.hexdigest()
-        if self.intact(sha):
-            os.unlink(path)
-        elif self.codec == "n":
-            self.storage.save_file(self.key(sha), path)
-        else:
-            self.storage.save_bytes(self.key(sha), self._compressed_chunks(path))
-            os.unlink(path)
-        return sha
-
-    def save_hashed_file(self, path, sha):
-        """save_file() of a staged blob file whose payload's sha1 is already known:
-        the R bridge hashed it as R wrote it (r/verifier.py), so it isn't read again."""
-        where = "Staged artifact file %s" % path
-        with open(path, "rb") as f:
-            if _read_header(f, where) != b"n":
-                raise MetaflowDataCorrupt("%s must be uncompressed (codec n)." % where)
+            if sha is None:
+                digest = hashlib.sha1()
+                for chunk in _payload_chunks(f, b"n", where):
+                    digest.update(chunk)
+                sha = digest.hexdigest()
         if self.intact(sha):
             os.unlink(path)
         elif self.codec == "n":

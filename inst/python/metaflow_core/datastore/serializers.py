@@ -60,13 +60,7 @@ class RObject(object):
     def move_into(self, store, sha=None):
         """Move the staged file into ``store`` now (a rename where it can be);
         ``sha``, when given, is its payload's sha1, known without reading it."""
-        size = self.size
-        if sha is None:
-            sha = store.save_file(self.staged_path)
-        else:
-            sha = store.save_hashed_file(self.staged_path, sha)
-        self.stored(store, sha)
-        self._size = size
+        self.stored(store, store.save_file(self.staged_path, sha))
 
     def stored_in(self, store):
         """The sha of this value's blob in ``store`` (the same storage and prefix),

@@ -160,19 +160,15 @@ class TaskDataStore(object):
         return sha
 
     def save_object(self, name, obj):
-        if isinstance(obj, RObject) and obj.stored_in(self.ca_store) is not None:
-            # Already moved into this store (by the R bridge): nothing to write.
+        if isinstance(obj, RObject) and (obj.staged_path is not None
+                                         or obj.stored_in(self.ca_store) is not None):
+            if obj.staged_path is not None:
+                # An R value still in the file R wrote: moved in, never read into memory.
+                obj.move_into(self.ca_store)
+            # Otherwise the R bridge already moved it into this store: nothing to write.
             self._objects[name] = obj.stored_in(self.ca_store)
             self._info[name] = {"size": obj.size, "type": "R object", "encoding": RDS}
             return self._objects[name]
-        if isinstance(obj, RObject) and obj.staged_path is not None:
-            # An R value still in the file R wrote: moved in, never read into memory.
-            size = obj.size
-            sha = self.ca_store.save_file(obj.staged_path)
-            obj.stored(self.ca_store, sha)
-            self._objects[name] = sha
-            self._info[name] = {"size": size, "type": "R object", "encoding": RDS}
-            return sha
         data, encoding, type_name = serialize(name, obj)
         return self.save_bytes(name, data, encoding, type_name)
 
