@@ -60,7 +60,9 @@ class RObject(object):
     def move_into(self, store, sha=None):
         """Move the staged file into ``store`` now (a rename where it can be);
         ``sha``, when given, is its payload's sha1, known without reading it."""
+        size = self.size  # read from the file before it moves
         self.stored(store, store.save_file(self.staged_path, sha))
+        self._size = size
 
     def stored_in(self, store):
         """The sha of this value's blob in ``store`` (the same storage and prefix),
