@@ -5,6 +5,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -66,6 +67,28 @@ def test_a_generator_larger_than_a_part_goes_up_in_parts(storage):
                 break
             digest.update(chunk)
     assert digest.hexdigest() == hashlib.sha1(part * total).hexdigest()
+
+
+def test_a_large_object_is_read_whole_in_parallel_ranges(storage):
+    data = os.urandom(50 * 1024 * 1024 + 17)
+    storage.save_bytes("large", data)
+
+    assert storage.load_bytes("large") == data
+
+
+def test_small_blobs_are_sent_again_large_ones_looked_for(storage):
+    cas = ContentAddressedStore(storage, "R/data")
+    small, large = b"s" * 100, os.urandom(300 * 1024)
+    shas = [cas.save_blob(small), cas.save_blob(large)]
+    before = [raw_client().head_object(Bucket="metaflow-test", Key="metaflow/" + cas.key(sha))
+              ["LastModified"] for sha in shas]
+    time.sleep(1.1)  # LastModified has whole seconds
+
+    assert [cas.save_blob(small), cas.save_blob(large)] == shas
+
+    after = [raw_client().head_object(Bucket="metaflow-test", Key="metaflow/" + cas.key(sha))
+             ["LastModified"] for sha in shas]
+    assert after[0] > before[0] and after[1] == before[1]
 
 
 def test_overwrite_false_keeps_what_is_there(storage):

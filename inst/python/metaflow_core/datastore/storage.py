@@ -16,6 +16,11 @@ DATASTORE_DIR = ".metaflow"
 
 class Storage(object):
     TYPE = None
+    # Blobs smaller than this are written again rather than first looked for and
+    # checked: where each request costs a round trip (S3), sending a small blob
+    # costs what looking for it does, and the same bytes replace a copy that
+    # may be damaged. Locally, an intact copy is kept.
+    REWRITE_BELOW = 0
 
     def __init__(self, root):
         self.root = root

@@ -60,6 +60,7 @@ def _pause(attempt):
 
 class S3Storage(Storage):
     TYPE = "s3"
+    REWRITE_BELOW = 256 * 1024
 
     def __init__(self, root):
         self.bucket, self.prefix = parse_s3_url(root)
@@ -158,13 +159,14 @@ class S3Storage(Storage):
         response = self._get(key)
         return None if response is None else _S3Reader(self, key, response)
 
-    def _get(self, key, start=0, etag=None):
-        """get_object of ``key`` from byte ``start``; None when there is no such key."""
+    def _get(self, key, start=0, etag=None, end=None):
+        """get_object of ``key`` from byte ``start`` (to ``end``, exclusive); None
+        when there is no such key."""
         import botocore.exceptions
 
         args = {"Bucket": self.bucket, "Key": self.object_key(key)}
-        if start:
-            args["Range"] = "bytes=%d-" % start
+        if start or end is not None:
+            args["Range"] = "bytes=%d-%s" % (start, "" if end is None else end - 1)
         if etag:
             args["IfMatch"] = etag
         try:
@@ -269,13 +271,14 @@ class _S3Reader(io.RawIOBase):
     """The body of one object, read in order; a read that fails part way through
     (reset, timeout, a body cut short) goes on from where it stopped."""
 
-    def __init__(self, storage, key, response):
+    def __init__(self, storage, key, response, start=0):
         self._storage = storage
         self._key = key
         self._body = response["Body"]
         self._etag = response.get("ETag")
-        self._size = response.get("ContentLength")
-        self._pos = 0
+        self._start = self._pos = start
+        # Where this reader's bytes end: the object's end, or its range's.
+        self._size = start + response["ContentLength"] if "ContentLength" in response else None
 
     def readable(self):
         return True
@@ -287,6 +290,9 @@ class _S3Reader(io.RawIOBase):
 
     def read(self, size=-1):
         if size is None or size < 0:
+            if (self._pos == 0 and self._size is not None
+                    and self._size >= MULTIPART_THRESHOLD and self._storage.workers > 1):
+                return self._read_all_in_parallel()
             parts = []
             while True:
                 part = self.read(READ_CHUNK)
@@ -314,10 +320,37 @@ class _S3Reader(io.RawIOBase):
                     url=self._storage.url(self._key), action="read", code="ReadFailed")
             _pause(attempt)
             self._body.close()
-            self._body = self._storage._get(self._key, start=self._pos, etag=self._etag)["Body"]
+            self._body = self._storage._get(self._key, start=self._pos, etag=self._etag,
+                                            end=self._size)["Body"]
+
+    def _read_all_in_parallel(self):
+        """The whole object, its parts fetched at once by ranged GETs of the same
+        ETag, each written into its place in one buffer (no join of pieces)."""
+        total = self._size
+        self._body.close()
+        self._body = None
+        buffer = bytearray(total)
+        view = memoryview(buffer)
+
+        def fetch(start):
+            end = min(start + MULTIPART_CHUNK, total)
+            part = _S3Reader(self._storage, self._key,
+                             self._storage._get(self._key, start, self._etag, end), start=start)
+            with part:
+                while part._pos < end:
+                    at = part._pos
+                    chunk = part.read(min(READ_CHUNK, end - at))
+                    view[at:at + len(chunk)] = chunk
+
+        try:
+            self._storage.parallel_map(fetch, range(0, total, MULTIPART_CHUNK))
+        finally:
+            view.release()
+        self._pos = total
+        return bytes(buffer)
 
     def close(self):
-        if not self.closed:
+        if not self.closed and self._body is not None:
             self._body.close()
         super().close()
 
