@@ -288,3 +288,33 @@ def test_a_local_run_never_imports_boto3():
                           check=True)
 
     assert done.stdout.strip() == "[]"
+
+
+def test_a_large_staged_blob_goes_up_and_is_checked_in_bounded_memory(moto_server, tmp_path):
+    # In a process of its own, so that its peak memory is this transfer's.
+    code = """
+import os, resource, sys
+from metaflow_core.datastore.cas import ContentAddressedStore
+from metaflow_core.datastore.storage import get_storage
+
+path, size_mb = sys.argv[1], int(sys.argv[2])
+cas = ContentAddressedStore(get_storage("s3"), "M/data")
+with open(path, "wb") as f:
+    f.write(b"MFBn")
+    block = os.urandom(1 << 20)
+    for i in range(size_mb):
+        f.write(i.to_bytes(8, "little") + block[8:])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+sha = cas.save_file(path)
+cas.verify(sha)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) // 1024, os.path.exists(path))
+"""
+    size_mb = 160
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "staged"), str(size_mb)],
+                          capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    grown_mb, staged_left = done.stdout.split()
+    assert staged_left == "False"
+    assert int(grown_mb) < size_mb // 2, grown_mb
