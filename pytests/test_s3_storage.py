@@ -133,6 +133,26 @@ def test_open_append_goes_up_on_close_after_what_was_there(storage):
     assert not os.path.exists(handle.name)
 
 
+def test_a_root_at_the_top_of_a_bucket(moto_server):
+    storage = S3Storage("s3://metaflow-test")
+    storage.save_bytes("F/latest_run", b"3")
+
+    assert storage.list_dir("") == [("F", False)]
+    assert storage.list_dir("F") == [("latest_run", True)]
+    assert storage.load_bytes("F/latest_run") == b"3"
+
+
+def test_aws_itself_is_the_default_endpoint(monkeypatch):
+    for name in ("METAFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+    made = aws_config.client("s3")
+
+    assert made.meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
+    assert made.meta.config.retries["mode"] == "standard"
+
+
 def test_staging_dir_is_local_and_writable(storage):
     path = storage.staging_dir()
 

@@ -188,7 +188,8 @@ class S3Storage(Storage):
     def list_dir(self, prefix):
         import botocore.exceptions
 
-        full = self.object_key(prefix).rstrip("/") + "/"
+        full = self.object_key(prefix).rstrip("/")
+        full = full + "/" if full else ""
         found = []
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
