@@ -155,3 +155,20 @@ def test_a_large_read_in_parallel_ranges_survives_cut_and_reset_ranges(storage, 
 
     assert storage.load_bytes("large") == data
     assert proxy.injected["truncate"] == 2
+
+
+def test_a_staged_file_goes_up_through_reset_parts_and_throttling(storage, proxy, tmp_path):
+    cas = ContentAddressedStore(storage, "F/data")
+    payload = os.urandom(1024 * 1024) * 36
+    path = tmp_path / "staged"
+    path.write_bytes(b"MFBn" + payload)
+    proxy.set_faults([Fault("reset", "PUT", r"partNumber=[13](&|$)", times=1),
+                      Fault("503", "PUT", r"partNumber=2(&|$)", times=2)])
+
+    sha = cas.save_file(str(path))
+
+    assert proxy.injected["reset"] == 2 and proxy.injected["503"] == 2
+    assert not path.exists()
+    proxy.set_faults([])
+    cas.verify(sha)
+    assert sha == hashlib.sha1(payload).hexdigest()
