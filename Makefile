@@ -107,11 +107,15 @@ demo: setup
 bench-setup:
 	PYTHON=$(PYTHON) bench/ref_env.sh
 
+# S3 against moto on loopback; `make bench S3_BENCH_ARGS=--quick` for a small run.
+S3_BENCH_ARGS ?=
 bench: setup bench-setup
 	$(VENV_PYTHON) bench/bench_local_run.py
 	$(VENV_PYTHON) bench/foreach_bench.py
 	$(VENV_PYTHON) bench/r_bench.py
 	$(VENV_PYTHON) bench/artifact_bench.py
+	$(VENV_PYTHON) bench/s3_bench.py $(S3_BENCH_ARGS)
+	$(VENV_PYTHON) bench/compression.py --s3 --repeats 3
 
 docs: $(STAMPS)/roxygen
 

@@ -57,6 +57,13 @@ blob_codec <- function(connection) {
     bridge_abort("Its datastore file is not a metaflow blob (no `MFB` header).", "artifact", call = NULL)
   }
   codec <- rawToChar(header[4L])
+  if (codec == "s") {
+    # zstd (METAFLOW_DATASTORE_COMPRESSION=zstd), which base R can't inflate.
+    bridge_abort(c(
+      "Its datastore file is compressed with zstd, which R can't read.",
+      i = "Flows with R steps need METAFLOW_DATASTORE_COMPRESSION none, zlib or gzip."
+    ), "artifact", call = NULL)
+  }
   if (!codec %in% c("n", "z", "g")) {
     bridge_abort(
       sprintf("Its datastore file has an unknown codec byte 0x%s.", header[4L]), "artifact", call = NULL

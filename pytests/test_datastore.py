@@ -7,10 +7,13 @@ import json
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import zlib
 
 import pytest
+import zstandard
 
 from metaflow_core.datastore import FlowDataStore, LocalStorage, RObject, get_storage
 from metaflow_core.datastore.cas import (
@@ -150,8 +153,8 @@ def test_get_storage_local_and_unknown(root):
     storage = get_storage("local", root)
     assert isinstance(storage, LocalStorage)
     assert storage.describe() == "local@%s" % root
-    with pytest.raises(MetaflowException, match="s3"):
-        get_storage("s3", root)
+    with pytest.raises(MetaflowException, match="Supported: local, s3"):
+        get_storage("gcs", root)
 
 
 # content addressing
@@ -204,6 +207,7 @@ def test_existing_blob_is_not_rewritten(root):
 CODECS = [
     ("none", b"n"), ("zlib", b"z"), ("zlib:1", b"z"), ("zlib:6", b"z"), ("zlib:9", b"z"),
     ("gzip", b"g"), ("gzip:1", b"g"), ("gzip:9", b"g"), (" Zlib:3 ", b"z"),
+    ("zstd", b"s"), ("zstd:1", b"s"), ("zstd:19", b"s"),
 ]
 
 
@@ -223,6 +227,8 @@ def test_codec_round_trip_and_header(root, spec, codec, data):
         assert payload == data
     elif codec == b"z":
         assert zlib.decompress(payload) == data
+    elif codec == b"s":
+        assert zstandard.ZstdDecompressor().decompressobj().decompress(payload) == data
     else:
         assert gzip.decompress(payload) == data
     assert cas.load_blob(sha) == data
@@ -230,6 +236,7 @@ def test_codec_round_trip_and_header(root, spec, codec, data):
 
 @pytest.mark.parametrize("spec,expected", [
     ("none", ("n", 0)), ("zlib", ("z", 1)), ("zlib:7", ("z", 7)), ("gzip:2", ("g", 2)),
+    ("zstd", ("s", 1)), ("zstd:22", ("s", 22)),
     ("", parse_compression(DEFAULT_COMPRESSION)), (None, parse_compression(DEFAULT_COMPRESSION)),
 ])
 def test_parse_compression(spec, expected):
@@ -258,7 +265,7 @@ def test_default_compression_is_valid_and_used(root):
 def test_blobs_of_every_codec_read_back_through_one_store(root):
     storage = LocalStorage(root)
     shas = {}
-    for spec in ("none", "zlib:5", "gzip:5"):
+    for spec in ("none", "zlib:5", "gzip:5", "zstd:3"):
         data = ("written with %s " % spec).encode() * 50
         shas[ContentAddressedStore(storage, "F/data", compression=spec).save_blob(data)] = data
     reader = ContentAddressedStore(storage, "F/data", compression="none")
@@ -266,7 +273,7 @@ def test_blobs_of_every_codec_read_back_through_one_store(root):
 
 
 @pytest.mark.parametrize("value", [
-    "lz4", "brotli:3", "zlib:0", "zlib:10", "gzip:x", "zlib:-1", "none:3", "zlib:1.5",
+    "lz4", "brotli:3", "zlib:0", "zlib:10", "gzip:x", "zlib:-1", "none:3", "zlib:1.5", "zstd:23",
 ])
 def test_bad_compression_value_is_named(root, monkeypatch, value):
     monkeypatch.setenv("METAFLOW_DATASTORE_COMPRESSION", value)
@@ -709,3 +716,31 @@ def test_concurrent_writers_of_same_blobs_leave_one_valid_blob(root):
     assert [os.path.basename(p) for p in blob_files(root)] == sorted(expected)
     assert {sha: cas.load_blob(sha) for sha in expected} == expected
     assert temp_files(root) == []
+
+
+def test_a_zstd_blob_cut_short_is_damaged(root):
+    storage = LocalStorage(root)
+    cas = ContentAddressedStore(storage, "F/data", compression="zstd")
+    sha = cas.save_blob(os.urandom(1000) * 50)
+    path = blob_path(root, cas, sha)
+    with open(path, "rb") as f:
+        raw = f.read()
+    overwrite(path, raw[:-10])
+
+    with pytest.raises(MetaflowDataCorrupt, match="cut short"):
+        cas.load_blob(sha)
+
+
+def test_zstd_without_zstandard_says_what_to_install(root, tmp_path):
+    # A Python where zstandard can't be imported: a module of that name that fails.
+    (tmp_path / "zstandard.py").write_text("raise ImportError('not here')\n")
+    code = ("from metaflow_core.datastore.cas import parse_compression\n"
+            "from metaflow_core.exceptions import MetaflowException\n"
+            "try:\n    parse_compression('zstd:1')\n"
+            "except MetaflowException as err:\n    print(err)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+    assert "pip install zstandard" in done.stdout, done.stderr

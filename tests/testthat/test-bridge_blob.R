@@ -34,6 +34,9 @@ test_that("a cut-short, headless or unknown-codec blob is an error, never a valu
   writeBin(c(charToRaw("MFBq"), bytes[-(1:4)]), path)
   expect_error(blob_value(path), "unknown codec", class = "metaflow_error_artifact")
 
+  writeBin(c(charToRaw("MFBs"), bytes[-(1:4)]), path)
+  expect_error(blob_value(path), "zstd, which R can't read", class = "metaflow_error_artifact")
+
   expect_error(blob_value(file.path(tempdir(), "no-such.blob")), "missing", class = "metaflow_error_artifact")
 })
 
