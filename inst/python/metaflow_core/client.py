@@ -251,18 +251,11 @@ def _tags_of(run_record):
 
 class _Source(object):
     """The provider and storage under one ``.metaflow`` (or ``s3://``) root; cheap
-    to make (a remote root's storage, with its client, is made once)."""
-
-    _remote_storages = {}
+    to make (aws_config keeps one boto3 client per set of AWS settings)."""
 
     def __init__(self, root):
         self.root = root
-        if _is_remote(root):
-            storage = self._remote_storages.get(root)
-            if storage is None:
-                storage = self._remote_storages[root] = get_storage("s3", root)
-        else:
-            storage = LocalStorage(root)
+        storage = get_storage("s3", root) if _is_remote(root) else LocalStorage(root)
         self.storage = storage
         self.provider = LocalMetadataProvider(root, storage)
 
