@@ -596,3 +596,36 @@ def test_an_s3_run_without_a_root_says_what_to_set(moto_server, tmp_path):
     result = run_flow("foreach_flow.py", "--datastore", "s3", "run", cwd=tmp_path,
                       env={"METAFLOW_DATASTORE_SYSROOT_S3": ""})
     assert_failed_cleanly(result, tmp_path, "METAFLOW_DATASTORE_SYSROOT_S3")
+
+
+def test_a_local_run_and_its_client_never_import_boto3(tmp_path):
+    flow = write_flow(tmp_path, """
+        import sys
+        from metaflow_core import FlowSpec, step
+
+        class NoAwsFlow(FlowSpec):
+            @step
+            def start(self):
+                self.seen = sorted(m for m in ("boto3", "botocore") if m in sys.modules)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            NoAwsFlow()
+    """)
+    result = run_flow(str(flow), "run", cwd=tmp_path)
+    assert_succeeded(result, tmp_path)
+    code = ("import sys\nfrom metaflow_core import Flow, namespace\nnamespace(None)\n"
+            "seen = Flow('NoAwsFlow').latest_run['start'].task.data.seen\n"
+            "print(seen, sorted(m for m in ('boto3', 'botocore') if m in sys.modules))")
+    import subprocess
+    import sys
+
+    from runner import flow_env
+
+    read = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=flow_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert read.stdout.strip() == "[] []", read.stderr

@@ -185,19 +185,18 @@ class LocalMetadataProvider(object):
 
     def code_dir(self, flow, run_id):
         """A local directory holding the run's code files, or None; a remote run's
-        are copied into a temporary directory first."""
+        are copied into the storage's staging directory first, one copy per run
+        (the files of a run never change)."""
         path = self._path(flow, run_id, META, "spec")
         if self.local:
             return path if os.path.isdir(path) else None
         names = self._names(path, dirs=False)
         if not names:
             return None
-        import tempfile
-
-        copy = tempfile.mkdtemp(prefix="metaflow-code-")
+        copy = os.path.join(self.storage.staging_dir(), "code", flow, str(run_id))
         for name in names:
-            with open(os.path.join(copy, name), "wb") as f:
-                f.write(self.storage.load_bytes(path + "/" + name) or b"")
+            atomic_write(os.path.join(copy, name),
+                         self.storage.load_bytes(path + "/" + name) or b"")
         return copy
 
     def set_run_status(self, flow, run_id, status, reason=None, **fields):
