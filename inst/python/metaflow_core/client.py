@@ -1228,6 +1228,14 @@ class DataArtifact(MetaflowObject):
         """The local file holding the stored blob, or None where storage has no files."""
         return self._task_datastore().local_path(self.id)
 
+    def copy_blob_to(self, path):
+        """Stream the stored blob, as stored and unverified, into the local file ``path``."""
+        self._task_datastore().copy_blob_to(self.id, path)
+
+    def stored_at(self):
+        """Where the blob is stored, as a user can look for it (a path or a URL)."""
+        return self._task_datastore().ca_store.describe(self.sha)
+
     def verify(self):
         """Check the artifact's blob against its hash; a VerifyReport (empty when intact)."""
         verifier = _verifier(self)

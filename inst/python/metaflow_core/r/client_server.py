@@ -296,7 +296,17 @@ class Server(object):
             if path is not None:
                 # R reads the blob itself, checking it with verify_blob as it reads.
                 return {"path": path, "temporary": False, "sha": artifact.sha}
-            return self._scratch_blob(artifact.raw_bytes())
+            # A remote blob (S3) is streamed, as stored, into a scratch file that R
+            # reads and verifies the same way, then deletes: never whole in memory here.
+            fd, copy = tempfile.mkstemp(dir=self.scratch, suffix=".blob")
+            os.close(fd)
+            try:
+                artifact.copy_blob_to(copy)
+            except BaseException:
+                os.unlink(copy)
+                raise
+            return {"path": copy, "temporary": True, "sha": artifact.sha,
+                    "stored_at": artifact.stored_at()}
         python_type = artifact.type
         try:
             value = artifact.data
