@@ -493,3 +493,9 @@ def test_a_pointer_record_names_the_remote_datastore(md, s3_md):
     md.point_to(FLOW, s3_md.storage)
     assert md.flow(FLOW)["datastore"] == {"type": "s3", "root": "s3://metaflow-test/metaflow"}
     assert md.flows() == [FLOW]
+
+
+def test_a_local_run_after_an_s3_one_takes_the_pointer_back(md, s3_md):
+    md.point_to(FLOW, s3_md.storage)
+    new_run(md)
+    assert "datastore" not in md.flow(FLOW)

@@ -107,7 +107,10 @@ class LocalMetadataProvider(object):
     # writing
     def register_flow(self, flow):
         path = self._self(flow)
-        if not self._exists(path):
+        # A pointer to a remote datastore (point_to) gives way: the flow's runs
+        # are read where its latest run went.
+        if not self._exists(path) or (self.local and "datastore" in (
+                self._read(path, "flow %s" % flow) or {})):
             self._write(path, {"flow_id": flow, "ts_epoch": now_ms()})
 
     def point_to(self, flow, storage):
