@@ -111,7 +111,7 @@ class RStep(StepRunner):
         # store by a rename; removed whatever ends the step (staging.py).
         output_dir = staging.make_output_dir(task.store)
         try:
-            _fetch_remote_blobs(task, output_dir)
+            fetch_remote_blobs(task, output_dir)
             verifier = BlobVerifier(output_dir, ahead=_readable_blobs(task))
         except MetaflowException:
             shutil.rmtree(output_dir, ignore_errors=True)
@@ -316,7 +316,7 @@ def _read_result(output_dir):
         return DAMAGED_RESULT
 
 
-def _fetch_remote_blobs(task, output_dir):
+def fetch_remote_blobs(task, output_dir):
     """Give each inherited artifact that has no local file (an S3 datastore) one:
     its stored blob, byte for byte, copied into ``output_dir`` (removed with it).
     R reads the copy as it reads a local blob, verified against the sha by the

@@ -285,7 +285,9 @@ class Server(object):
             raise MetaflowException("debug_task needs a task, not a %s." % type(obj).__name__)
         from .debug_request import debug_request  # only when a task is debugged
 
-        return debug_request(obj, ref["root"], output_dir)
+        # Copies of an S3 run's blobs must outlive output_dir (R removes it once
+        # the debugger is made): they go to the scratch directory, removed at exit.
+        return debug_request(obj, ref["root"], output_dir, blob_dir=self.scratch)
 
     def op_artifact(self, ref, name):
         """Where R reads an artifact's value: ``{"path": ..., "temporary": bool}``."""
