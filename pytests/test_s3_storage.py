@@ -265,3 +265,12 @@ def test_a_local_run_never_imports_boto3():
                           check=True)
 
     assert done.stdout.strip() == "[]"
+
+
+def test_save_new_is_a_conditional_put_only_one_writer_wins(storage):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda i: storage.save_new("claims/one", b"%d" % i), range(8)))
+    assert won.count(True) == 1
+    assert storage.load_bytes("claims/one") == b"%d" % won.index(True)
