@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import shutil
 
 import pytest
 
@@ -478,6 +479,7 @@ def test_s3_code_files_come_back_as_a_local_copy(s3_md):
     assert sorted(os.listdir(copy)) == ["flow.json", "module.py"]
     with open(os.path.join(copy, "module.py"), "rb") as f:
         assert f.read() == b"pass\n"
+    shutil.rmtree(copy)
     assert s3_md.code_dir(FLOW, new_run(s3_md)) is None
 
 
