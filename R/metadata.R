@@ -8,8 +8,16 @@
 #'
 #' * `set_metadata(ms)` reads from `ms` from now on, whatever the working
 #'   directory: a directory (holding `.metaflow`, or the `.metaflow`
-#'   directory itself), `"local@<directory>"`, or `"local"` for the default.
-#' * `get_metadata()` is the location in use, as `"local@<directory>"`.
+#'   directory itself), `"local@<directory>"`, an S3 datastore root
+#'   (`"s3://bucket/prefix"`, where runs made with `datastore = "s3"` live), or
+#'   `"local"` for the default.
+#' * `get_metadata()` is the location in use, as `"local@<directory>"` (or
+#'   the `s3://` root).
+#'
+#' Runs made on S3 from this machine are found with no setting: the local
+#' `.metaflow` keeps a small record pointing at their datastore. On another
+#' machine, `METAFLOW_DEFAULT_DATASTORE=s3` reads from
+#' `METAFLOW_DATASTORE_SYSROOT_S3`.
 #' * `reset_default_metadata()` goes back to the default.
 #'
 #' Only the local metadata provider is supported; a service URL is an

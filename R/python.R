@@ -62,19 +62,23 @@ python_env <- function(extra = character()) {
 }
 
 # LD_LIBRARY_PATH as the shell that started R had it: without the prefix R's
-# start-up script (`R_HOME/etc/ldpaths`) put in front.
+# start-up script (`R_HOME/etc/ldpaths`) put in front, once per R in the chain
+# (an Rscript started from R has it twice; left in, its system library
+# directory gives Python the system's libpython, and `ssl` fails to load).
 shell_library_path <- function(current) {
   prefix <- r_library_path_prefix()
   if (!nzchar(prefix)) {
     return(current)
   }
-  if (identical(current, prefix)) {
-    return("")
+  repeat {
+    if (identical(current, prefix)) {
+      return("")
+    }
+    if (!startsWith(current, paste0(prefix, ":"))) {
+      return(current)
+    }
+    current <- substring(current, nchar(prefix) + 2L)
   }
-  if (startsWith(current, paste0(prefix, ":"))) {
-    return(substring(current, nchar(prefix) + 2L))
-  }
-  current
 }
 
 # The prefix itself, R_LD_LIBRARY_PATH, which the script computes but doesn't

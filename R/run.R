@@ -123,7 +123,9 @@
 #'     most tasks a foreach may start, default 100), `max_log_size` (MB of
 #'     output kept per task, default 10), `namespace` (run only),
 #'     `run_id_file` (a file to write the run's ID to).
-#'   * Options of the engine: `datastore` (`"local"`), `datastore_root`,
+#'   * Options of the engine: `datastore` (`"local"`, or `"s3"` to keep the
+#'     whole run in S3 at `datastore_root` or `METAFLOW_DATASTORE_SYSROOT_S3`;
+#'     by default `METAFLOW_DEFAULT_DATASTORE`), `datastore_root`,
 #'     `metadata` (`"local"`), `with` (decorators for every step, e.g.
 #'     `c("retry", "catch")`), `batch = TRUE` (the same as `with = "batch"`),
 #'     `quiet = TRUE` (no progress output). `package_suffixes` (character

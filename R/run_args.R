@@ -433,6 +433,9 @@ engine_args_from_command_line <- function(argv, parameters) {
     } else if (token == "--") {
       entry <- arg_entry("", argv[i:length(argv)])
       args$command_args <- c(args$command_args, list(entry))
+    } else if (is_top_option_after_command(token, args$command)) {
+      entry <- read_option(argv, i, top_value_options(), top_negations())
+      args$top <- c(args$top, list(entry))
     } else if (is_option_token(token)) {
       entry <- read_option(
         argv, i,
@@ -485,6 +488,16 @@ shell_words <- function(words) {
   plain <- grepl("^[A-Za-z0-9_./:=,+-]+$", words)
   words[!plain] <- shQuote(words[!plain])
   words
+}
+
+# Where the run's data lives may also follow the command
+# (`Rscript flow.R run --datastore s3`), as no command has options of that name.
+top_options_after_command <- c("datastore", "datastore-root")
+
+is_top_option_after_command <- function(token, command) {
+  name <- sub("=.*$", "", sub("^--", "", token))
+  startsWith(token, "--") && name %in% top_options_after_command &&
+    !name %in% command_value_options(command)
 }
 
 is_option_token <- function(token) {

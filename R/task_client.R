@@ -291,13 +291,15 @@ artifact_value <- function(task, name, call) {
     on.exit(unlink(where$path), add = TRUE)
   }
   read <- read_verified_blob(where$path, where$sha, via = "client")
+  # A blob from S3 is read from a local copy; the message names the original.
+  stored_at <- where$stored_at %||% where$path
   if (!is.null(read$damaged)) {
     metaflow_abort(c(
       "Artifact {.val {name}} of task {.val {pathspec}} is damaged: its value can't be trusted.",
       x = "{read$damaged}",
-      i = "Its datastore file is {.path {where$path}}.",
+      i = "Its datastore file is {.path {stored_at}}.",
       i = "Run {.code $verify()} on the run to list every damaged artifact; a resume runs the task again."
-    ), "data_corrupt", artifact = name, pathspec = pathspec, path = where$path, call = call)
+    ), "data_corrupt", artifact = name, pathspec = pathspec, path = stored_at, call = call)
   }
   if (!is.null(read$error)) {
     metaflow_abort(

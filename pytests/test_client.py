@@ -30,6 +30,7 @@ from metaflow_core.client import (
 )
 from metaflow_core.datastore import LocalStorage, RObject
 from metaflow_core.exceptions import (
+    MetaflowDataCorrupt,
     MetaflowException,
     MetaflowInvalidPathspec,
     MetaflowNamespaceMismatch,
@@ -992,3 +993,50 @@ def test_a_read_only_datastore_reads_as_usual(hello, datastore):
         run = Run(hello.pathspec)
         assert run["end"].task.data.total == 42
         assert [r.id for r in Flow("HelloFlow")] == [hello.run_id]
+
+
+# runs on S3 (the moto server)
+
+
+@pytest.fixture
+def s3_run(moto_server, tmp_path):
+    """A ForeachFlow run with --datastore s3 from tmp_path: (root, run id)."""
+    result = runner.run_flow("foreach_flow.py", "--datastore", "s3", "run", cwd=tmp_path)
+    runner.assert_succeeded(result, tmp_path)
+    return tmp_path, runner.run_id_of(result)
+
+
+def test_the_pointer_record_leads_the_client_to_the_run_on_s3(s3_run, open_client):
+    root, run_id = s3_run
+    c = open_client(root)
+    c.namespace(None)
+    run = c.Flow("ForeachFlow")[run_id]
+    assert run.data.total == 5
+    assert [f.id for f in c.Metaflow()] == ["ForeachFlow"]
+    assert c.from_reference(run.reference()).data.total == 5
+    assert c.get_metadata() == "local@%s" % root
+
+
+def test_metadata_can_name_an_s3_root(s3_run, open_client, tmp_path_factory):
+    _, run_id = s3_run
+    c = open_client(tmp_path_factory.mktemp("elsewhere"))
+    assert c.metadata("s3://metaflow-test/metaflow/") == "s3://metaflow-test/metaflow"
+    c.namespace(None)
+    assert c.Flow("ForeachFlow").latest_run.id == run_id
+
+
+def test_a_damaged_blob_on_s3_is_data_corrupt_naming_its_object(s3_run, open_client):
+    from metaflow_core.datastore.storage import get_storage
+
+    root, run_id = s3_run
+    c = open_client(root)
+    c.namespace(None)
+    artifact = c.Flow("ForeachFlow")[run_id]["join"].task["total"]
+    storage = get_storage("s3")
+    key = "ForeachFlow/data/%s/%s" % (artifact.sha[:2], artifact.sha)
+    damaged = bytearray(storage.load_bytes(key))
+    damaged[-1] ^= 0xFF
+    storage.save_bytes(key, bytes(damaged))
+    with pytest.raises(MetaflowDataCorrupt) as err:
+        c.Flow("ForeachFlow")[run_id]["join"].task["total"].data
+    assert "s3://metaflow-test/metaflow/" + key in str(err.value)

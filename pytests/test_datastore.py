@@ -744,3 +744,21 @@ def test_zstd_without_zstandard_says_what_to_install(root, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
     assert "pip install zstandard" in done.stdout, done.stderr
+
+
+def test_local_save_new_creates_once(tmp_path):
+    storage = LocalStorage(str(tmp_path / ".metaflow"))
+    assert storage.save_new("F/1/_meta/claim", b"first") is True
+    assert storage.save_new("F/1/_meta/claim", b"second") is False
+    assert storage.load_bytes("F/1/_meta/claim") == b"first"
+
+
+def test_copy_blob_to_streams_the_stored_blob_as_stored(tmp_path):
+    flow_ds = FlowDataStore("F", ds_root=str(tmp_path / ".metaflow"))
+    ds = flow_ds.task("1", "start", "1", attempt=0, mode="w")
+    ds.save_object("x", list(range(1000)))
+    ds.done()
+    ds = flow_ds.task("1", "start", "1")
+    ds.copy_blob_to("x", str(tmp_path / "copy"))
+    with open(ds.local_path("x"), "rb") as stored:
+        assert (tmp_path / "copy").read_bytes() == stored.read()

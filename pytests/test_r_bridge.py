@@ -103,9 +103,9 @@ def r_values(**values):
     return out
 
 
-def stored_start_task(root, **values):
+def stored_start_task(root, storage=None, **values):
     """Task F/1/start/1 with the R values given, stored and done; read back."""
-    flow_ds = FlowDataStore("F", ds_root=str(root))
+    flow_ds = FlowDataStore("F", storage=storage, ds_root=None if storage else str(root))
     ds = flow_ds.task("1", "start", "1", attempt=0, mode="w")
     for name, value in r_values(**values).items():
         ds.save_object(name, value)
@@ -117,7 +117,7 @@ def step_task_after(flow_ds, parent):
     artifacts = {name: StoredArtifact(parent, name) for name in parent.keys()}
     return StepTask("b", None, None, artifacts, [], {}, [],
                     {"pathspec": "F/1/b/2", "flow_name": "F", "run_id": "1", "step_name": "b",
-                     "task_id": "2"}, "local", store=flow_ds.ca_store)
+                     "task_id": "2"}, flow_ds.ds_type, store=flow_ds.ca_store)
 
 
 def flip_a_byte(path, at=-3):
@@ -247,3 +247,52 @@ def test_a_datastore_without_room_for_the_step_s_artifacts_is_an_error_naming_th
             os.chmod(staging, 0o700)
     # The staging directory itself can't be made: the datastore's access error names it.
     assert "Could not create the directory %s" % staging in raised.value.message
+
+
+# Inputs in S3 (the moto server): R reads verified local copies, removed after the step.
+
+
+@pytest.fixture
+def s3_storage(moto_server):
+    from metaflow_core.datastore.storage import get_storage
+
+    return get_storage("s3")
+
+
+def test_an_r_step_reads_its_inputs_from_s3_and_its_outputs_go_there(tmp_path, s3_storage):
+    flow_ds, parent = stored_start_task(tmp_path, s3_storage, total="2100000")
+    assert parent.local_path("total") is None
+    spec_dir = r_step_spec(tmp_path, {"b": "function(self) self$doubled <- self$total * 2"})
+    staged_before = set(staging_entries(flow_ds))
+
+    outcome = RStep(spec_dir, "b").run(step_task_after(flow_ds, parent))
+
+    sha = outcome.artifacts["doubled"].stored_in(flow_ds.ca_store)
+    flow_ds.ca_store.verify(sha)
+    assert s3_storage.is_file(flow_ds.ca_store.key(sha))
+    value = subprocess.run([RSCRIPT, "-e", "cat(unserialize(readBin(file('stdin', 'rb'), "
+                            "'raw', 1e6)))"], input=flow_ds.ca_store.load_blob(sha),
+                           capture_output=True, check=True).stdout
+    assert value == b"4200000"
+    assert set(staging_entries(flow_ds)) == staged_before
+
+
+def test_a_damaged_blob_in_s3_is_a_data_corrupt_error_for_the_r_step(tmp_path, s3_storage):
+    flow_ds, parent = stored_start_task(tmp_path, s3_storage, total="2100000", alpha="1")
+    key = flow_ds.ca_store.key(parent.sha("total"))
+    damaged = bytearray(s3_storage.load_bytes(key))
+    damaged[-3] ^= 0x01
+    s3_storage.save_bytes(key, bytes(damaged))
+    spec_dir = r_step_spec(tmp_path, {"b": "function(self) { self$alpha2 <- self$alpha; "
+                                            "self$doubled <- self$total * 2 }"})
+    staged_before = set(staging_entries(flow_ds))
+
+    with pytest.raises(RStepError) as raised:
+        RStep(spec_dir, "b").run(step_task_after(flow_ds, parent))
+
+    err = raised.value
+    assert "metaflow_error_data_corrupt" in err.extra_record["r_class"]
+    assert "Artifact `total` of task F/1/start/1 is damaged" in err.message
+    assert "hashes to" in err.message
+    assert set(err.partial_outcome.artifacts) == {"alpha2"}
+    assert set(staging_entries(flow_ds)) == staged_before

@@ -832,3 +832,32 @@ def test_a_malformed_id_is_an_invalid_pathspec(server, runs, bad):
     error = server.error("object", cls="Task",
                          pathspec="TypesFlow/%s/start/%s" % (runs.latest, bad or "x/"))
     assert error["type"] == "MetaflowInvalidPathspec", error
+
+
+# a run on S3 (the moto server)
+
+
+def test_an_r_artifact_on_s3_comes_as_a_streamed_copy_r_verifies(moto_server, tmp_path):
+    flow_file = write_flow(tmp_path, TYPES_FLOW, "types_flow")
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "flow.json").write_text('{"name": "TypesFlow"}')
+    (tmp_path / "spec" / "flow.py").write_text(flow_file.read_text())
+    result = runner.run_flow(flow_file, "--datastore", "s3", "run", cwd=tmp_path,
+                             env={"METAFLOW_USER": "alice"})
+    runner.assert_succeeded(result, tmp_path)
+    run_id = runner.run_id_of(result)
+    (tmp_path / "tmp").mkdir()
+    client = ClientProcess(tmp_path, tmp_path / "tmp")
+    try:
+        end = client.value("object", cls="Task", pathspec="TypesFlow/%s/end/6" % run_id)
+        reply = client.value("artifact", ref=end, name="r_value")
+        assert reply["temporary"] is True
+        assert reply["stored_at"] == "s3://metaflow-test/metaflow/TypesFlow/data/%s/%s" % (
+            reply["sha"][:2], reply["sha"])
+        with open(reply["path"], "rb") as f:
+            assert f.read(3) == MAGIC
+        assert client.value("verify_blob", sha=reply["sha"], path=reply["path"]) == "ok"
+        assert client.value("artifact", ref=end, name="count")["path"] != reply["path"]
+    finally:
+        client.close()
+    assert os.listdir(str(tmp_path / ".metaflow")) == ["TypesFlow"]

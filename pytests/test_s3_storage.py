@@ -338,3 +338,12 @@ print((after - before) // 1024, os.path.exists(path))
     grown_mb, staged_left = done.stdout.split()
     assert staged_left == "False"
     assert int(grown_mb) < size_mb // 2, grown_mb
+
+
+def test_save_new_is_a_conditional_put_only_one_writer_wins(storage):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda i: storage.save_new("claims/one", b"%d" % i), range(8)))
+    assert won.count(True) == 1
+    assert storage.load_bytes("claims/one") == b"%d" % won.index(True)

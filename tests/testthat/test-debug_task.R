@@ -242,3 +242,26 @@ test_that("debug_task()'s self checks each blob it reads: a flipped byte is an e
   expect_match(conditionMessage(err), path, fixed = TRUE)
   expect_identical(debugger$self$alpha, 1)
 })
+
+test_that("debug_task() of a task of a run on S3 reads its inputs from S3", {
+  moto <- local_moto_server()
+  local_moto_env(moto)
+  dir <- local_run_dir()
+  flow <- flow_from_code(c(
+    'flow <- metaflow("S3DebugFlow") %>%',
+    '  step(step = "start", r_function = function(self) self$items <- c(1, 3), next_step = "square", foreach = "items") %>%',
+    '  step(step = "square", r_function = function(self) {',
+    '    if (self$input == 3) stop("bad value ", self$input)',
+    '    self$value <- self$input^2',
+    '  }, next_step = "join") %>%',
+    '  step(step = "join", join = TRUE, r_function = function(self, inputs) self$n <- length(inputs), next_step = "end") %>%',
+    '  step(step = "end")'
+  ))
+  expect_error(collect_messages(run(flow, datastore = "s3", quiet = TRUE)))
+  debugger <- debug_task(new_run("S3DebugFlow", "latest_run")$pathspec)
+  expect_equal(debugger$self$input, 3)
+  expect_equal(debugger$self$items, c(1, 3))
+  err <- expect_error(debugger$run(), class = "simpleError")
+  expect_equal(conditionMessage(err), "bad value 3")
+  expect_equal(list.files(file.path(dir, ".metaflow"), recursive = TRUE), "S3DebugFlow/_meta/_self.json")
+})

@@ -54,6 +54,10 @@ test_that("Python started from R gets LD_LIBRARY_PATH as the shell that started 
   }
   expect_equal(child_library_path(NA), c("TRUE", "NA"))
   expect_equal(child_library_path("/opt/mine/lib"), c("TRUE", "/opt/mine/lib"))
+  # An Rscript started from this session: R's start-up put its prefix in twice.
+  expect_equal(child_library_path(Sys.getenv("LD_LIBRARY_PATH")), c("TRUE", "NA"))
+  expect_equal(child_library_path(paste0(Sys.getenv("LD_LIBRARY_PATH"), ":/opt/mine/lib")),
+               c("TRUE", "/opt/mine/lib"))
 })
 
 test_that("python3 on the PATH sees from R the site-packages it sees in a shell", {

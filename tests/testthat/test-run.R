@@ -1234,3 +1234,98 @@ test_that("resuming a run whose record is damaged is a metadata error naming the
   expect_no_python(conditionMessage(err))
   expect_no_match(message, "JSONDecodeError", fixed = TRUE)
 })
+
+# A whole run on S3 (moto's server): datastore = "s3" and --datastore s3.
+
+s3_flow_code <- c(
+  'flow <- metaflow("S3ForeachFlow") %>%',
+  '  step(step = "start", r_function = function(self) {',
+  '    self$items <- 1:3',
+  '    self$weights <- seq_len(1e5)',
+  '  }, next_step = "square", foreach = "items") %>%',
+  '  step(step = "square", r_function = function(self) {',
+  '    cat("squaring", self$input, "\\n")',
+  '    self$value <- self$input^2 + 0 * sum(self$weights)',
+  '  }, next_step = "join") %>%',
+  '  step(step = "join", join = TRUE, r_function = function(self, inputs) {',
+  '    self$total <- sum(vapply(inputs, function(i) i$value, 0))',
+  '  }, next_step = "end") %>%',
+  '  step(step = "end")'
+)
+
+# What a fresh R session (a real Rscript) reads back of the latest run of the flow.
+s3_read_back <- function(dir) {
+  script <- file.path(dir, "read_back.R")
+  writeLines(c(
+    "library(metaflow)",
+    "set_namespace(NULL)",
+    'run <- run_client$new(flow_client$new("S3ForeachFlow"), flow_client$new("S3ForeachFlow")$latest_run)',
+    'square <- step_client$new(run, "square")',
+    'logs <- vapply(square$tasks, function(id) task_client$new(square, id)$stdout, "")',
+    'start <- step_client$new(run, "start")',
+    'weights <- task_client$new(start, start$tasks[[1]])$artifact("weights")',
+    'cat(run$id, run$finished, run$artifact("total"), length(weights), sort(trimws(logs)), sep = "\\n")'
+  ), script)
+  result <- processx::run(rscript_path(), script, env = script_env(), wd = dir, error_on_status = FALSE)
+  expect_equal(result$status, 0L, info = result$stderr)
+  strsplit(trimws(result$stdout), "\n")[[1]]
+}
+
+# {relative path: size} of the files of the local datastore.
+local_datastore_files <- function(dir) {
+  files <- list.files(file.path(dir, ".metaflow"), recursive = TRUE, all.files = TRUE)
+  stats::setNames(file.size(file.path(dir, ".metaflow", files)), files)
+}
+
+test_that("run(datastore = 's3') and --datastore s3 keep the run in S3, read back by a fresh session", {
+  moto <- local_moto_server()
+  local_moto_env(moto)
+  dir <- local_run_dir()
+  flow <- flow_from_code(s3_flow_code)
+  run <- collect_messages(run(flow, datastore = "s3", quiet = TRUE))$value
+  expect_equal(s3_read_back(dir), c(run$id, "TRUE", "14", "100000", "squaring 1", "squaring 2", "squaring 3"))
+  # The 100 000 weights (and every other blob, record and log) went to S3: what
+  # stays here is the one small record pointing at it.
+  expect_equal(names(local_datastore_files(dir)), "S3ForeachFlow/_meta/_self.json")
+  expect_lt(sum(local_datastore_files(dir)), 1000)
+
+  script <- file.path(dir, "flow.R")
+  writeLines(c("library(metaflow)", s3_flow_code, "run(flow)"), script)
+  result <- run_script(script, c("run", "--datastore", "s3"))
+  expect_equal(result$status, 0L, info = result$stderr)
+  again <- s3_read_back(dir)
+  expect_false(again[[1]] == run$id)
+  expect_equal(again[-1], c("TRUE", "14", "100000", "squaring 1", "squaring 2", "squaring 3"))
+  expect_equal(names(local_datastore_files(dir)), "S3ForeachFlow/_meta/_self.json")
+})
+
+test_that("a damaged blob in S3 is a metaflow_error_data_corrupt for the client; resume runs its task again", {
+  moto <- local_moto_server()
+  local_moto_env(moto)
+  dir <- local_run_dir()
+  flow <- flow_from_code(s3_flow_code)
+  run <- collect_messages(run(flow, datastore = "s3", quiet = TRUE))$value
+  # Every stored blob gets its last byte flipped, in place in the bucket.
+  moto_python_run(paste(
+    "import boto3",
+    "s3 = boto3.client('s3')",
+    "pages = s3.get_paginator('list_objects_v2').paginate(Bucket='metaflow-test', Prefix='metaflow/S3ForeachFlow/data/')",
+    "for page in pages:",
+    "    for obj in page.get('Contents', []):",
+    "        body = bytearray(s3.get_object(Bucket='metaflow-test', Key=obj['Key'])['Body'].read())",
+    "        body[-1] ^= 0xFF",
+    "        s3.put_object(Bucket='metaflow-test', Key=obj['Key'], Body=bytes(body))",
+    sep = "\n"
+  ))
+  err <- expect_error(new_run(paste0("S3ForeachFlow/", run$id))$artifact("total"),
+                      class = "metaflow_error_data_corrupt")
+  expect_match(conditionMessage(err), "s3://metaflow-test/metaflow/S3ForeachFlow/data/", fixed = TRUE)
+
+
+  # A resume of the S3 run finds the damage, runs the damaged tasks again instead
+  # of cloning them, and its artifacts read back whole.
+  resumed <- collect_messages(run(flow, datastore = "s3", resume = "square"))
+  expect_true(any(grepl("Not cloning .*/start/1: artifact .* is damaged \\(s3://metaflow-test/", resumed$messages)))
+  expect_equal(resumed$value$artifact("total"), 14)
+  expect_equal(names(local_datastore_files(dir)), "S3ForeachFlow/_meta/_self.json")
+})

@@ -37,6 +37,14 @@ test_that("engine options from `...` go before the command", {
   expect_equal(argv_for(quiet = FALSE), "run")
 })
 
+test_that("where the run's data lives may follow the command on the script's command line", {
+  expect_equal(argv_for(.command_line = c("run", "--datastore", "s3")), c("--datastore", "s3", "run"))
+  expect_equal(argv_for(.command_line = c("resume", "--datastore=s3", "--datastore-root", "s3://b/p")),
+               c("--datastore=s3", "--datastore-root", "s3://b/p", "resume"))
+  expect_equal(argv_for(datastore = "local", .command_line = c("run", "--datastore", "s3", "--alpha", "1")),
+               c("--datastore", "s3", "run", "--alpha", "1"))
+})
+
 test_that("`...` chooses the command", {
   expect_equal(argv_for(resume = TRUE), "resume")
   expect_equal(argv_for(resume = FALSE), "run")

@@ -285,7 +285,9 @@ class Server(object):
             raise MetaflowException("debug_task needs a task, not a %s." % type(obj).__name__)
         from .debug_request import debug_request  # only when a task is debugged
 
-        return debug_request(obj, ref["root"], output_dir)
+        # Copies of an S3 run's blobs must outlive output_dir (R removes it once
+        # the debugger is made): they go to the scratch directory, removed at exit.
+        return debug_request(obj, ref["root"], output_dir, blob_dir=self.scratch)
 
     def op_artifact(self, ref, name):
         """Where R reads an artifact's value: ``{"path": ..., "temporary": bool}``."""
@@ -296,7 +298,17 @@ class Server(object):
             if path is not None:
                 # R reads the blob itself, checking it with verify_blob as it reads.
                 return {"path": path, "temporary": False, "sha": artifact.sha}
-            return self._scratch_blob(artifact.raw_bytes())
+            # A remote blob (S3) is streamed, as stored, into a scratch file that R
+            # reads and verifies the same way, then deletes: never whole in memory here.
+            fd, copy = tempfile.mkstemp(dir=self.scratch, suffix=".blob")
+            os.close(fd)
+            try:
+                artifact.copy_blob_to(copy)
+            except BaseException:
+                os.unlink(copy)
+                raise
+            return {"path": copy, "temporary": True, "sha": artifact.sha,
+                    "stored_at": artifact.stored_at()}
         python_type = artifact.type
         try:
             value = artifact.data

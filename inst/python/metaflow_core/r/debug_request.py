@@ -14,11 +14,12 @@ from ..exceptions import MetaflowDataMissing, MetaflowException
 from ..external import JoinInput, StepTask, StoredArtifact
 from ..task_types import PARAMETERS_STEP
 from . import rds
-from .bridge import step_request
+from .bridge import fetch_remote_blobs, step_request
 
 
-def debug_request(task, root, output_dir):
-    """Write the request of ``task`` (a client Task) to ``output_dir``.
+def debug_request(task, root, output_dir, blob_dir=None):
+    """Write the request of ``task`` (a client Task) to ``output_dir``; the blobs
+    of a run on S3 are copied into ``blob_dir`` (default ``output_dir``).
 
     Returns ``{"language": "R", "request": path, ...}``, or ``{"language":
     "Python"}`` for a task of a flow that isn't R's.
@@ -43,7 +44,9 @@ def debug_request(task, root, output_dir):
             "Run %s/%s didn't record which tasks %s started from: it was made by an older "
             "version of the package. Run the flow again to debug its tasks."
             % (flow_name, run_id, task.pathspec))
-    datastore = FlowDataStore(flow_name, ds_root=root)
+    # An S3 run's ref carries its s3:// root; its blobs are copied into output_dir.
+    remote = root.startswith("s3://")
+    datastore = FlowDataStore(flow_name, ds_type="s3" if remote else "local", ds_root=root)
     inputs = [_input_datastore(datastore, pathspec) for pathspec in parents]
     join = _join_type(step, inputs)
     names = [p["name"] for p in spec.get("parameters", [])]
@@ -59,6 +62,8 @@ def debug_request(task, root, output_dir):
         current_fields=_current(task, run, names),
         datastore_type=datastore.ds_type,
     )
+    if remote:
+        fetch_remote_blobs(step_task, blob_dir or output_dir)
     path = os.path.join(output_dir, "request.rds")
     rds.dump(step_request(step_task, step["function"], code.path, output_dir), path)
     return {"language": "R", "pathspec": task.pathspec, "request": path, "join": join,
