@@ -14,6 +14,7 @@ goes on once the command has completed the task.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -67,8 +68,10 @@ def clean_env(moto_server, job_env, home):
 class ComputeEnvironment(object):
     """Runs each job moto has accepted, once, as a container would, and logs its output."""
 
-    def __init__(self, moto_server, aws, tmp_path):
+    def __init__(self, moto_server, aws, tmp_path, run_jobs=True):
         self.moto_server, self.aws, self.tmp_path = moto_server, aws, tmp_path
+        # False: the jobs are only collected, never run (a job that hangs).
+        self.run_jobs = run_jobs
         self.jobs = []
         self.results = []
         self.done = threading.Event()
@@ -88,6 +91,8 @@ class ComputeEnvironment(object):
 
     def _run(self, job):
         self.jobs.append(job)
+        if not self.run_jobs:
+            return
         container = job["container"]
         job_env = {e["name"]: e["value"] for e in container["environment"]}
         cwd = self.tmp_path / ("container-%d" % len(self.jobs))
@@ -192,6 +197,67 @@ def test_a_batch_step_runs_from_the_code_package_against_s3(moto_server, batch_q
     record = get_metadata_provider("local", str(project / ".metaflow")).run("BatchFlow", run_id)
     assert record["code_package"]["sha"] == sha
     assert record["code_package"]["key"] == "BatchFlow/data/%s/%s" % (sha[:2], sha)
+
+
+def batch_env(project, aws, **extra):
+    env = {"METAFLOW_BATCH_JOB_QUEUE": QUEUE, "METAFLOW_BATCH_CONTAINER_IMAGE": IMAGE,
+           "METAFLOW_ECS_S3_ACCESS_IAM_ROLE": aws["role"],
+           "METAFLOW_BATCH_RECORD_WAIT_SECONDS": "90"}
+    env.update(extra)
+    return flow_env(project, env)
+
+
+def test_with_batch_every_step_is_a_job_and_a_retry_is_a_new_job(moto_server, batch_queue,
+                                                                  tmp_path):
+    compute = ComputeEnvironment(moto_server, batch_queue, tmp_path)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(flow_path("retry_flow.py")), "--datastore", "s3", "run",
+             "--with", "batch:cpu=1,memory=1024"],
+            cwd=str(tmp_path), env=batch_env(tmp_path, batch_queue), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=180)
+    finally:
+        compute.stop()
+
+    assert result.returncode == 0, result.stderr + "\n".join(t for _, t in compute.results)
+    names = ["-".join(job["jobName"].rsplit("-", 3)[1:]) for job in compute.jobs]
+    assert names == ["start-1-0", "flaky-2-0", "flaky-2-1", "end-3-0"]
+    # One definition for all: the same image, role and resources.
+    assert len({job["jobDefinition"] for job in compute.jobs}) == 1
+    assert "first attempt fails" in result.stderr and "(retry)" in result.stderr
+    assert "attempt 1" in result.stderr
+
+
+def test_an_interrupted_run_terminates_its_job(moto_server, batch_queue, tmp_path):
+    compute = ComputeEnvironment(moto_server, batch_queue, tmp_path, run_jobs=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "flow.py").write_text(flow_path("batch_flow.py").read_text())
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, str(project / "flow.py"), "--datastore", "s3", "run",
+             "--with", "timeout:seconds=120"],
+            cwd=str(project), env=batch_env(project, batch_queue), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while not compute.jobs and time.time() < deadline:
+            time.sleep(0.2)
+        assert compute.jobs, "no job was submitted"
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        compute.stop()
+
+    assert proc.returncode == 128 + signal.SIGINT, stderr
+    [job] = batch_queue["batch"].describe_jobs(jobs=[compute.jobs[0]["jobId"]])["jobs"]
+    assert job["statusReason"] == "Stopped by the Metaflow runtime"
+    assert "[KILLED BY ORCHESTRATOR]" in stderr
+    # The step's own timeout fires before Batch's limit: 120 s + 60 s.
+    assert job["timeout"] == {"attemptDurationSeconds": 180}
 
 
 def test_a_batch_step_needs_the_s3_datastore(tmp_path):
