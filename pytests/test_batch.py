@@ -14,6 +14,7 @@ goes on once the command has completed the task.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -269,3 +270,58 @@ def test_a_batch_step_needs_the_s3_datastore(tmp_path):
     assert result.returncode == 1
     assert "Step train runs on AWS Batch (@batch), which needs the S3 datastore" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+R_FLOW = """
+library(metaflow)
+flow <- metaflow("RBatchFlow") %>%
+  step(step = "start", batch(cpu = 1, memory = 2048), r_function = function(self) {
+    self$x <- 40L + nchar(readLines("notes.R")[1])
+    cat("R on batch:", self$x, "from", basename(getwd()), "\\n")
+  }, next_step = "end") %>%
+  step(step = "end")
+run(flow)
+"""
+
+
+def test_an_r_step_on_batch_runs_from_the_code_package(moto_server, batch_queue, tmp_path):
+    rscript = shutil.which("Rscript")
+    assert rscript, "the R batch test needs R: Rscript is not on the PATH"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "flow.R").write_text(R_FLOW)
+    # A file of the flow's directory the step reads: in the package by its suffix.
+    (project / "notes.R").write_text("#!\n")
+    compute = ComputeEnvironment(moto_server, batch_queue, tmp_path)
+    env = batch_env(project, batch_queue, METAFLOW_PYTHON=sys.executable)
+    try:
+        result = subprocess.run(
+            [rscript, str(project / "flow.R"), "--datastore", "s3", "run",
+             "--run-id-file", str(tmp_path / "run_id")],
+            cwd=str(project), env=env, stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=180)
+    finally:
+        compute.stop()
+
+    assert result.returncode == 0, result.stdout + result.stderr + "\n".join(
+        t for _, t in compute.results)
+    [job] = compute.jobs
+    assert "R on batch: 42 from mf-task-" in result.stdout + result.stderr
+    run_id = (tmp_path / "run_id").read_text()
+    argument = json.loads(job["container"]["command"][3])
+    assert str(project) not in json.dumps(argument)
+
+    from metaflow_core.datastore import FlowDataStore
+    from metaflow_core.package import CodePackage
+
+    store = FlowDataStore("RBatchFlow", ds_type="s3")
+    package = CodePackage.load(store, argument["package"]["sha"])
+    assert package.info["entry"] == "_mf_spec/flow.py"
+    assert package.info["files"] == ["_mf_spec/flow.json", "_mf_spec/flow.py",
+                                     "_mf_spec/functions.rds", "flow.R", "notes.R"]
+    value = store.task(run_id, "start", "1").load_object("x")
+    path = tmp_path / "x.rds"
+    path.write_bytes(value.rds_bytes)
+    read = subprocess.run([rscript, "--vanilla", "-e", "cat(readRDS(commandArgs(TRUE)[1]))",
+                           str(path)], capture_output=True, text=True)
+    assert read.stdout == "42", read.stderr
