@@ -37,3 +37,15 @@ test_that("a batch() step goes to the engine in the spec, as data", {
   expect_equal(deco$attributes$memory, 8000)
   expect_equal(deco$attributes$queue, "my queue's")
 })
+
+test_that("run(flow, batch = TRUE) without the S3 datastore fails before the run, naming the step", {
+  local_run_dir()
+  flow <- metaflow("BatchLocalFlow") %>%
+    step(step = "start", r_function = function(self) self$x <- 1, next_step = "end") %>%
+    step(step = "end")
+  withr::local_envvar(METAFLOW_BATCH_JOB_QUEUE = "q", METAFLOW_BATCH_CONTAINER_IMAGE = "img")
+  err <- expect_error(run(flow, batch = TRUE, quiet = TRUE), class = "metaflow_error")
+  expect_match(conditionMessage(err), "Step start runs on AWS Batch", fixed = TRUE)
+  expect_match(conditionMessage(err), "needs the S3 datastore", fixed = TRUE)
+  expect_length(list.files(file.path(".metaflow", "BatchLocalFlow")), 0)
+})
