@@ -199,10 +199,6 @@ class LocalTask(LaunchedTask):
             reader.start()
         threading.Thread(target=self._wait, daemon=True).start()
 
-    @property
-    def pid(self):
-        return self.proc.pid
-
     def attempt_fields(self):
         return {"pid": self.proc.pid}
 

@@ -45,7 +45,6 @@ class BatchDecorator(StepDecorator):
         if self.attributes["swappiness"] is not None and _int_attr(self, "swappiness") > 100:
             raise DecoratorError("@batch: attribute swappiness of step *%s* must be 0 to 100."
                                  % step_name, step=step_name)
-        self.step_name = step_name
 
     def launcher(self, decorators):
         from .batch_launcher import BatchLauncher

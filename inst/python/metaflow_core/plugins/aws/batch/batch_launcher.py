@@ -89,7 +89,7 @@ class BatchLauncher(Launcher):
         argument = command_argument(runtime.flow.name, runtime.code_package, args,
                                     runtime.flow_datastore, MAX_COMMAND_CHARS)
         command = ["python", "-m", "metaflow_core.remote_task", argument]
-        definition = self._definition(client, settings)
+        definition = self._definition(client, settings, task.step)
         job = {
             "jobName": job_name(runtime.user, runtime.flow.name, runtime.run_id, task),
             "jobQueue": settings["queue"],
@@ -113,7 +113,7 @@ class BatchLauncher(Launcher):
             raise _api_error(err, "submit the job of step *%s*" % task.step, task.step)
         return BatchTask(runtime, task, client, job_id, settings["queue"], definition)
 
-    def _definition(self, client, settings):
+    def _definition(self, client, settings, step):
         """The ARN of the job definition for ``settings``: registered once, by content."""
         content = job_definition(settings)
         name = "metaflow_" + hashlib.sha224(
@@ -129,9 +129,7 @@ class BatchLauncher(Launcher):
                 arn = client.register_job_definition(jobDefinitionName=name,
                                                      **content)["jobDefinitionArn"]
         except Exception as err:
-            raise _api_error(err, "register the job definition %s" % name,
-                             self.decorator.step_name if hasattr(self.decorator, "step_name")
-                             else None)
+            raise _api_error(err, "register the job definition %s" % name, step)
         self._definitions[name] = arn
         return arn
 
