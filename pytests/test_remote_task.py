@@ -2,6 +2,7 @@
 and errors said without a traceback. (test_batch.py runs it for real, from Batch jobs.)"""
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -64,3 +65,36 @@ def test_a_bad_argument_is_a_headline_error(tmp_path):
     assert done.returncode == 1
     assert "Remote task" in done.stderr and "not JSON" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+STOPPABLE = """import signal, sys, time
+def stop(signum, frame):
+    print("stopped by %d" % signum, flush=True)
+    sys.exit(7)
+signal.signal(signal.SIGTERM, stop)
+print("ready", sys.argv[1], flush=True)
+time.sleep(60)
+"""
+
+
+def test_sigterm_to_the_command_reaches_the_task_and_its_status_is_the_exit(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "flow.py").write_text(STOPPABLE)
+    fds = FlowDataStore("F", ds_type="local", ds_root=str(tmp_path / "ds"))
+    record = CodePackage.build("F", str(project), "flow.py").save(fds)
+    text = command_argument("F", record, {"step": "start"}, fds, max_chars=6000)
+    proc = subprocess.Popen([sys.executable, "-m", "metaflow_core.remote_task", text],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(tmp_path))
+    try:
+        assert proc.stdout.readline() == "ready %s\n" % TASK_COMMAND
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    assert out == "stopped by %d\n" % signal.SIGTERM, err
+    assert proc.returncode == 7

@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 from .exceptions import MetaflowException
+from .process_tree import signal_session
 from .task_types import TASK_COMMAND
 
 COMMAND_VERSION = 1
@@ -88,6 +89,11 @@ def run(cmd, cwd):
     proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, **popen_kwargs)
 
     def forward(signum, frame):
+        if os.name == "posix":
+            # The task's whole session, as the local runtime signals it: an R
+            # step's Rscript has a process group of its own in it.
+            signal_session(proc.pid, signum)
+            return
         try:
             proc.send_signal(signum)
         except OSError:
