@@ -325,3 +325,26 @@ def test_an_r_step_on_batch_runs_from_the_code_package(moto_server, batch_queue,
     read = subprocess.run([rscript, "--vanilla", "-e", "cat(readRDS(commandArgs(TRUE)[1]))",
                            str(path)], capture_output=True, text=True)
     assert read.stdout == "42", read.stderr
+
+
+def test_a_failed_batch_step_is_resumed_as_a_new_job(moto_server, batch_queue, tmp_path):
+    compute = ComputeEnvironment(moto_server, batch_queue, tmp_path)
+    env = batch_env(tmp_path, batch_queue)
+    command = [sys.executable, str(flow_path("batch_resume_flow.py")), "--datastore", "s3"]
+    try:
+        first = subprocess.run(command + ["run", "--run-id-file", str(tmp_path / "first")],
+                               cwd=str(tmp_path), env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=180)
+        resumed = subprocess.run(command + ["resume", "--run-id-file", str(tmp_path / "second")],
+                                 cwd=str(tmp_path), env=env, stdin=subprocess.DEVNULL,
+                                 capture_output=True, text=True, timeout=180)
+    finally:
+        compute.stop()
+
+    assert first.returncode == 1 and "fails until resumed" in first.stderr
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Cloning previously run task" in resumed.stderr and "y is 2" in resumed.stderr
+    first_id, second_id = (tmp_path / "first").read_text(), (tmp_path / "second").read_text()
+    tasks = [json.loads(job["container"]["command"][3])["task"] for job in compute.jobs]
+    assert [(t["step"], t["run_id"], t["origin_run_id"]) for t in tasks] == [
+        ("train", first_id, None), ("train", second_id, first_id)]
