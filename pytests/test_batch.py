@@ -270,6 +270,14 @@ def test_a_batch_step_needs_the_s3_datastore(tmp_path):
     assert result.returncode == 1
     assert "Step train runs on AWS Batch (@batch), which needs the S3 datastore" in result.stderr
     assert "Traceback" not in result.stderr
+    no_queue = subprocess.run(
+        [sys.executable, str(flow_path("batch_flow.py")), "--datastore", "s3", "run"],
+        cwd=str(tmp_path), env=flow_env(tmp_path, {"METAFLOW_BATCH_JOB_QUEUE": ""}),
+        capture_output=True, text=True, timeout=60)
+    assert no_queue.returncode == 1
+    assert ("Step train runs on AWS Batch but names no job queue: give @batch(queue=...) or "
+            "set METAFLOW_BATCH_JOB_QUEUE.") in no_queue.stderr
+    assert not (tmp_path / ".metaflow" / "BatchFlow").exists()  # no run was made
 
 
 R_FLOW = """
