@@ -195,7 +195,8 @@ def test_a_batch_step_runs_from_the_code_package_against_s3(moto_server, batch_q
 
     sha = argument["package"]["sha"]
     assert CodePackage.load(store, sha).info["files"] == ["flow.py", "helper.py"]
-    record = get_metadata_provider("local", str(project / ".metaflow")).run("BatchFlow", run_id)
+    # The run's record lives with its data, on S3.
+    record = get_metadata_provider("local", storage=store.storage).run("BatchFlow", run_id)
     assert record["code_package"]["sha"] == sha
     assert record["code_package"]["key"] == "BatchFlow/data/%s/%s" % (sha[:2], sha)
 
@@ -272,7 +273,10 @@ def test_a_batch_step_needs_the_s3_datastore(tmp_path):
     assert "Traceback" not in result.stderr
     no_queue = subprocess.run(
         [sys.executable, str(flow_path("batch_flow.py")), "--datastore", "s3", "run"],
-        cwd=str(tmp_path), env=flow_env(tmp_path, {"METAFLOW_BATCH_JOB_QUEUE": ""}),
+        cwd=str(tmp_path), env=flow_env(tmp_path, {
+            "METAFLOW_BATCH_JOB_QUEUE": "", "METAFLOW_DATASTORE_SYSROOT_S3": "s3://unused/mf",
+            # Refused at once: nothing may reach S3 before the check.
+            "METAFLOW_S3_ENDPOINT_URL": "http://127.0.0.1:9", "METAFLOW_S3_RETRY_COUNT": "1"}),
         capture_output=True, text=True, timeout=60)
     assert no_queue.returncode == 1
     assert ("Step train runs on AWS Batch but names no job queue: give @batch(queue=...) or "
@@ -287,7 +291,7 @@ flow <- metaflow("RBatchFlow") %>%
     self$x <- 40L + nchar(readLines("notes.R")[1])
     cat("R on batch:", self$x, "from", basename(getwd()), "\\n")
   }, next_step = "end") %>%
-  step(step = "end")
+  step(step = "end", r_function = function(self) cat("end reads", self$x, "\n"))
 run(flow)
 """
 
@@ -315,6 +319,8 @@ def test_an_r_step_on_batch_runs_from_the_code_package(moto_server, batch_queue,
         t for _, t in compute.results)
     [job] = compute.jobs
     assert "R on batch: 42 from mf-task-" in result.stdout + result.stderr
+    # The local R step after it reads the job's artifact from S3.
+    assert "end reads 42" in result.stdout + result.stderr
     run_id = (tmp_path / "run_id").read_text()
     argument = json.loads(job["container"]["command"][3])
     assert str(project) not in json.dumps(argument)

@@ -523,3 +523,75 @@ def test_a_file_the_command_line_names_that_cant_be_written_is_named(linear, tmp
     result = cli(linear, *args)
     assert_headline_error(result, "Invalid command", "Could not write %s %s" % (args[-2], args[-1]),
                           "No such file or directory")
+
+
+# --datastore s3: a whole run on S3 (the moto server)
+
+
+def local_files(root):
+    """{relative path: size} of every file under ``root/.metaflow``."""
+    base = os.path.join(str(root), ".metaflow")
+    found = {}
+    for dirpath, _, filenames in os.walk(base):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            found[os.path.relpath(path, base)] = os.path.getsize(path)
+    return found
+
+
+READ_BACK = """
+import json
+from metaflow_core import Flow, namespace
+namespace(None)
+run = Flow("ForeachFlow").latest_run
+square = run["square"]
+print(json.dumps({"id": run.id, "ok": run.successful, "total": run.data.total,
+                  "values": run["join"].task.data.values,
+                  "stdout": sorted(t.stdout for t in square),
+                  "stderr": run["start"].task.stderr}))
+"""
+
+
+def read_back(cwd, env=None):
+    import json
+    import subprocess
+    import sys
+
+    from runner import flow_env
+
+    result = subprocess.run([sys.executable, "-c", READ_BACK], cwd=str(cwd),
+                            env=flow_env(cwd, env), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_run_on_s3_is_read_back_from_s3_in_a_fresh_process(moto_server, tmp_path):
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    result = run_flow("foreach_flow.py", "--datastore", "s3", "run", cwd=here)
+    assert_succeeded(result, here)
+    run_id = run_id_of(result)
+    # Only the pointer record stays here: the data, the metadata and the logs are in S3.
+    assert list(local_files(here)) == [os.path.join("ForeachFlow", "_meta", "_self.json")]
+    assert sum(local_files(here).values()) < 1000
+    seen = read_back(here)
+    assert seen == {"id": run_id, "ok": True, "total": 5, "values": [0, 1, 4],
+                    "stdout": ["", "", ""], "stderr": ""}
+    # Another machine knows only the bucket, as Metaflow's settings say it.
+    assert read_back(elsewhere, {"METAFLOW_DEFAULT_DATASTORE": "s3"})["id"] == run_id
+    assert local_files(elsewhere) == {}
+
+
+def test_metaflow_default_datastore_chooses_s3(moto_server, tmp_path):
+    result = run_flow("foreach_flow.py", "run", cwd=tmp_path,
+                      env={"METAFLOW_DEFAULT_DATASTORE": "s3"})
+    assert_succeeded(result, tmp_path)
+    assert list(local_files(tmp_path)) == [os.path.join("ForeachFlow", "_meta", "_self.json")]
+    assert read_back(tmp_path)["total"] == 5
+
+
+def test_an_s3_run_without_a_root_says_what_to_set(moto_server, tmp_path):
+    result = run_flow("foreach_flow.py", "--datastore", "s3", "run", cwd=tmp_path,
+                      env={"METAFLOW_DATASTORE_SYSROOT_S3": ""})
+    assert_failed_cleanly(result, tmp_path, "METAFLOW_DATASTORE_SYSROOT_S3")

@@ -4,6 +4,7 @@ ResumeFlow's split 1 raises while ``RESUME_FAIL=1``; resuming without it must
 re-run that split only (and what follows it), cloning the rest unchanged.
 """
 
+import os
 import re
 
 import pytest
@@ -227,3 +228,19 @@ def test_resume_with_one_worker_reruns_the_failed_split_and_those_after_it(tmp_p
     run = open_client(tmp_path).Run("ResumeSplitsFlow/%s" % run_id_of(resumed))
     assert run.data.outs == [0, 10, 20, 30, 40, 50]
     assert sorted(t.index for t in run["work"] if t.origin_pathspec) == [0, 1, 2]
+
+
+def test_resume_of_a_run_on_s3(moto_server, tmp_path, open_client):
+    origin = run_flow("resume_flow.py", "--datastore", "s3", "run", cwd=tmp_path,
+                      env={"RESUME_FAIL": "1"})
+    assert origin.returncode != 0, describe(origin)
+    resumed = run_flow("resume_flow.py", "--datastore", "s3", "resume", cwd=tmp_path)
+    assert_succeeded(resumed, tmp_path)
+    assert started_steps(resumed) == ["end", "join", "work"]
+    assert len(cloned_lines(resumed)) == 3  # start and the two splits that succeeded
+    client = open_client(tmp_path)
+    client.namespace(None)
+    run = client.Flow("ResumeFlow")[run_id_of(resumed)]
+    assert run.successful and run.data.outs == [0, 10, 20]
+    assert not any(os.path.isdir(os.path.join(tmp_path, ".metaflow", "ResumeFlow", r))
+                   for r in (run_id_of(origin), run_id_of(resumed)))

@@ -89,8 +89,10 @@ class State(object):
     @property
     def metadata(self):
         if self._metadata is None:
-            root = self.flow_datastore.ds_root if self.ds_type == "local" else None
-            self._metadata = get_metadata_provider(self.md_type, root)
+            # The run's metadata lives where its data does, so a run on S3 is
+            # seen from any machine that reads the bucket.
+            self._metadata = get_metadata_provider(self.md_type,
+                                                   storage=self.flow_datastore.storage)
         return self._metadata
 
     def validate(self):
@@ -212,9 +214,13 @@ def make_cli(flow, graph):
                  epilog=parameters_epilog(options))
     @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
     @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
-    @click.option("--datastore", default="local", type=click.Choice(list(STORAGE_TYPES)),
-                  show_default=True, help="Data backend type.")
-    @click.option("--datastore-root", default=None, help="Root path for the datastore.")
+    @click.option("--datastore", type=click.Choice(list(STORAGE_TYPES)),
+                  default=lambda: os.environ.get("METAFLOW_DEFAULT_DATASTORE") or "local",
+                  show_default="local, or $METAFLOW_DEFAULT_DATASTORE",
+                  help="Data backend type.")
+    @click.option("--datastore-root", default=None,
+                  help="Root path for the datastore (s3://bucket/prefix for s3; by default "
+                       "$METAFLOW_DATASTORE_SYSROOT_S3).")
     @click.option("--metadata", default="local", type=click.Choice(["local"]),
                   show_default=True, help="Metadata service type.")
     @click.option("--environment", default="local", type=click.Choice(["local"]),
@@ -572,6 +578,9 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
                    "python_version:%s" % sys.version.split()[0]]
     metadata.register_run(flow.name, run_id, user, tags=tags, system_tags=system_tags,
                           origin_run_id=origin_run_id, code_package=package)
+    if not metadata.local:
+        # The clients here then find the flow's runs with no settings (PROTOCOL.md).
+        get_metadata_provider("local").point_to(flow.name, metadata.storage)
     files = front_end_of(type(flow)).code_files()
     if files:
         metadata.save_code(flow.name, run_id, files)

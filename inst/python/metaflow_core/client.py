@@ -18,7 +18,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from .datastore.flow_datastore import FlowDataStore
-from .datastore.storage import DATASTORE_DIR, LocalStorage
+from .datastore.storage import DATASTORE_DIR, LocalStorage, get_storage
 from .exceptions import (
     MetaflowDataMissing,
     MetaflowException,
@@ -94,6 +94,9 @@ def metadata(ms):
     if ms == "local":
         _explicit_root = None
         return get_metadata()
+    if ms.startswith("s3://"):
+        _explicit_root = ms.rstrip("/")
+        return get_metadata()
     if ms.startswith("local@"):
         location = ms[len("local@"):]
     elif "@" in ms and not os.path.exists(ms):
@@ -108,8 +111,10 @@ def metadata(ms):
 
 
 def get_metadata():
-    """The metadata location in use, as ``local@<directory holding .metaflow>``."""
-    return LocalMetadataProvider(metadata_root()).describe()
+    """The metadata location in use, as ``local@<directory holding .metaflow>``, or
+    the ``s3://`` root of an S3 datastore."""
+    root = metadata_root()
+    return root if _is_remote(root) else LocalMetadataProvider(root).describe()
 
 
 def default_metadata():
@@ -149,8 +154,21 @@ def _root_in(location):
 
 
 def metadata_root():
-    """The ``.metaflow`` directory the client reads now (see ``metadata()``)."""
-    return _explicit_root or LocalStorage.find_root(create=False)
+    """The ``.metaflow`` directory (or ``s3://`` root) the client reads now: the one
+    ``metadata()`` chose, else S3 when ``METAFLOW_DEFAULT_DATASTORE`` is ``s3`` (at
+    ``METAFLOW_DATASTORE_SYSROOT_S3``, as on a machine that didn't start the run),
+    else the local one."""
+    if _explicit_root:
+        return _explicit_root
+    if os.environ.get("METAFLOW_DEFAULT_DATASTORE") == "s3":
+        from .plugins.aws.s3_storage import S3Storage
+
+        return S3Storage.find_root()
+    return LocalStorage.find_root(create=False)
+
+
+def _is_remote(root):
+    return root.startswith("s3://")
 
 
 
@@ -232,12 +250,33 @@ def _tags_of(run_record):
 
 
 class _Source(object):
-    """The provider and storage under one ``.metaflow`` root; cheap to make."""
+    """The provider and storage under one ``.metaflow`` (or ``s3://``) root; cheap
+    to make (a remote root's storage, with its client, is made once)."""
+
+    _remote_storages = {}
 
     def __init__(self, root):
         self.root = root
-        self.provider = LocalMetadataProvider(root)
-        self.storage = LocalStorage(root)
+        if _is_remote(root):
+            storage = self._remote_storages.get(root)
+            if storage is None:
+                storage = self._remote_storages[root] = get_storage("s3", root)
+        else:
+            storage = LocalStorage(root)
+        self.storage = storage
+        self.provider = LocalMetadataProvider(root, storage)
+
+    def for_flow(self, flow):
+        """Where ``flow``'s runs are: a flow whose runs went to a remote datastore
+        from this machine has a local pointer record naming that datastore."""
+        if _is_remote(self.root):
+            return self
+        record = self.provider.flow(flow)
+        pointer = (record or {}).get("datastore")
+        if isinstance(pointer, dict) and isinstance(pointer.get("root"), str) \
+                and _is_remote(pointer["root"]):
+            return _Source(pointer["root"])
+        return self
 
     def flow_datastore(self, flow):
         return FlowDataStore(flow, storage=self.storage)
@@ -306,7 +345,9 @@ class MetaflowObject(object):
 
     def _open(self, pathspec, attempt, namespace_check):
         ns = get_namespace()
-        self._setup(_Source(metadata_root()), self._parse(pathspec), namespace_check, ns, attempt)
+        components = self._parse(pathspec)
+        self._setup(_Source(metadata_root()).for_flow(components[0]), components,
+                    namespace_check, ns, attempt)
         self._load()
         if namespace_check and not self._is_in_namespace(ns):
             raise self._mismatch(ns)
@@ -508,7 +549,7 @@ class Metaflow(object):
 
     def _flow(self, name):
         try:
-            return Flow._at(self._source, (name,), True, self._ns)
+            return Flow._at(self._source.for_flow(name), (name,), True, self._ns)
         except MetaflowNotFound:
             return None
 

@@ -44,6 +44,15 @@ class StoredArtifact(object):
         return self._datastore.load_object(self.name)
 
     @property
+    def storage(self):
+        return self._datastore.storage
+
+    def copy_blob_to(self, path):
+        """Stream the stored blob (header and all, unverified: the reader checks
+        it against ``sha``) into the local file ``path``."""
+        self._datastore.copy_blob_to(self.name, path)
+
+    @property
     def pathspec(self):
         """The task it belongs to, ``Flow/run/step/task``."""
         ds = self._datastore

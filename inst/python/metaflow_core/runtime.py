@@ -398,7 +398,9 @@ class NativeRuntime(object):
         text = json.dumps(args)
         if len(text) < 100000:
             return text
-        path = os.path.join(self.metadata.root, self.flow.name, self.run_id, args["step"],
+        # A local file either way: the task reads it before it can reach any storage.
+        base = self.metadata.root if self.metadata.local else self.flow_datastore.storage.staging_dir()
+        path = os.path.join(base, self.flow.name, self.run_id, args["step"],
                             args["task_id"], "_meta", "%d.args.json" % args["retry_count"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:

@@ -32,6 +32,11 @@ class Storage(object):
         """Store the local file ``path`` at ``key``, consuming the file."""
         raise NotImplementedError
 
+    def save_new(self, key, data):
+        """Store ``data`` at ``key`` only if nothing is there, in one step that two
+        writers can't both win; whether this call did."""
+        raise NotImplementedError
+
     def load_bytes(self, key):
         """The bytes at ``key``, or None when there is nothing there."""
         raise NotImplementedError
@@ -113,6 +118,19 @@ class LocalStorage(Storage):
 
     def save_file(self, key, path):
         atomic_move(path, self.path(key))
+
+    def save_new(self, key, data):
+        path = self.path(key)
+        make_dirs(os.path.dirname(path))
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            raise access_error(err, "write", path) from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return True
 
     def load_bytes(self, key):
         try:

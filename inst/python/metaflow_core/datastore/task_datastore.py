@@ -7,6 +7,7 @@ lock, so a half-finished attempt is never seen.
 """
 
 import json
+import shutil
 import time
 
 from ..exceptions import MetaflowDataCorrupt, MetaflowDataMissing, MetaflowException
@@ -141,6 +142,12 @@ class TaskDataStore(object):
         or None where the storage keeps no local files (S3)."""
         path = getattr(self.storage, "path", None)
         return None if path is None else path(self.ca_store.key(self._objects[name]))
+
+    def copy_blob_to(self, name, path):
+        """Stream artifact ``name``'s stored blob file, as stored, into ``path``."""
+        f, _ = self.ca_store._open(self._objects[name])
+        with f, open(path, "wb") as out:
+            shutil.copyfileobj(f, out, 1024 * 1024)
 
     def load_object(self, name):
         if name not in self._cache:

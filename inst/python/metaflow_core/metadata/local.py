@@ -1,19 +1,29 @@
-"""The local metadata provider: what ran, when, by whom, with which tags.
+"""The metadata provider: what ran, when, by whom, with which tags.
 
-It lives in ``_meta/`` directories inside the local ``.metaflow`` tree, beside
-the datastore's files. Steps and tasks take their tags from their run, so a tag
-added to a run later shows on all of them; nothing is stored twice.
+It lives in ``_meta/`` directories inside the datastore's tree, beside the
+artifacts, and goes through the run's ``Storage``: a run on S3 keeps its
+metadata in S3, so any machine that reads the bucket sees the run. Steps and
+tasks take their tags from their run, so a tag added to a run later shows on
+all of them; nothing is stored twice.
+
+Some guarantees are the local filesystem's own and stay local: durable
+(fsynced) writes, the reserve kept for a full disk, the tagging lock. On a
+remote store every write is one whole object already, a disk can't fill up
+under the run, and tags are read-modified-written without a lock (the last
+writer wins). A run id is claimed with a create-only write on both: mkdir
+locally, a conditional PUT (``If-None-Match: *``) on S3.
 """
 
 import errno
+import json
 import os
 import socket
 import time
 from datetime import datetime, timezone
 
 from ..exceptions import DatastoreAccessError, MetaflowException, TaggingException
-from ..util import (access_error, atomic_write, corrupt_metadata, make_dirs, now_ms, read_json,
-                    write_json)
+from ..util import (access_error, atomic_write, corrupt_metadata, make_dirs, now_ms,
+                    parse_json_record, read_json, write_json)
 
 META = "_meta"
 RUNNING, SUCCEEDED, FAILED, KILLED = "running", "succeeded", "failed", "killed"
@@ -41,26 +51,81 @@ def heartbeat_seconds():
 class LocalMetadataProvider(object):
     TYPE = "local"
 
-    def __init__(self, root):
-        self.root = root
+    def __init__(self, root, storage=None):
+        if storage is None:
+            from ..datastore.storage import LocalStorage
+
+            storage = LocalStorage(root)
+        self.storage = storage
+        self.root = storage.root
+        self.local = storage.TYPE == "local"
 
     def describe(self):
-        return "local@%s" % os.path.dirname(self.root)
+        if self.local:
+            return "local@%s" % os.path.dirname(self.root)
+        return self.root
 
     def _path(self, *parts):
-        return os.path.join(self.root, *[str(p) for p in parts])
+        """The key of a record; on a local store, also its file's path."""
+        key = "/".join(str(p) for p in parts)
+        return self.storage.path(key) if self.local else key
 
     def _self(self, *parts):
         return self._path(*(parts + (META, "_self.json")))
 
+    # the few ways a record is stored, on a local disk or through the storage
+    def _exists(self, path):
+        return os.path.exists(path) if self.local else self.storage.is_file(path)
+
+    def _write(self, path, record):
+        if self.local:
+            write_json(path, record)
+        else:
+            self.storage.save_bytes(path, json.dumps(record, separators=(",", ":"))
+                                    .encode("utf-8"))
+
+    def _remove(self, path):
+        """Local only: what a finished run no longer needs (on S3 it is harmless)."""
+        if self.local:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _names(self, path, dirs):
+        """The names of the directories (``dirs``) or files directly under ``path``."""
+        if not self.local:
+            return [n for n, is_file in self.storage.list_dir(path) if is_file != dirs]
+        try:
+            with os.scandir(path) as entries:
+                return [e.name for e in entries if e.is_dir() == dirs]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as err:
+            raise access_error(err, "list", path) from None
+
     # writing
     def register_flow(self, flow):
         path = self._self(flow)
-        if not os.path.exists(path):
-            write_json(path, {"flow_id": flow, "ts_epoch": now_ms()})
+        if not self._exists(path):
+            self._write(path, {"flow_id": flow, "ts_epoch": now_ms()})
+
+    def point_to(self, flow, storage):
+        """Record here that ``flow``'s runs live in the remote ``storage``: a small
+        flow record the clients on this machine follow (PROTOCOL.md)."""
+        self._write(self._self(flow), {"flow_id": flow, "ts_epoch": now_ms(),
+                                       "datastore": {"type": storage.TYPE,
+                                                     "root": storage.root}})
 
     def new_run_id(self, flow):
-        """A fresh run id, reserved with mkdir so concurrent runs never share one."""
+        """A fresh run id, claimed with a create-only write so concurrent runs (on
+        any machine, for a remote store) never share one."""
+        if not self.local:
+            candidate = int(time.time() * 1e6)
+            while not self.storage.save_new(self._path(flow, candidate, META, "claim"),
+                                            json.dumps(this_process()).encode("utf-8")):
+                candidate += 1
+            return str(candidate)
         make_dirs(self._path(flow))
         candidate = int(time.time() * 1e6)
         while True:
@@ -83,7 +148,7 @@ class LocalMetadataProvider(object):
             "ts_epoch": now_ms(),
         }
         record.update({k: v for k, v in fields.items() if v is not None})
-        write_json(self._self(flow, run_id), record)
+        self._write(self._self(flow, run_id), record)
         self._reserve(flow, run_id)
         # The runtime is the process registering the run: a reader on this host
         # can then tell a run still going from one whose runtime was killed.
@@ -91,6 +156,8 @@ class LocalMetadataProvider(object):
         self.heartbeat(flow, run_id)
 
     def _reserve(self, flow, run_id):
+        if not self.local:
+            return
         path = self._path(flow, run_id, META, RESERVE)
         try:
             with open(path, "wb") as f:
@@ -105,17 +172,33 @@ class LocalMetadataProvider(object):
     def heartbeat(self, flow, run_id):
         """Say the run's runtime is alive, now; a reader on any host can tell when it stopped."""
         interval = heartbeat_seconds()
-        write_json(self._path(flow, run_id, META, HEARTBEAT),
-                   {"ts_epoch": now_ms(), "interval": interval})
+        self._write(self._path(flow, run_id, META, HEARTBEAT),
+                    {"ts_epoch": now_ms(), "interval": interval})
 
     def save_code(self, flow, run_id, files):
         """Keep the files that define a run (an R flow's spec and generated module)."""
         for name, data in files.items():
-            atomic_write(self._path(flow, run_id, META, "spec", name), data)
+            if self.local:
+                atomic_write(self._path(flow, run_id, META, "spec", name), data)
+            else:
+                self.storage.save_bytes(self._path(flow, run_id, META, "spec", name), data)
 
     def code_dir(self, flow, run_id):
+        """A local directory holding the run's code files, or None; a remote run's
+        are copied into a temporary directory first."""
         path = self._path(flow, run_id, META, "spec")
-        return path if os.path.isdir(path) else None
+        if self.local:
+            return path if os.path.isdir(path) else None
+        names = self._names(path, dirs=False)
+        if not names:
+            return None
+        import tempfile
+
+        copy = tempfile.mkdtemp(prefix="metaflow-code-")
+        for name in names:
+            with open(os.path.join(copy, name), "wb") as f:
+                f.write(self.storage.load_bytes(path + "/" + name) or b"")
+        return copy
 
     def set_run_status(self, flow, run_id, status, reason=None, **fields):
         record = {"status": status, "ts_epoch": now_ms()}
@@ -126,26 +209,24 @@ class LocalMetadataProvider(object):
         record.update(fields)
         path = self._path(flow, run_id, META, "status.json")
         try:
-            write_json(path, record)
+            self._write(path, record)
         except (OSError, DatastoreAccessError) as err:
             # A full disk (the logs filled it): the space kept aside at the start
             # of the run takes the status, which must not be lost.
             reserve = self._path(flow, run_id, META, RESERVE)
-            if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not os.path.exists(reserve):
+            if (not self.local or err.errno not in (errno.ENOSPC, errno.EDQUOT)
+                    or not os.path.exists(reserve)):
                 raise
             os.unlink(reserve)
             write_json(path, record)
         if status != RUNNING:
             for name in (RESERVE, HEARTBEAT):
-                try:
-                    os.unlink(self._path(flow, run_id, META, name))
-                except OSError:
-                    pass
+                self._remove(self._path(flow, run_id, META, name))
 
     def register_step(self, flow, run_id, step):
         path = self._self(flow, run_id, step)
-        if not os.path.exists(path):
-            write_json(
+        if not self._exists(path):
+            self._write(
                 path,
                 {"flow_id": flow, "run_number": str(run_id), "step_name": step,
                  "ts_epoch": now_ms()},
@@ -155,7 +236,7 @@ class LocalMetadataProvider(object):
         record = {"flow_id": flow, "run_number": str(run_id), "step_name": step,
                   "task_id": str(task_id), "ts_epoch": now_ms()}
         record.update(fields)
-        write_json(self._self(flow, run_id, step, task_id), record)
+        self._write(self._self(flow, run_id, step, task_id), record)
 
     def _attempt_path(self, flow, run_id, step, task_id, attempt):
         return self._path(flow, run_id, step, task_id, META, "%d.attempt.json" % attempt)
@@ -163,7 +244,7 @@ class LocalMetadataProvider(object):
     def start_attempt(self, flow, run_id, step, task_id, attempt, **fields):
         record = {"attempt": attempt, "started_at": now_ms()}
         record.update(fields)
-        write_json(self._attempt_path(flow, run_id, step, task_id, attempt), record)
+        self._write(self._attempt_path(flow, run_id, step, task_id, attempt), record)
 
     def finish_attempt(self, flow, run_id, step, task_id, attempt, ok, killed=False, **fields):
         """End an attempt: ``status`` says how (``killed``: stopped by the runtime)."""
@@ -174,11 +255,13 @@ class LocalMetadataProvider(object):
         record["attempt_ok"] = bool(ok)
         record["status"] = KILLED if killed else SUCCEEDED if ok else FAILED
         record["finished_at"] = now_ms()
-        write_json(path, record)
+        self._write(path, record)
 
     def mutate_tags(self, flow, run_id, add=(), remove=()):
         """Add and remove user tags of a run; system tags can't be removed."""
         path = self._self(flow, run_id)
+        if not self.local:
+            return self._retag(path, flow, run_id, add, remove)
         lock = path + ".lock"
         for _ in range(50):
             try:
@@ -188,19 +271,7 @@ class LocalMetadataProvider(object):
                 time.sleep(0.02)
                 continue
             try:
-                record = self._read(path, "run %s/%s" % (flow, run_id), RUN_FIELDS)
-                if record is None:
-                    raise MetaflowException("Run *%s/%s* does not exist." % (flow, run_id))
-                system = set(record["system_tags"])
-                bad = [t for t in remove if t in system]
-                if bad:
-                    raise TaggingException(
-                        "Cannot remove system tags: %s." % ", ".join(sorted(bad))
-                    )
-                tags = (set(record["tags"]) | (set(add) - system)) - set(remove)
-                record["tags"] = sorted(tags)
-                write_json(path, record)
-                return record
+                return self._retag(path, flow, run_id, add, remove)
             finally:
                 os.close(fd)
                 os.unlink(lock)
@@ -208,23 +279,34 @@ class LocalMetadataProvider(object):
             "Tagging failed due to too many conflicting updates from other processes"
         )
 
+    def _retag(self, path, flow, run_id, add, remove):
+        record = self._read(path, "run %s/%s" % (flow, run_id), RUN_FIELDS)
+        if record is None:
+            raise MetaflowException("Run *%s/%s* does not exist." % (flow, run_id))
+        system = set(record["system_tags"])
+        bad = [t for t in remove if t in system]
+        if bad:
+            raise TaggingException("Cannot remove system tags: %s." % ", ".join(sorted(bad)))
+        tags = (set(record["tags"]) | (set(add) - system)) - set(remove)
+        record["tags"] = sorted(tags)
+        self._write(path, record)
+        return record
+
     # reading
     def _children(self, *parts):
-        try:
-            with os.scandir(self._path(*parts)) as entries:
-                names = [e.name for e in entries if e.is_dir() and not e.name.startswith(("_", "."))]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as err:
-            raise access_error(err, "list", self._path(*parts)) from None
-        return names
+        return [n for n in self._names(self._path(*parts), dirs=True)
+                if not n.startswith(("_", "."))]
 
-    @staticmethod
-    def _read(path, owner, required=(), default=None):
+    def _read(self, path, owner, required=(), default=None):
         """The record in ``path`` (``default`` if there is none), checked to be a JSON
         object with the ``required`` fields: a damaged file is an error naming it
         and ``owner``, never a record that fails later with a KeyError."""
-        record = read_json(path, default, owner)
+        if self.local:
+            record = read_json(path, default, owner)
+        else:
+            raw = self.storage.load_bytes(path)
+            record = default if raw is None else parse_json_record(
+                raw, self.storage.url(path), owner)
         missing = [name for name in required if record is not None and name not in record]
         if missing:
             raise corrupt_metadata(path, owner, "it has no field %s" % ", ".join(missing))
@@ -232,7 +314,7 @@ class LocalMetadataProvider(object):
 
     def flows(self):
         return sorted(
-            n for n in self._children() if os.path.exists(self._self(n))
+            n for n in self._children() if self._exists(self._self(n))
         )
 
     def flow(self, flow):
@@ -271,14 +353,8 @@ class LocalMetadataProvider(object):
 
     def attempts(self, flow, run_id, step, task_id):
         found = []
-        try:
-            names = os.listdir(self._path(flow, run_id, step, task_id, META))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as err:
-            raise access_error(err, "list", self._path(flow, run_id, step, task_id, META)) \
-                from None
-        for name in names:
+        meta = self._path(flow, run_id, step, task_id, META)
+        for name in self._names(meta, dirs=False):
             if name.endswith(".attempt.json"):
                 record = self._read(self._path(flow, run_id, step, task_id, META, name),
                                     _task_owner(flow, run_id, step, task_id), ("attempt",))

@@ -63,13 +63,8 @@ def _spec(spec_dir):
     return _specs[spec_dir]
 
 
-def _describe(artifacts, datastore_type):
+def _describe(artifacts):
     """Where R finds each artifact of a task: the blob file, its sha and encoding."""
-    if any(a.path is None for a in artifacts.values()):
-        raise MetaflowException(
-            "R steps read artifacts from local files; datastore *%s* can't serve them yet."
-            % datastore_type
-        )
     return {name: {"path": a.path, "sha": a.sha, "encoding": a.encoding, "task": a.pathspec}
             for name, a in artifacts.items()}
 
@@ -92,10 +87,10 @@ def step_request(task, function, spec_dir, output_dir):
         "step": task.step_name,
         "output_dir": output_dir,
         "join": task.join,
-        "self": {"artifacts": _describe(task.artifacts, task.datastore_type)},
+        "self": {"artifacts": _describe(task.artifacts)},
         "inputs": [
             {"step": inp.step, "task": inp.pathspec,
-             "artifacts": _describe(inp.artifacts, task.datastore_type)}
+             "artifacts": _describe(inp.artifacts)}
             for inp in task.inputs
         ],
         "parameters": {p: _writable(v) for p, v in task.parameters.items()},
@@ -118,7 +113,11 @@ class RStep(StepRunner):
         # store by a rename; removed whatever ends the step (staging.py).
         output_dir = staging.make_output_dir(task.store)
         try:
+            _fetch_remote_blobs(task, output_dir)
             verifier = BlobVerifier(output_dir, ahead=_readable_blobs(task))
+        except MetaflowException:
+            shutil.rmtree(output_dir, ignore_errors=True)
+            raise
         except OSError as err:
             shutil.rmtree(output_dir, ignore_errors=True)
             raise MetaflowException("Can't make the pipes an R step's reads are verified "
@@ -331,6 +330,30 @@ def _read_result(output_dir):
         return None
     except ValueError:
         return DAMAGED_RESULT
+
+
+def _fetch_remote_blobs(task, output_dir):
+    """Give each inherited artifact that has no local file (an S3 datastore) one:
+    its stored blob, byte for byte, copied into ``output_dir`` (removed with it).
+    R reads the copy as it reads a local blob, verified against the sha by the
+    same verifier, so a blob damaged in the store is caught as locally."""
+    stores = [task.artifacts] + [inp.artifacts for inp in task.inputs]
+    remote = [a for artifacts in stores for a in artifacts.values() if a.path is None]
+    if not remote:
+        return
+    directory = os.path.join(output_dir, "inputs")
+    os.makedirs(directory, exist_ok=True)
+    by_sha = {}
+    for artifact in remote:
+        by_sha.setdefault(artifact.sha, []).append(artifact)
+
+    def fetch(sha):
+        path = os.path.join(directory, sha)
+        by_sha[sha][0].copy_blob_to(path)
+        for artifact in by_sha[sha]:
+            artifact.path = path
+
+    remote[0].storage.parallel_map(fetch, list(by_sha))
 
 
 def _readable_blobs(task):

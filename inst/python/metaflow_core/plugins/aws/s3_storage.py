@@ -147,6 +147,23 @@ class S3Storage(Storage):
             raise self._error(err, "write", key) from None
         os.unlink(path)
 
+    def save_new(self, key, data):
+        """A conditional PUT (``If-None-Match: *``): S3 refuses it with 412 when the
+        key exists, so of two writers exactly one wins."""
+        import botocore.exceptions
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=data,
+                                   IfNoneMatch="*")
+            return True
+        except botocore.exceptions.ClientError as err:
+            code = str(err.response.get("Error", {}).get("Code"))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise self._error(err, "write", key) from None
+        except botocore.exceptions.BotoCoreError as err:
+            raise self._error(err, "write", key) from None
+
     def load_bytes(self, key):
         f = self.open_read(key)
         if f is None:
