@@ -207,49 +207,6 @@ resources <- function(cpu = 1L, gpu = 0L, memory = 4096L, shared_memory = NULL) 
   decorator("resources", cpu = cpu, gpu = gpu, memory = memory, shared_memory = shared_memory)
 }
 
-#' Run a step on AWS Batch
-#'
-#' Attributes left `NULL` take the engine's configured values, read when the
-#' step starts (not when the flow is written, as the original R package did).
-#'
-#' @inheritParams resources
-#' @param image `NULL`, or the Docker image to run the step in.
-#' @param queue `NULL`, or the AWS Batch job queue.
-#' @param iam_role `NULL`, or the IAM role the step's container runs as.
-#' @param execution_role `NULL`, or the AWS Fargate execution role.
-#' @param max_swap `NULL`, or the swap space in megabytes.
-#' @param swappiness `NULL`, or the container's swappiness, 0 to 100.
-#' @return A [decorator()].
-#' @family decorators
-#' @export
-#' @examples
-#' batch(cpu = 4, memory = 16000, queue = "my-queue")
-batch <- function(cpu = 1L, gpu = 0L, memory = 4096L, image = NULL, queue = NULL,
-                  iam_role = NULL, execution_role = NULL, shared_memory = NULL,
-                  max_swap = NULL, swappiness = NULL) {
-  check_positive_number(cpu, "cpu", "batch")
-  check_whole_number(gpu, "gpu", "batch")
-  check_whole_number(memory, "memory", "batch", min = 1)
-  check_whole_number(shared_memory, "shared_memory", "batch", min = 1, null_ok = TRUE)
-  check_whole_number(max_swap, "max_swap", "batch", null_ok = TRUE)
-  check_whole_number(swappiness, "swappiness", "batch", max = 100, null_ok = TRUE)
-  for (arg in c("image", "queue", "iam_role", "execution_role")) {
-    value <- get(arg)
-    if (!is.null(value) && !is_string(value)) {
-      metaflow_abort(c(
-        "{.arg {arg}} must be {.code NULL} or a string.",
-        x = "Got {show_value(value)}."
-      ), "decorator")
-    }
-  }
-  decorator(
-    "batch",
-    cpu = cpu, gpu = gpu, memory = memory, image = image, queue = queue,
-    iam_role = iam_role, execution_role = execution_role, shared_memory = shared_memory,
-    max_swap = max_swap, swappiness = swappiness
-  )
-}
-
 #' Set environment variables for a step
 #'
 #' @param ... Environment variables, all named: `NAME = value`. Each value

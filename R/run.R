@@ -127,10 +127,12 @@
 #'     whole run in S3 at `datastore_root` or `METAFLOW_DATASTORE_SYSROOT_S3`;
 #'     by default `METAFLOW_DEFAULT_DATASTORE`), `datastore_root`,
 #'     `metadata` (`"local"`), `with` (decorators for every step, e.g.
-#'     `c("retry", "catch")`), `batch = TRUE` (the same as `with = "batch"`),
-#'     `quiet = TRUE` (no progress output). `package_suffixes` (character
-#'     vector) is accepted, as Netflix's `run()` has it, but has no effect yet
-#'     (the engine says so): the code package comes with the AWS support.
+#'     `c("retry", "catch")`), `batch = TRUE` (the same as `with = "batch"`:
+#'     every step runs on AWS Batch, see [batch()]),
+#'     `quiet = TRUE` (no progress output), `package_suffixes` (character
+#'     vector, e.g. `c(".R", ".csv")`: the files of the directory the flow runs
+#'     from that go into the code package a [batch()] step runs from; by
+#'     default `.py`, `.R` and `.RDS`).
 #'   * `other_args`: a character vector of further command-line arguments
 #'     for the command, passed as they are.
 #' @return For a run or a resume, the run, invisibly: a [run_client], e.g.

@@ -30,7 +30,7 @@ def test_json_status_names_the_python_engine_datastore_and_namespace(tmp_path):
     assert status["namespace"] == "user:alice"
     # The engine has the S3 datastore; it is usable where boto3 is installed.
     assert status["optional"]["s3"]["usable"] is (status["optional"]["s3"]["boto3"] is not None)
-    assert status["optional"]["batch"]["usable"] is False
+    assert status["optional"]["batch"]["usable"] is (status["optional"]["s3"]["boto3"] is not None)
     assert not (tmp_path / ".metaflow").exists()
 
 

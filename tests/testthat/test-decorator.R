@@ -18,13 +18,6 @@ test_that("decorators print the way they would be written in Python", {
   expect_equal(format(catch(var = "red_panda")), "@catch(var='red_panda', print_exception=True)")
   expect_equal(format(resources()), "@resources(cpu=1, gpu=0, memory=4096, shared_memory=None)")
   expect_equal(
-    format(batch()),
-    paste0(
-      "@batch(cpu=1, gpu=0, memory=4096, image=None, queue=None, iam_role=None, ",
-      "execution_role=None, shared_memory=None, max_swap=None, swappiness=None)"
-    )
-  )
-  expect_equal(
     format(environment_variables(foo = "red panda", bar = "corgi")),
     "@environment(vars={'foo': 'red panda', 'bar': 'corgi'})"
   )
@@ -88,15 +81,12 @@ test_that("the decorator helpers check their arguments", {
   expect_error(resources(cpu = 0), class = "metaflow_error_decorator")
   expect_error(resources(memory = "4GB"), class = "metaflow_error_decorator")
   expect_error(resources(shared_memory = -1), class = "metaflow_error_decorator")
-  expect_error(batch(image = 1), class = "metaflow_error_decorator")
-  expect_error(batch(swappiness = 101), class = "metaflow_error_decorator")
   expect_error(timeout(), class = "metaflow_error_decorator")
   expect_error(timeout(seconds = -5), class = "metaflow_error_decorator")
   expect_snapshot(retry(times = 10), error = TRUE)
 
   expect_equal(resources(cpu = 0.5)$attributes$cpu, 0.5)
   expect_identical(retry(times = 0)$attributes$times, 0L)
-  expect_equal(batch(queue = "q", image = "r-base")$attributes[c("image", "queue")], list(image = "r-base", queue = "q"))
 })
 
 test_that("environment_variables() makes an environment decorator of strings", {

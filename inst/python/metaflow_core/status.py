@@ -78,7 +78,11 @@ def _optional_parts():
             if "s3" not in STORAGE_TYPES else ("boto3 %s" % boto3 if boto3 else "needs boto3"),
             "boto3": boto3,
         },
-        "batch": {"name": "AWS Batch", "usable": False, "detail": not_here},
+        "batch": {
+            "name": "AWS Batch",
+            "usable": boto3 is not None,
+            "detail": ("with --datastore s3 (boto3 %s)" % boto3) if boto3 else "needs boto3",
+        },
     }
 
 
