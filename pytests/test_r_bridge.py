@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -253,9 +254,16 @@ def test_a_datastore_without_room_for_the_step_s_artifacts_is_an_error_naming_th
 
 
 @pytest.fixture
-def s3_storage(moto_server):
+def s3_storage(moto_server, tmp_path, monkeypatch):
     from metaflow_core.datastore.storage import get_storage
 
+    # S3's staging directory is in the system's temporary directory, shared by
+    # every run of this user; a temporary directory of the test's own keeps the
+    # runs of other suites going at the same time out of what it counts.
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
     return get_storage("s3")
 
 

@@ -506,10 +506,12 @@ test_that("a request that is not an RDS file fails without a result", {
 test_that("a 100 MB artifact goes from step to step with every process's peak under 2.5 times its size", {
   dir <- local_run_dir()
   script <- write_flow_script(c(
+    # Each step lingers a second after its work, so that the sampling below,
+    # slow on a loaded machine, sees every process at its peak.
     'flow <- metaflow("BigArtifactFlow") %>%',
-    '  step(step = "start", r_function = function(self) self$x <- runif(12.5e6), next_step = "b") %>%',
-    '  step(step = "b", r_function = function(self) self$total <- sum(self$x), next_step = "end") %>%',
-    '  step(step = "end", r_function = function(self) stopifnot(length(self$x) == 12.5e6))'
+    '  step(step = "start", r_function = function(self) { self$x <- runif(12.5e6); Sys.sleep(1) }, next_step = "b") %>%',
+    '  step(step = "b", r_function = function(self) { self$total <- sum(self$x); Sys.sleep(1) }, next_step = "end") %>%',
+    '  step(step = "end", r_function = function(self) { stopifnot(length(self$x) == 12.5e6); Sys.sleep(1) })'
   ))
 
   ran <- run_script_sampling_peaks(script, dir)
