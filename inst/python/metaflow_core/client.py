@@ -18,7 +18,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from .datastore.flow_datastore import FlowDataStore
-from .datastore.storage import DATASTORE_DIR, LocalStorage
+from .datastore.storage import DATASTORE_DIR, ENGINE_DIR, LocalStorage, engine_root
 from .exceptions import (
     MetaflowDataMissing,
     MetaflowException,
@@ -137,11 +137,13 @@ def restore_context(root=None, ns=None, namespace_given=False):
 
 def _root_in(location):
     path = os.path.abspath(os.path.expanduser(location))
-    if os.path.basename(path) == DATASTORE_DIR and os.path.isdir(path):
+    if os.path.basename(path) == ENGINE_DIR and os.path.isdir(path):
         return path
+    if os.path.basename(path) == DATASTORE_DIR and os.path.isdir(path):
+        return engine_root(path, create=False)
     candidate = os.path.join(path, DATASTORE_DIR)
     if os.path.isdir(candidate):
-        return candidate
+        return engine_root(candidate, create=False)
     raise MetaflowNotFound(
         "There is no %s directory in %s. Give metadata() the directory a flow was run "
         "from." % (DATASTORE_DIR, path)
@@ -149,7 +151,7 @@ def _root_in(location):
 
 
 def metadata_root():
-    """The ``.metaflow`` directory the client reads now (see ``metadata()``)."""
+    """The engine's directory in ``.metaflow`` the client reads now (see ``metadata()``)."""
     return _explicit_root or LocalStorage.find_root(create=False)
 
 

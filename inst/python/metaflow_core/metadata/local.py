@@ -1,6 +1,6 @@
 """The local metadata provider: what ran, when, by whom, with which tags.
 
-It lives in ``_meta/`` directories inside the local ``.metaflow`` tree, beside
+It lives in ``_meta/`` directories inside the engine's tree in ``.metaflow``, beside
 the datastore's files. Steps and tasks take their tags from their run, so a tag
 added to a run later shows on all of them; nothing is stored twice.
 """
@@ -45,7 +45,9 @@ class LocalMetadataProvider(object):
         self.root = root
 
     def describe(self):
-        return "local@%s" % os.path.dirname(self.root)
+        from ..datastore.storage import sysroot_of
+
+        return "local@%s" % sysroot_of(self.root)
 
     def _path(self, *parts):
         return os.path.join(self.root, *[str(p) for p in parts])
