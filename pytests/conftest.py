@@ -21,3 +21,32 @@ def open_client(monkeypatch):
     yield _open
     client.default_metadata()
     client.default_namespace()
+
+
+# AWS variables a developer's shell may have that would point the tests elsewhere.
+_AWS_VARIABLES = ("AWS_PROFILE", "METAFLOW_AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
+                  "METAFLOW_AWS_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                  "METAFLOW_S3_RETRY_COUNT", "METAFLOW_S3_WORKERS", "AWS_RETRY_MODE",
+                  "AWS_MAX_ATTEMPTS")
+
+
+@pytest.fixture(scope="module")
+def moto_process():
+    """One moto server for the test module that asks for it; always stopped."""
+    from moto_server import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def moto_server(moto_process, monkeypatch):
+    """The module's moto server, emptied, with bucket ``metaflow-test`` made and the
+    environment (for this process and its subprocesses) pointing at it."""
+    moto_process.reset()
+    for name in _AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in moto_process.env().items():
+        monkeypatch.setenv(name, value)
+    moto_process.make_bucket()
+    yield moto_process

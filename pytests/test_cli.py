@@ -288,9 +288,8 @@ def test_options_without_effect_say_so(tmp_path):
 
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    # --package-suffixes has its effect (the code package of a run with batch steps).
     assert lines == [
-        "Warning: --package-suffixes has no effect yet: the code package comes with the AWS "
-        "support.",
         "Warning: --environment has no effect yet: steps run in the local environment.",
         "Warning: --pylint has no effect: the flow is checked by the engine's own graph checks.",
         "Warning: --warnings has no effect yet: check reports only errors.",

@@ -150,8 +150,8 @@ def test_get_storage_local_and_unknown(root):
     storage = get_storage("local", root)
     assert isinstance(storage, LocalStorage)
     assert storage.describe() == "local@%s" % root
-    with pytest.raises(MetaflowException, match="s3"):
-        get_storage("s3", root)
+    with pytest.raises(MetaflowException, match="Supported: local, s3"):
+        get_storage("gcs", root)
 
 
 # content addressing

@@ -181,8 +181,6 @@ def parameters_epilog(options):
 # Options accepted, as Metaflow's command line has them, that change nothing here
 # yet: each says so in one line when given.
 NO_EFFECT_YET = {
-    "package_suffixes": "--package-suffixes has no effect yet: the code package comes with the "
-                        "AWS support.",
     "environment": "--environment has no effect yet: steps run in the local environment.",
     "pylint": "--pylint has no effect: the flow is checked by the engine's own graph checks.",
     "warnings": "--warnings has no effect yet: check reports only errors.",
@@ -235,6 +233,7 @@ def make_cli(flow, graph):
         warn_without_effect(ctx, NO_EFFECT_YET)
         ctx.obj = State(flow, graph, quiet, debug, datastore, datastore_root, metadata,
                         decospecs)
+        ctx.obj.package_suffixes = package_suffixes
         if ctx.invoked_subcommand is None:
             ctx.invoke(start.get_command(ctx, default_command))
 
@@ -565,23 +564,55 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
     flow = state.flow
     metadata = state.metadata
     validate_tags(tags)
+    # Before the run exists: a step that can't run where it asks to, or a flow
+    # that can't be packed, fails with no run left behind.
+    package = _save_code_package(state)
     run_id = metadata.new_run_id(flow.name)
     system_tags = ["user:%s" % user, "runtime:dev", "metaflow_version:%s" % __version__,
                    "python_version:%s" % sys.version.split()[0]]
     metadata.register_run(flow.name, run_id, user, tags=tags, system_tags=system_tags,
-                          origin_run_id=origin_run_id)
+                          origin_run_id=origin_run_id, code_package=package)
     files = front_end_of(type(flow)).code_files()
     if files:
         metadata.save_code(flow.name, run_id, files)
     if run_id_file:
         _write_user_file(run_id_file, run_id.encode("utf-8"), "--run-id-file")
-    return NativeRuntime(
+    runtime = NativeRuntime(
         flow, state.graph, state.flow_datastore, metadata, state.entrypoint(), run_id, user,
         max_workers=max_workers, max_num_splits=max_num_splits, max_log_size=max_log_size,
         namespace=namespace, decospecs=state.decospecs,
         echo=lambda msg, system=True: state.echo(msg, system=system),
         quiet=state.quiet, origin_run_id=origin_run_id, steps_to_rerun=steps_to_rerun,
     )
+    runtime.code_package = package
+    return runtime
+
+
+def _save_code_package(state):
+    """Check each step's launcher against the run; when a step runs elsewhere, pack
+    the flow and store it once (package.py). Returns what the run records of the
+    package, or None for a run whose tasks all run here."""
+    from .launcher import launcher_for
+
+    extra = [parse_decospec(s) for s in state.decospecs]
+    remote = False
+    for node in state.graph:
+        launcher = launcher_for(step_decorators(getattr(type(state.flow), node.name), extra))
+        launcher.check(state, node.name)
+        remote = remote or launcher.needs_code_package
+    if not remote:
+        return None
+    from .package import WARN_BYTES, CodePackage, parse_suffixes
+
+    package = CodePackage.for_flow(state.flow, state.entrypoint()[-1],
+                                   parse_suffixes(state.package_suffixes))
+    if len(package.data) > WARN_BYTES:
+        state.echo("Warning: the code package is %d MB: are data files matching "
+                   "--package-suffixes in the flow's directory?" % (len(package.data) >> 20))
+    record = package.save(state.flow_datastore)
+    state.info("Code package %s (%d files, %d KB) saved for the tasks that run elsewhere."
+               % (package.sha[:12], len(package.info["files"]), max(1, len(package.data) >> 10)))
+    return record
 
 
 def _write_user_file(path, data, option):

@@ -1,4 +1,5 @@
-"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``.
+"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``,
+and ``@batch`` (plugins/aws/batch).
 
 Each is a small class with hooks the runtime and the task call; they are used
 above ``@step`` or added to every step with ``--with name:key=value,...``.
@@ -54,6 +55,12 @@ class StepDecorator(object):
 
     def environment(self):
         return {}
+
+    def launcher(self, decorators):
+        """The launcher (launcher.py) that runs this step's tasks, or None: the step
+        runs where the other decorators say, locally by default. ``decorators`` are
+        all of the step's, this one among them."""
+        return None
 
     def task_exception(self, flow, exc, retry_count, max_user_code_retries):
         """True when the decorator handled the exception and the task succeeds."""
@@ -289,11 +296,23 @@ def step_decorator(name, attributes):
     return _make_user_decorator(STEP_DECORATORS[name])(**attributes)
 
 
+def _plugin_decorators():
+    # Defined in their plugins, which import this module's StepDecorator; they
+    # import nothing heavy until a task is launched with them.
+    from .plugins.aws.batch.batch_decorator import BatchDecorator
+
+    return (BatchDecorator,)
+
+
+for _plugin in _plugin_decorators():
+    register_step_decorator(_plugin)
+
 retry = _make_user_decorator(RetryDecorator)
 catch = _make_user_decorator(CatchDecorator)
 timeout = _make_user_decorator(TimeoutDecorator)
 resources = _make_user_decorator(ResourcesDecorator)
 environment = _make_user_decorator(EnvironmentDecorator)
+batch = _make_user_decorator(STEP_DECORATORS["batch"])
 
 
 def parse_decospec(spec):

@@ -120,6 +120,20 @@ class DatastoreAccessError(MetaflowException):
         self.errno = errno
 
 
+class MetaflowS3Error(MetaflowException):
+    """S3 can't be used as configured (no credentials, no such bucket, no sysroot,
+    access denied) or kept failing after the retries. Names the URL and the action."""
+
+    headline = "S3 datastore not usable"
+
+    def __init__(self, msg, url=None, action=None, code=None):
+        super().__init__(msg)
+        self.url = url
+        self.action = action
+        # The S3 error code (NoSuchBucket, AccessDenied, SlowDown...), when S3 gave one.
+        self.code = code
+
+
 class NameTooLong(MetaflowException):
     """A flow, step, parameter, foreach or artifact name longer than names.MAX_NAME_LENGTH."""
 

@@ -6,6 +6,8 @@ how ``dump`` shows values Python can't read. The core asks ``front_end_of()``
 and knows nothing else of the front end. Imports nothing from the package.
 """
 
+import os
+
 _front_ends = {}
 
 
@@ -21,6 +23,14 @@ class FrontEnd(object):
     def code_files(self):
         """Files saved as the code of each run: name -> bytes."""
         return {}
+
+    def package_layout(self, module_path):
+        """How the code package holds the flow: (the directory whose files matching
+        ``--package-suffixes`` go in, the archive name of the module a task runs,
+        archive name -> bytes of further files). A Python flow: its script's
+        directory, the script, nothing more."""
+        root = os.path.dirname(os.path.abspath(module_path))
+        return root, os.path.basename(module_path), {}
 
     def previews(self, values):
         """A short text for each of ``values`` (RObject and the like), or None for repr()."""

@@ -1,7 +1,9 @@
-"""The local scheduler: one OS process per task attempt.
+"""The scheduler: one launched attempt per task at a time.
 
-The runtime keeps a FIFO queue of ready tasks and at most ``max_workers`` child
-processes. When a child exits it reads the child's control record (a small
+The runtime keeps a FIFO queue of ready tasks and at most ``max_workers``
+attempts running, each started by the launcher its step's decorators choose
+(launcher.py: a local process, or a job elsewhere; the runtime can't tell them
+apart). When an attempt ends it reads its control record (a small
 JSON index, never an artifact) and queues what the graph says comes next: every
 split of a foreach, every branch of a split, and a join once all of its inputs
 are done. Tasks are keyed by ``(step, foreach indices)``, which is also how
@@ -13,10 +15,9 @@ import json
 import os
 import queue
 import signal
-import subprocess
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from . import machine
 from .exceptions import (
@@ -32,20 +33,14 @@ from .datastore.storage import sysroot_of
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
 from .decorators import retry_counts, retry_delay, step_decorators, step_resources
-from .process_tree import signal_session
+from .launcher import launcher_for
 from .runtime_guard import RuntimeGuard
-from .task_types import PARAMETERS_STEP, TASK_COMMAND
+from .task_types import PARAMETERS_STEP
 
 # What a task gets to exit on SIGTERM before SIGKILL: short, as a run stopped by a
 # signal must have no process left within 2 s.
 KILL_GRACE_SECONDS = 1.5
 DEFAULT_MAX_WORKERS = 16
-OUTPUT_GRACE_SECONDS = 1.0
-TRUNCATED = b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
-
-
-def utc_stamp():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ScheduledTask(object):
@@ -59,139 +54,6 @@ class ScheduledTask(object):
 
     def pathspec(self, run_id):
         return "%s/%s/%s" % (run_id, self.step, self.task_id)
-
-
-class LogSink(object):
-    """A task's stream: timestamped lines into its log, capped at a size.
-
-    A log that can't be written (a full disk) is given up, and said so once
-    (``on_error``); the task goes on, its output still drained and shown."""
-
-    def __init__(self, handle, max_bytes, on_error=None):
-        self.handle = handle
-        self.max_bytes = max_bytes
-        self.written = 0
-        self.truncated = False
-        self.error = None
-        self.on_error = on_error
-
-    def write_line(self, line):
-        if self.truncated or self.error is not None:
-            return
-        record = utc_stamp().encode() + b" " + line
-        try:
-            if self.written + len(record) > self.max_bytes:
-                self.handle.write(TRUNCATED)
-                self.truncated = True
-                return
-            self.handle.write(record)
-        except (OSError, ValueError) as err:
-            self._fail(err)
-            return
-        self.written += len(record)
-
-    def _fail(self, err):
-        self.error = err
-        if self.on_error is not None:
-            self.on_error(err)
-
-    def close(self):
-        if self.handle is None:
-            return
-        try:
-            self.handle.close()
-        except OSError as err:
-            if self.error is None:
-                self._fail(err)
-
-
-class Worker(object):
-    def __init__(self, runtime, task, cmd, env):
-        self.runtime = runtime
-        self.task = task
-        ds = runtime.flow_datastore.task(
-            runtime.run_id, task.step, task.task_id, attempt=task.retry_count, mode="w"
-        )
-        max_bytes = runtime.max_log_size * 1024 * 1024
-        self.sinks = {}
-        for stream in ("stdout", "stderr"):
-            try:
-                handle, error = ds.open_log(stream), None
-            except OSError as err:
-                handle, error = None, err
-            self.sinks[stream] = LogSink(handle, max_bytes, self._log_lost(stream))
-            if error is not None:
-                self.sinks[stream]._fail(error)
-        popen_kwargs = {}
-        if os.name == "posix":
-            popen_kwargs["start_new_session"] = True
-        else:
-            popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, **popen_kwargs
-        )
-        self.readers = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, "stdout"), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, "stderr"), daemon=True),
-        ]
-        for reader in self.readers:
-            reader.start()
-        threading.Thread(target=self._wait, daemon=True).start()
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def _log_lost(self, stream):
-        def lost(err):
-            self.runtime.system_echo(self.task, "Its %s log can't be written (%s); "
-                                     "its output from here on is not kept."
-                                     % (stream, getattr(err, "strerror", None) or err),
-                                     pid=self.proc.pid if hasattr(self, "proc") else None)
-        return lost
-
-    def _pump(self, pipe, stream):
-        sink = self.sinks[stream]
-        for line in iter(pipe.readline, b""):
-            if not line.endswith(b"\n"):
-                line += b"\n"
-            sink.write_line(line)
-            self.runtime.task_echo(self, line.decode("utf-8", "replace").rstrip("\n"), stream)
-        pipe.close()
-        sink.close()
-
-    def _wait(self):
-        self.proc.wait()
-        if os.name == "posix":
-            # What the task left running (a step's background child, re-parented
-            # to init) neither outlives the task nor holds its output open.
-            signal_session(self.proc.pid, signal.SIGKILL)
-        # The task's end is its exit, not the end of its output: a process that
-        # escaped its session may hold the pipes open for long. What the task
-        # wrote before it exited is read within the grace; later lines still
-        # reach its log as they come.
-        deadline = time.time() + OUTPUT_GRACE_SECONDS
-        for reader in self.readers:
-            reader.join(max(0.0, deadline - time.time()))
-        self.runtime.events.put(self)
-
-    @property
-    def returncode(self):
-        return self.proc.returncode
-
-    def signal(self, signum):
-        if os.name == "posix":
-            # The whole session: an R step's Rscript has a group of its own in it.
-            signal_session(self.proc.pid, signum)
-            return
-        try:
-            if signum == getattr(signal, "SIGKILL", None):
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
 
 
 class NativeRuntime(object):
@@ -240,24 +102,29 @@ class NativeRuntime(object):
         for node in graph:
             self.decorators[node.name] = step_decorators(getattr(type(flow), node.name), extra)
         self.resources = {name: step_resources(decos) for name, decos in self.decorators.items()}
+        self.launchers = {name: launcher_for(decos) for name, decos in self.decorators.items()}
+        # What a task that runs elsewhere runs (package.py): set by the command
+        # line before the run starts when a step's launcher needs it.
+        self.code_package = None
         self.started = time.time()
         self.tasks_run = 0
         self.guard = None
 
     # output
-    def task_echo(self, worker, text, stream="stdout"):
+    def task_echo(self, launched, text, stream="stdout"):
         if self.quiet:
             return
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        prefix = "%s [%s (pid %d)] " % (stamp, worker.task.pathspec(self.run_id), worker.pid)
+        prefix = "%s [%s (%s)] " % (stamp, launched.task.pathspec(self.run_id), launched.label)
         with self._print_lock:
             self.echo(prefix + text, system=False)
 
-    def system_echo(self, task, text, pid=None):
+    def system_echo(self, task, text, launched=None):
         if self.quiet:
             return
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        where = task.pathspec(self.run_id) + (" (pid %d)" % pid if pid else "")
+        label = getattr(launched, "label", None)
+        where = task.pathspec(self.run_id) + (" (%s)" % label if label else "")
         with self._print_lock:
             self.echo("%s [%s] %s" % (stamp, where, text), system=True)
 
@@ -458,10 +325,10 @@ class NativeRuntime(object):
                     time.sleep(0.1)
                 continue
             try:
-                worker = self.events.get(timeout=0.2)
+                launched = self.events.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self._on_exit(worker)
+            self._on_exit(launched)
 
     def _cpu(self, task):
         return (self.resources[task.step] or {}).get("cpu") or 0
@@ -470,10 +337,10 @@ class NativeRuntime(object):
         """Whether the cores ``task`` asks for are free; with nothing running, any task starts."""
         if self.cpu_budget is None or not self.active:
             return True
-        used = sum(self._cpu(w.task) for w in self.active.values())
+        used = sum(self._cpu(launched.task) for launched in self.active.values())
         return used + self._cpu(task) <= self.cpu_budget
 
-    def _schedule_retry(self, task, pid):
+    def _schedule_retry(self, task, launched):
         task.retry_count += 1
         delay = retry_delay(self.decorators[task.step])
         if delay <= 0:
@@ -481,7 +348,7 @@ class NativeRuntime(object):
             return
         # Waited out here, not in a process: the other tasks go on meanwhile.
         self.system_echo(task, "Sleeping %g minutes before the next attempt." % (delay / 60.0),
-                         pid=pid)
+                         launched=launched)
         self.delayed.append((time.time() + delay, task))
 
     def _queue_due_retries(self):
@@ -494,15 +361,17 @@ class NativeRuntime(object):
     def _launch(self, task):
         decorators = self.decorators[task.step]
         user_retries, _ = retry_counts(decorators)
-        cmd = self.entrypoint + [TASK_COMMAND, self._task_argument({
+        args = {
             "step": task.step, "run_id": self.run_id, "task_id": task.task_id,
             "input_paths": task.input_paths, "split_index": task.split_index,
             "retry_count": task.retry_count, "max_user_code_retries": user_retries,
             "namespace": self.namespace, "origin_run_id": self.origin_run_id,
             "datastore": self.flow_datastore.ds_type, "datastore_root": self.flow_datastore.ds_root,
             "decospecs": self.decospecs, "graph": self.task_nodes,
-        })]
-        env = dict(os.environ)
+        }
+        # What the attempt's environment adds to where it runs; a launcher that
+        # runs it elsewhere sends these, not this process's environment.
+        env = {}
         for deco in decorators:
             env.update(deco.environment())
         env["PYTHONUNBUFFERED"] = "x"
@@ -513,18 +382,19 @@ class NativeRuntime(object):
         if task.retry_count == 0:
             self._register_task(task, foreach_indices=list(task.key),
                                 input_paths=task.input_paths)
-        worker = Worker(self, task, cmd, env)
-        # Written before the loop can see the worker exit, which finishes this record.
+        launched = self.launchers[task.step].launch(self, task, args, env)
+        # Written before the loop can see the attempt end, which finishes this record.
         resources = self.resources[task.step]
         self.metadata.start_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                    task.retry_count, pid=worker.pid,
-                                    **({"resources": resources} if resources else {}))
-        self.active[worker.pid] = worker
+                                    task.retry_count, **dict(
+                                        launched.attempt_fields(),
+                                        **({"resources": resources} if resources else {})))
+        self.active[launched] = launched
         self.tasks_run += 1
         self.system_echo(task, "Task is starting%s." % (" (retry)" if task.retry_count else ""),
-                         pid=worker.pid)
+                         launched=launched)
 
-    def _task_argument(self, args):
+    def task_argument(self, args):
         """The task's arguments as one JSON argument, or ``@file`` past Linux's 128 KiB limit."""
         text = json.dumps(args)
         if len(text) < 100000:
@@ -536,10 +406,10 @@ class NativeRuntime(object):
             f.write(text)
         return "@" + path
 
-    def _on_exit(self, worker):
-        self.active.pop(worker.pid, None)
-        task = worker.task
-        rc = worker.returncode
+    def _on_exit(self, launched):
+        self.active.pop(launched, None)
+        task = launched.task
+        rc = launched.returncode
         try:
             ds = self.flow_datastore.task(self.run_id, task.step, task.task_id,
                                           attempt=task.retry_count)
@@ -549,20 +419,20 @@ class NativeRuntime(object):
         self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                      task.retry_count, ok, return_code=rc)
         if ok:
-            self.system_echo(task, "Task finished successfully.", pid=worker.pid)
+            self.system_echo(task, "Task finished successfully.", launched=launched)
             self._on_success(task, ds)
             return
         if rc is not None and rc < 0:
-            self.system_echo(task, "Task failed: killed by signal %d." % -rc, pid=worker.pid)
+            self.system_echo(task, "Task failed: killed by signal %d." % -rc, launched=launched)
         else:
-            self.system_echo(task, "Task failed.", pid=worker.pid)
+            self.system_echo(task, "Task failed.", launched=launched)
         user_retries, _ = retry_counts(self.decorators[task.step])
         if task.retry_count < user_retries:
             if rc != EXIT_DISALLOW_RETRY:
-                self._schedule_retry(task, worker.pid)
+                self._schedule_retry(task, launched)
                 return
             self.system_echo(task, "Not retried: running the task again would fail the same way.",
-                             pid=worker.pid)
+                             launched=launched)
         raise TaskFailed("Step *%s* (task-id %s) failed%s" % (
             task.step, task.task_id, _failure_reason(ds, rc)), step=task.step,
             failed_tasks=[self._failed_task(task, ds, rc)])
@@ -623,46 +493,44 @@ class NativeRuntime(object):
         if not self.active:
             return
         self.run_echo("Terminating %d active tasks..." % len(self.active))
-        workers = list(self.active.values())
-        for worker in workers:
-            worker.signal(signal.SIGTERM)
+        launched_tasks = list(self.active.values())
+        for launched in launched_tasks:
+            launched.stop()
         deadline = time.time() + KILL_GRACE_SECONDS
-        remaining = set(w.pid for w in workers)
+        remaining = set(launched_tasks)
         while remaining and time.time() < deadline:
             try:
                 done = self.events.get(timeout=0.1)
-                remaining.discard(done.pid)
+                remaining.discard(done)
                 self._record_killed(done, reason)
             except queue.Empty:
                 pass
         if remaining:
             self.run_echo("Killing %d remaining tasks after having waited for %d seconds -- "
                           "some tasks may not exit cleanly" % (len(remaining), KILL_GRACE_SECONDS))
-            for worker in workers:
-                if worker.pid in remaining:
-                    worker.signal(getattr(signal, "SIGKILL", signal.SIGTERM))
-            for worker in workers:
-                if worker.pid in remaining:
-                    worker.proc.wait()
-                    self._record_killed(worker, reason)
+            for launched in remaining:
+                launched.stop(force=True)
+            for launched in launched_tasks:
+                if launched in remaining:
+                    launched.wait()
+                    self._record_killed(launched, reason)
         self.active.clear()
         self.run_echo("Flushing logs...")
 
-    def _record_killed(self, worker, reason):
-        task = worker.task
-        if os.name == "posix":
-            # The task has exited; what it started in its group (an R step's Rscript,
-            # still handling SIGTERM) must not outlive the run either.
-            worker.signal(signal.SIGKILL)
-        self.system_echo(task, "[KILLED BY ORCHESTRATOR]", pid=worker.pid)
+    def _record_killed(self, launched, reason):
+        task = launched.task
+        # The task has ended; what it started (an R step's Rscript, still handling
+        # SIGTERM) must not outlive the run either.
+        launched.stop(force=True)
+        self.system_echo(task, "[KILLED BY ORCHESTRATOR]", launched=launched)
         try:
             self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
-                                         task.retry_count, False, return_code=worker.returncode,
+                                         task.retry_count, False, return_code=launched.returncode,
                                          killed=True, reason=reason)
         except (OSError, DatastoreAccessError) as err:
             # Stopping the run goes on: the run's own status matters more than this one.
             self.system_echo(task, "Could not record the task as killed: %s" % err,
-                             pid=worker.pid)
+                             launched=launched)
 
 
 def _kill_reason(err, failed_tasks):

@@ -173,6 +173,11 @@ class ContentAddressedStore(object):
             self.storage.save_bytes(self.key(sha), encode_blob(data, self.codec, self.level))
         return sha
 
+    def save_blobs(self, datas):
+        """``save_blob`` of each of ``datas``, run in parallel where the storage
+        does that; returns their sha1s in order."""
+        return self.storage.parallel_map(self.save_blob, datas)
+
     def save_file(self, path, sha=None):
         """Move a staged blob file (header ``MFB`` ``n`` and the payload, as the R
         bridge writes it) into the store, streaming; returns the payload's sha1.
@@ -224,6 +229,12 @@ class ContentAddressedStore(object):
                 data = b"".join(_payload_chunks(f, codec, where))
         self._check(sha, sha1_of(data), where)
         return data
+
+
+    def load_blobs(self, shas):
+        """``load_blob`` of each of ``shas``, in order, in parallel where the storage
+        does that; each is verified as ``load_blob`` verifies one."""
+        return self.storage.parallel_map(self.load_blob, shas)
 
 
 class _Filling(object):

@@ -82,6 +82,20 @@ class Storage(object):
     def describe(self):
         return "%s@%s" % (self.TYPE, self.root)
 
+    # Many keys at once. A backend where each transfer waits on the network (S3)
+    # runs them in parallel; here they run one after the other.
+    def parallel_map(self, fn, items):
+        """``[fn(item) for item in items]``, in order; the first error is raised."""
+        return [fn(item) for item in items]
+
+    def save_many(self, items, overwrite=True):
+        """``save_bytes`` of each (key, data) pair."""
+        self.parallel_map(lambda item: self.save_bytes(item[0], item[1], overwrite), items)
+
+    def load_many(self, keys):
+        """``load_bytes`` of each key, in order (None for a missing key)."""
+        return self.parallel_map(self.load_bytes, keys)
+
 
 class LocalStorage(Storage):
     TYPE = "local"
@@ -162,13 +176,18 @@ class LocalStorage(Storage):
 
 
 # The backends this engine has; ``metaflow_core status`` reports them.
-STORAGE_TYPES = ("local",)
+STORAGE_TYPES = ("local", "s3")
 
 
 def get_storage(ds_type="local", root=None):
     """The backend named ``ds_type``; heavy backends are imported only here."""
     if ds_type == "local":
         return LocalStorage(root or LocalStorage.find_root())
+    if ds_type == "s3":
+        # boto3 comes with this import: only a run that asks for S3 pays for it.
+        from ..plugins.aws.s3_storage import S3Storage
+
+        return S3Storage(root or S3Storage.find_root())
     raise MetaflowException(
         "Unknown datastore type *%s*. Supported: %s." % (ds_type, ", ".join(STORAGE_TYPES))
     )

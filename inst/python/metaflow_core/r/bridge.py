@@ -33,6 +33,8 @@ PROTOCOL_VERSION = 1
 R_ENTRY = "metaflow:::bridge_main()"
 # Seconds dump waits for R's previews before it shows the values without them.
 PREVIEW_TIMEOUT = 60
+# Where an R flow's spec and generated module sit in its code package.
+PACKAGE_SPEC_DIR = "_mf_spec"
 RSCRIPT_EXIT_CLASSES = ["metaflow_error_rscript"] + errors.BASE_CLASSES
 _specs = {}
 
@@ -225,7 +227,15 @@ class RStepTimeout(RStepError, TimeoutException):
 
 
 def _rscript_command(r, request_path):
-    return [r["rscript"], "--no-save", "--no-restore", "-e", R_ENTRY, request_path]
+    return [_rscript(r), "--no-save", "--no-restore", "-e", R_ENTRY, request_path]
+
+
+def _rscript(r):
+    """The Rscript the flow was written with; on another machine (a task from a code
+    package, in a container) where that path doesn't exist, the one on the PATH."""
+    if os.path.exists(r["rscript"]):
+        return r["rscript"]
+    return shutil.which("Rscript") or r["rscript"]
 
 
 def _r_environment(r):
@@ -256,6 +266,12 @@ class RFrontEnd(FrontEnd):
             with open(functions, "rb") as f:
                 files["functions.rds"] = f.read()
         return files
+
+    def package_layout(self, module_path):
+        # The files of the directory the flow was run from (an R script's data,
+        # sourced helpers), and the spec beside the module generated from it.
+        spec = {"%s/%s" % (PACKAGE_SPEC_DIR, name): data for name, data in self.code_files().items()}
+        return os.getcwd(), "%s/flow.py" % PACKAGE_SPEC_DIR, spec
 
     def previews(self, values):
         return r_previews(self.spec_dir, values)
