@@ -1234,3 +1234,22 @@ test_that("resuming a run whose record is damaged is a metadata error naming the
   expect_no_python(conditionMessage(err))
   expect_no_match(message, "JSONDecodeError", fixed = TRUE)
 })
+
+test_that("run(step_functions = \"create\", only_json = TRUE) prints the state machine", {
+  local_run_dir()
+  withr::local_envvar(METAFLOW_BATCH_JOB_QUEUE = "queue", METAFLOW_BATCH_CONTAINER_IMAGE = "image")
+  flow <- metaflow("SfnForeachFlow") %>%
+    step(step = "start", r_function = function(self) self$xs <- 1:2, next_step = "square",
+         foreach = "xs") %>%
+    step(step = "square", r_function = function(self) self$y <- self$input^2, next_step = "join") %>%
+    step(step = "join", r_function = function(self, inputs) self$total <- 0, join = TRUE,
+         next_step = "end") %>%
+    step(step = "end")
+  output <- capture.output(status <- run(flow, step_functions = "create", only_json = TRUE))
+  expect_equal(status, 0L)
+  definition <- jsonlite::fromJSON(paste(output, collapse = "\n"), simplifyVector = FALSE)
+  expect_equal(names(definition$States), c("start", "start_foreach", "join", "end"))
+  expect_equal(definition$States$start_foreach$Type, "Map")
+  expect_equal(names(definition$States$start_foreach$Iterator$States), "square")
+  expect_false(dir.exists(".metaflow/.metaflow_core/SfnForeachFlow/data"))
+})
