@@ -189,7 +189,7 @@ def test_a_batch_step_runs_from_the_code_package_against_s3(moto_server, batch_q
 
     sha = argument["package"]["sha"]
     assert CodePackage.load(store, sha).info["files"] == ["flow.py", "helper.py"]
-    record = get_metadata_provider("local", str(project / ".metaflow")).run("BatchFlow", run_id)
+    record = get_metadata_provider("local", str(project / ".metaflow" / ".metaflow_core")).run("BatchFlow", run_id)
     assert record["code_package"]["sha"] == sha
     assert record["code_package"]["key"] == "BatchFlow/data/%s/%s" % (sha[:2], sha)
 

@@ -208,8 +208,10 @@ def make_cli(flow, graph):
     def command_help(name, text):
         return text + (" (this is the default command)." if name == default_command else ".")
 
+    # 90 columns: with `step-functions` the command column is wide enough that
+    # click would cut the commands' one-line help at 80.
     @click.group(invoke_without_command=True, help=(type(flow).__doc__ or "").strip() or None,
-                 epilog=parameters_epilog(options))
+                 epilog=parameters_epilog(options), context_settings={"terminal_width": 90})
     @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
     @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
     @click.option("--datastore", default="local", type=click.Choice(list(STORAGE_TYPES)),
