@@ -30,7 +30,7 @@ export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
 .PHONY: setup test check site demo bench bench-setup docs engine-options clean
 
-setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/browser
+setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/venv-netflix $(STAMPS)/browser
 	@# The package's own Python environment (tools::R_user_dir("metaflow", "data")),
 	@# which flows use outside make: made if missing, else only checked (~0.3 s).
 	env -u METAFLOW_PYTHON Rscript -e 'cat("Python for flows:", metaflow::metaflow_python(), "\n")'
@@ -61,6 +61,15 @@ $(STAMPS)/venv: requirements-dev.txt inst/python/requirements.txt inst/python/py
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -e inst/python --config-settings editable_mode=compat
 	touch $@
+
+# Netflix's metaflow from PyPI, pinned, in a venv of its own: pytests/test_netflix_compat.py runs
+# it beside our engine in one directory. Apart from .venv so that neither engine shadows the other.
+NETFLIX_VENV := .venv-netflix
+NETFLIX_METAFLOW := metaflow==2.19.39
+$(STAMPS)/venv-netflix: | $(STAMPS)
+	test -x $(NETFLIX_VENV)/bin/python || $(PYTHON) -m venv $(NETFLIX_VENV)
+	$(NETFLIX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(NETFLIX_METAFLOW)"
+	echo "$(NETFLIX_METAFLOW)" > $@
 
 $(STAMPS)/roxygen: $(STAMPS)/debs DESCRIPTION $(wildcard R/*.R)
 	Rscript -e 'roxygen2::roxygenise()'
@@ -125,5 +134,5 @@ engine-options: $(STAMPS)/venv
 	$(VENV_PYTHON) -m metaflow_core.cli_table inst/engine_options.json
 
 clean:
-	rm -rf $(STAMPS) $(VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz docs
+	rm -rf $(STAMPS) $(VENV) $(NETFLIX_VENV) .metaflow .pytest_cache *.Rcheck metaflow_*.tar.gz docs
 	find . -path ./.git -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

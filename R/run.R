@@ -115,7 +115,11 @@
 #'     artifact of every run of the flow, and every blob file, against its hash)
 #'     or `verify = "run id"` (those of one run), an error if any is damaged
 #'     (the client's `$verify()` returns them instead, see [run_client]);
-#'     `help = TRUE` (list commands).
+#'     `help = TRUE` (list commands); `step_functions = "create"` (deploy the
+#'     flow to AWS Step Functions, with `datastore = "s3"`; `only_json = TRUE`
+#'     prints the state machine's definition instead), `"trigger"` (start an
+#'     execution, with the flow's parameters) or `"list-runs"`, as
+#'     `Rscript flow.R step-functions create|trigger|list-runs`.
 #'   * Options of a run (or a resume): `tag` (character vector),
 #'     `max_workers` (tasks at a time; by default 16, and no more than the
 #'     machine's cores fit for steps that ask for cores with [resources()]),

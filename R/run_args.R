@@ -52,7 +52,7 @@ engine_commands <- function() {
 # run()'s own keys in `...`. Every other name is a flow parameter.
 run_option_keys <- list(
   top = c("package_suffixes", "datastore", "datastore_root", "metadata", "batch", "with", "quiet"),
-  command = c("resume", "show", "check", "logs", "dump", "verify", "help"),
+  command = c("resume", "show", "check", "logs", "dump", "verify", "help", "step_functions", "only_json"),
   run = c(
     "origin_run_id", "tag", "max_workers", "max_num_splits", "max_log_size", "namespace",
     "run_id_file"
@@ -189,6 +189,14 @@ option_command <- function(options, call) {
       chosen[[key]] <- list(name = key, args = list(arg_entry("", value)))
     }
   }
+  if (!is.null(options[["step_functions"]])) {
+    chosen$step_functions <- step_functions_command(options, call)
+  } else if (!is.null(options[["only_json"]])) {
+    metaflow_abort(c(
+      "{.arg only_json} applies only to {.code step_functions = \"create\"}.",
+      x = "{.arg step_functions} is not given."
+    ), "usage", call = call)
+  }
   if (length(chosen) > 1) {
     metaflow_abort(c(
       "{.fn run} can run only one command at a time.",
@@ -196,6 +204,33 @@ option_command <- function(options, call) {
     ), "usage", call = call)
   }
   if (length(chosen) == 0) list(name = "run", args = list()) else chosen[[1]]
+}
+
+# `step_functions = "create"` (with `only_json = TRUE`), `"trigger"` or `"list-runs"`: the
+# engine's `step-functions <sub>`, as Netflix's run() passed it.
+step_functions_command <- function(options, call) {
+  sub <- options[["step_functions"]]
+  subs <- c("create", "trigger", "list-runs")
+  if (!is_string(sub) || !sub %in% c(subs, "list_runs")) {
+    metaflow_abort(c(
+      "{.arg step_functions} must be one of {.or {.val {subs}}}.",
+      x = "Got {show_value(sub)}."
+    ), "usage", call = call)
+  }
+  sub <- sub("_", "-", sub, fixed = TRUE)
+  args <- list(arg_entry("", sub))
+  only_json <- options[["only_json"]]
+  if (!is.null(only_json)) {
+    check_flag_option(only_json, "only_json", call)
+    if (only_json && sub != "create") {
+      metaflow_abort(c(
+        "{.arg only_json} applies only to {.code step_functions = \"create\"}.",
+        x = "{.arg step_functions} is {.val {sub}}."
+      ), "usage", call = call)
+    }
+    if (only_json) args <- c(args, list(option_entry("only-json")))
+  }
+  list(name = "step-functions", args = args)
 }
 
 # Run options and parameters only make sense for the commands that take them:
@@ -210,7 +245,7 @@ check_options_apply <- function(command, run_keys, parameter_keys, call) {
       ), "usage", call = call)
     }
   }
-  if (length(parameter_keys) > 0 && command != "run") {
+  if (length(parameter_keys) > 0 && !command %in% c("run", "step-functions")) {
     metaflow_abort(c(
       "Parameters can be given only to a new run.",
       x = "The command is {.code {command}}, and {.arg {parameter_keys}} {?is a parameter/are parameters}.",

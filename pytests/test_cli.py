@@ -1,6 +1,7 @@
 """The flow command line: show, check, dump, logs, tag and the options of run."""
 
 import os
+import re
 import pickle
 import signal
 
@@ -96,9 +97,9 @@ def test_help_names_check_the_default_command(linear):
     result = cli(linear, "help")
 
     assert result.returncode == 0, describe(result)
-    commands = result.stdout.split("Commands:")[1]
-    assert "check       Check that the flow is valid (this is the default command)." in commands
-    assert "run         Run the workflow locally.\n" in commands
+    commands = re.sub(" +", " ", result.stdout.split("Commands:")[1])  # column width varies
+    assert "check Check that the flow is valid (this is the default command)." in commands
+    assert "run Run the workflow locally.\n" in commands
 
 
 def test_dump_task(linear):
@@ -226,7 +227,7 @@ def test_invalid_tag_leaves_no_run(tmp_path):
 
     assert_failed_cleanly(result, tmp_path, "Invalid tag", "Tags must be non-empty strings")
     assert "Workflow starting" not in result.stderr
-    flow_dir = tmp_path / ".metaflow" / "LinearFlow"
+    flow_dir = tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow"
     runs = [p.name for p in flow_dir.iterdir() if p.name.isdigit()] if flow_dir.exists() else []
     assert runs == []
 
@@ -243,7 +244,7 @@ def test_unknown_option_or_command(tmp_path, args, message):
     assert "Usage: linear_flow.py" in result.stderr
     assert args[-1] in result.stderr
     assert "Traceback" not in result.stderr
-    assert not os.path.exists(str(tmp_path / ".metaflow" / "LinearFlow"))
+    assert not os.path.exists(str(tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow"))
 
 
 def test_usage_errors_without_a_command_line_are_only_their_message(tmp_path):
@@ -349,7 +350,7 @@ def test_dump_of_a_task_without_a_completed_attempt_says_so(tmp_path):
     result = run_flow("linear_flow.py", "run", cwd=tmp_path)
     run_id = run_id_of(result)
     # What a task killed before it finished leaves: an attempt without its lock.
-    task = tmp_path / ".metaflow" / "LinearFlow" / run_id / "end" / "3"
+    task = tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow" / run_id / "end" / "3"
     (task / "0.DONE.lock").unlink()
     result = run_flow("linear_flow.py", "dump", "%s/end/3" % run_id, cwd=tmp_path)
     assert_headline_error(result, "Invalid command", "LinearFlow/%s/end/3" % run_id,
@@ -360,7 +361,7 @@ def test_a_damaged_run_record_is_named_by_the_cli(tmp_path):
     result = run_flow("linear_flow.py", "run", cwd=tmp_path)
     assert_succeeded(result, tmp_path)
     run_id = run_id_of(result)
-    record = tmp_path / ".metaflow" / "LinearFlow" / run_id / "_meta" / "_self.json"
+    record = tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow" / run_id / "_meta" / "_self.json"
     record.write_bytes(record.read_bytes()[:15])
 
     for args in (["dump", "%s/end" % run_id], ["tag", "list", run_id]):
@@ -373,7 +374,7 @@ def test_a_damaged_run_record_is_named_by_the_cli(tmp_path):
 def test_a_damaged_artifact_index_is_named_by_dump(tmp_path):
     result = run_flow("linear_flow.py", "run", cwd=tmp_path)
     run_id = run_id_of(result)
-    index = tmp_path / ".metaflow" / "LinearFlow" / run_id / "end" / "3" / "0.data.json"
+    index = tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow" / run_id / "end" / "3" / "0.data.json"
     index.write_bytes(b"")
 
     result = run_flow("linear_flow.py", "dump", "%s/end/3" % run_id, cwd=tmp_path)
@@ -383,7 +384,7 @@ def test_a_damaged_artifact_index_is_named_by_dump(tmp_path):
 
 def test_run_in_a_read_only_datastore_names_the_directory(tmp_path):
     assert_succeeded(run_flow("linear_flow.py", "run", cwd=tmp_path), tmp_path)
-    before = sorted(p.name for p in (tmp_path / ".metaflow" / "LinearFlow").iterdir())
+    before = sorted(p.name for p in (tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow").iterdir())
 
     with read_only(tmp_path):
         result = run_flow("linear_flow.py", "run", cwd=tmp_path)
@@ -392,8 +393,8 @@ def test_run_in_a_read_only_datastore_names_the_directory(tmp_path):
                           if before[0].isdigit() else "x", cwd=tmp_path)
 
     assert_headline_error(result, "Datastore not usable", "Could not create the directory",
-                          str(tmp_path / ".metaflow" / "LinearFlow"), "Read-only file system")
-    assert sorted(p.name for p in (tmp_path / ".metaflow" / "LinearFlow").iterdir()) == before
+                          str(tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow"), "Read-only file system")
+    assert sorted(p.name for p in (tmp_path / ".metaflow" / ".metaflow_core" / "LinearFlow").iterdir()) == before
     run_ids = [name for name in before if name.isdigit()]
     dumped = run_flow("linear_flow.py", "dump", "%s/end" % run_ids[0], cwd=tmp_path)
     assert dumped.returncode == 0, describe(dumped)

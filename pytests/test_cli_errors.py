@@ -48,7 +48,7 @@ def test_a_failed_run_writes_its_failed_tasks_with_their_error_records(tmp_path)
     assert 'raise ValueError("boom in the boom step")' in error["traceback"]
     assert "language" not in error
     # The run's own record holds the same tasks.
-    status = json.loads((tmp_path / ".metaflow" / "FailFlow" / run_id / "_meta"
+    status = json.loads((tmp_path / ".metaflow" / ".metaflow_core" / "FailFlow" / run_id / "_meta"
                          / "status.json").read_text())
     assert status["status"] == "failed"
     assert status["failed_tasks"] == summary["failed_tasks"]

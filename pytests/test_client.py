@@ -14,6 +14,7 @@ import fake_runs
 import runner
 from fake_runs import FAILED, RUNNING, FakeRun, failed_run, foreach_run, hello_run
 from metaflow_core import client
+from metaflow_core.datastore.storage import sysroot_of
 from metaflow_core.client import (
     DataArtifact,
     Flow,
@@ -505,7 +506,7 @@ def test_resumed_run_and_cloned_task_have_an_origin(hello):
 def test_a_cloned_task_shows_its_origins_logs(hello, datastore):
     resumed = FakeRun("HelloFlow", origin_run_id=hello.run_id)
     pathspec = resumed.task("start", artifacts={"x": 1}, task_fields={"origin_task_id": "2"})
-    for log in (datastore / ".metaflow").glob("HelloFlow/%s/start/1/*.log" % resumed.run_id):
+    for log in (datastore / ".metaflow").glob(".metaflow_core/HelloFlow/%s/start/1/*.log" % resumed.run_id):
         log.unlink()
     assert Task(pathspec).stdout == "attempt 0: hello\nattempt 0: world\n"
 
@@ -590,7 +591,7 @@ def test_task_data_and_artifacts(hello):
 def test_task_data_reads_no_blob_until_asked(hello, datastore):
     task = Task(hello.pathspec + "/end/3")
     data = task.data
-    for blob in (datastore / ".metaflow" / "HelloFlow" / "data").rglob("*"):
+    for blob in (datastore / ".metaflow" / ".metaflow_core" / "HelloFlow" / "data").rglob("*"):
         if blob.is_file():
             blob.write_bytes(b"garbage")
     assert "total" in data and list(data) == ["name", "total", "x"]
@@ -641,7 +642,7 @@ def test_logs_strip_timestamps(hello):
 
 
 def test_log_lines_without_a_timestamp_are_kept(hello, datastore):
-    log = datastore / ".metaflow" / "HelloFlow" / hello.run_id / "end" / "3" / "0.stdout.log"
+    log = datastore / ".metaflow" / ".metaflow_core" / "HelloFlow" / hello.run_id / "end" / "3" / "0.stdout.log"
     log.write_bytes(b"2024-05-01T12:00:00.123456Z  indented\nplain line\n2024-05-01T12:00:01Z \n")
     task = Task(hello.pathspec + "/end/3")
     assert task.stdout == " indented\nplain line\n\n"
@@ -897,7 +898,7 @@ def test_child_names_what_exists_when_a_child_is_missing(hello):
 def test_restore_context_sets_root_and_namespace_together(hello, datastore, tmp_path_factory,
                                                           monkeypatch):
     root = client.metadata_root()
-    assert os.path.dirname(root) == str(datastore)
+    assert sysroot_of(root) == str(datastore)
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
     monkeypatch.delenv("METAFLOW_DATASTORE_SYSROOT_LOCAL")
 
@@ -964,7 +965,7 @@ def test_a_malformed_pathspec_names_the_bad_part(hello, cls, pathspec, level):
 
 def test_a_damaged_record_is_named_by_the_client(hello, datastore):
     namespace(None)
-    run_dir = datastore / ".metaflow" / "HelloFlow" / hello.run_id
+    run_dir = datastore / ".metaflow" / ".metaflow_core" / "HelloFlow" / hello.run_id
     record = run_dir / "start" / "2" / "_meta" / "_self.json"
     record.write_bytes(record.read_bytes()[:10])
 
@@ -977,7 +978,7 @@ def test_a_damaged_record_is_named_by_the_client(hello, datastore):
 
 def test_a_damaged_artifact_index_is_named_by_the_client(hello, datastore):
     namespace(None)
-    index = datastore / ".metaflow" / "HelloFlow" / hello.run_id / "end" / "3" / "0.data.json"
+    index = datastore / ".metaflow" / ".metaflow_core" / "HelloFlow" / hello.run_id / "end" / "3" / "0.data.json"
     index.write_bytes(b'{"objects": {"x": "ab')
 
     with pytest.raises(MetaflowException) as err:

@@ -86,7 +86,7 @@ def test_sysroot_variable_gives_its_dot_metaflow(tmp_path, monkeypatch):
 
     root = LocalStorage.find_root()
 
-    assert root == str(sysroot / ".metaflow")
+    assert root == str(sysroot / ".metaflow" / ".metaflow_core")
     assert os.path.isdir(root)
 
 
@@ -94,7 +94,7 @@ def test_relative_sysroot_is_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", "rel")
 
-    assert LocalStorage.find_root() == str(tmp_path / "rel" / ".metaflow")
+    assert LocalStorage.find_root() == str(tmp_path / "rel" / ".metaflow" / ".metaflow_core")
 
 
 def test_sysroot_is_not_created_when_asked_not_to(tmp_path, monkeypatch):
@@ -102,7 +102,7 @@ def test_sysroot_is_not_created_when_asked_not_to(tmp_path, monkeypatch):
 
     root = LocalStorage.find_root(create=False)
 
-    assert root == str(tmp_path / "s" / ".metaflow")
+    assert root == str(tmp_path / "s" / ".metaflow" / ".metaflow_core")
     assert not os.path.exists(root)
 
 
@@ -114,7 +114,7 @@ def test_nearest_parent_with_dot_metaflow_wins(tmp_path, monkeypatch):
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
 
-    assert LocalStorage.find_root() == str(project / ".metaflow")
+    assert LocalStorage.find_root() == str(project / ".metaflow" / ".metaflow_core")
 
 
 def test_a_file_named_dot_metaflow_is_not_a_root(tmp_path, monkeypatch):
@@ -124,7 +124,7 @@ def test_a_file_named_dot_metaflow_is_not_a_root(tmp_path, monkeypatch):
     (here / ".metaflow").write_text("not a directory")
     monkeypatch.chdir(here)
 
-    assert LocalStorage.find_root() == str(tmp_path / ".metaflow")
+    assert LocalStorage.find_root() == str(tmp_path / ".metaflow" / ".metaflow_core")
 
 
 def _has_dot_metaflow_above(path):
@@ -144,7 +144,7 @@ def test_new_dot_metaflow_in_current_directory(tmp_path, monkeypatch):
 
     root = LocalStorage.find_root(echo=said.append)
 
-    assert root == str(tmp_path / ".metaflow")
+    assert root == str(tmp_path / ".metaflow" / ".metaflow_core")
     assert os.path.isdir(root)
     assert said and root in said[0]
 

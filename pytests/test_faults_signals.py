@@ -52,7 +52,7 @@ def _env(root, **extra):
 
 
 def _finished_splits(root):
-    meta = root / ".metaflow" / FLOW
+    meta = root / ".metaflow" / ".metaflow_core" / FLOW
     return sum('"succeeded"' in p.read_text() for p in meta.glob("*/work/*/_meta/0.attempt.json"))
 
 
@@ -98,7 +98,7 @@ def _no_process_left(root):
 
 
 def _run_id(root):
-    runs = [p.name for p in (root / ".metaflow" / FLOW).iterdir() if p.name.isdigit()]
+    runs = [p.name for p in (root / ".metaflow" / ".metaflow_core" / FLOW).iterdir() if p.name.isdigit()]
     assert len(runs) >= 1
     return max(runs)
 
@@ -189,7 +189,7 @@ def test_resume_refuses_while_the_origin_runtime_is_alive(tmp_path, open_client)
         assert ("Run %s/%s is still running (its runtime is pid %d on "
                 % (FLOW, run_id, proc.pid)) in refused.stderr, describe(refused)
         assert "Traceback" not in refused.stderr
-        assert len([p for p in (tmp_path / ".metaflow" / FLOW).iterdir()
+        assert len([p for p in (tmp_path / ".metaflow" / ".metaflow_core" / FLOW).iterdir()
                     if p.name.isdigit()]) == 1
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -304,7 +304,7 @@ def test_a_full_disk_for_logs_never_loses_the_status(small_tmpfs, open_client):
             proc.communicate()
     stderr = stderr.decode()
     _no_process_left(root)
-    status = (root / ".metaflow" / FLOW / _run_id(root) / "_meta" / "status.json").read_text()
+    status = (root / ".metaflow" / ".metaflow_core" / FLOW / _run_id(root) / "_meta" / "status.json").read_text()
     assert '"status":"failed"' in status, stderr
     assert proc.returncode not in (0, None)
     assert "Internal error" not in stderr
@@ -328,7 +328,7 @@ def test_a_stale_heartbeat_from_another_host_reads_as_failed(tmp_path, open_clie
     env = _env(tmp_path, FAST="1", SPLITS="2")
     assert run_flow("faults_signals_flow.py", "run", cwd=tmp_path, env=env).returncode == 0
     run_id = _run_id(tmp_path)
-    meta = tmp_path / ".metaflow" / FLOW / run_id / "_meta"
+    meta = tmp_path / ".metaflow" / ".metaflow_core" / FLOW / run_id / "_meta"
     now_ms = int(time.time() * 1000)
     runtime = {"pid": 4242, "host": "another-host.example", "started": 1}
     (meta / "status.json").write_text(json.dumps(

@@ -336,7 +336,7 @@ def test_get_metadata_provider(tmp_path, monkeypatch):
 
     provider = get_metadata_provider()
 
-    assert provider.root == str(tmp_path / "sys" / ".metaflow")
+    assert provider.root == str(tmp_path / "sys" / ".metaflow" / ".metaflow_core")
     assert provider.describe() == "local@%s" % (tmp_path / "sys")
     assert get_metadata_provider("local", root="/x/.metaflow").root == "/x/.metaflow"
     with pytest.raises(MetaflowException, match="service"):

@@ -92,7 +92,7 @@ class Runs(object):
 
     def __init__(self, root):
         self.root = Path(os.path.realpath(str(root)))
-        self.datastore = str(self.root / ".metaflow")
+        self.datastore = str(self.root / ".metaflow" / ".metaflow_core")
         spec_dir = self.root / "spec"  # TypesFlow's RFrontEnd
         spec_dir.mkdir()
         (spec_dir / "flow.json").write_text('{"name": "TypesFlow"}')
@@ -783,7 +783,7 @@ def test_output_during_a_request_goes_to_stderr_not_between_replies(tmp_path, tm
                              env={"METAFLOW_USER": "alice"})
     runner.assert_succeeded(result, root)
     run = {"class": "Run", "pathspec": "NoisyFlow/%s" % runner.run_id_of(result),
-           "root": str(root / ".metaflow"), "ns": "user:alice", "check": True}
+           "root": str(root / ".metaflow" / ".metaflow_core"), "ns": "user:alice", "check": True}
     process = ClientProcess(root, tmp_path_factory.mktemp("noisy_tmp"))
     end = process.value("end_task", ref=run)
     error = process.error("artifact", ref=end, name="thing")  # the reply, not the chatter

@@ -107,7 +107,7 @@ def test_origin_run_id_in_current(runs, client):
 
 
 def test_resume_keeps_latest_run(runs):
-    latest = runs["root"] / ".metaflow" / "ResumeFlow" / "latest_run"
+    latest = runs["root"] / ".metaflow" / ".metaflow_core" / "ResumeFlow" / "latest_run"
     assert latest.read_text().strip() == run_id_of(runs["origin"])
 
 

@@ -39,7 +39,7 @@ def killed(tmp_path_factory):
     runtime = start_flow("killed_runtime_flow.py", "run", "--max-workers", "4", cwd=root,
                          env=env)
     try:
-        meta = root / ".metaflow" / "KilledRuntimeFlow"
+        meta = root / ".metaflow" / ".metaflow_core" / "KilledRuntimeFlow"
         wait_for(lambda: all((pid_dir / ("%d.pids" % i)).exists() for i in (2, 3)),
                  timeout=60, what="the hanging splits")
         wait_for(lambda: len(list(meta.glob("*/work/*/_meta/0.attempt.json"))) == 4 and

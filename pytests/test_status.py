@@ -24,7 +24,7 @@ def test_json_status_names_the_python_engine_datastore_and_namespace(tmp_path):
     assert status["python"]["executable"] == sys.executable
     assert set(status["python"]["packages"]) == {"click", "cloudpickle"}
     assert all(status["python"]["packages"].values())
-    assert status["datastore"]["root"] == str(tmp_path / ".metaflow")
+    assert status["datastore"]["root"] == str(tmp_path / ".metaflow" / ".metaflow_core")
     assert status["datastore"]["found_by"] == "METAFLOW_DATASTORE_SYSROOT_LOCAL"
     assert status["datastore"]["metadata"] == "local@%s" % tmp_path
     assert status["namespace"] == "user:alice"
@@ -35,7 +35,7 @@ def test_json_status_names_the_python_engine_datastore_and_namespace(tmp_path):
 
 
 def test_without_a_sysroot_the_datastore_is_the_nearest_one_above(tmp_path):
-    (tmp_path / ".metaflow").mkdir()
+    (tmp_path / ".metaflow" / ".metaflow_core").mkdir(parents=True)
     inner = tmp_path / "a" / "b"
     inner.mkdir(parents=True)
     env = flow_env(inner)
@@ -45,7 +45,7 @@ def test_without_a_sysroot_the_datastore_is_the_nearest_one_above(tmp_path):
         capture_output=True, encoding="utf-8", timeout=60,
     )
     status = json.loads(result.stdout)
-    assert status["datastore"]["root"] == str(tmp_path / ".metaflow")
+    assert status["datastore"]["root"] == str(tmp_path / ".metaflow" / ".metaflow_core")
     assert status["datastore"]["exists"] is True
     assert not (inner / ".metaflow").exists()
 

@@ -528,5 +528,5 @@ test_that("a 100 MB artifact goes from step to step with every process's peak un
   for (i in seq_len(nrow(ran$peaks))) {
     expect_lte(ran$peaks$mb[[i]], 2.5 * object_mb, label = ran$peaks$args[[i]])
   }
-  expect_equal(list.files(file.path(dir, ".metaflow", ".staging"), all.files = TRUE, no.. = TRUE), character())
+  expect_equal(list.files(file.path(dir, ".metaflow", ".metaflow_core", ".staging"), all.files = TRUE, no.. = TRUE), character())
 })

@@ -217,9 +217,9 @@ test_that("a step reading an artifact whose blob has a flipped byte fails naming
   message <- conditionMessage(exception)
   expect_match(message, sprintf("Artifact `total` of task %s is damaged", from_pathspec), fixed = TRUE)
   expect_match(message, "hashes to", fixed = TRUE)
-  expect_match(message, file.path(dir, ".metaflow", "FlippedFlow", "data"), fixed = TRUE)
+  expect_match(message, file.path(dir, ".metaflow", ".metaflow_core", "FlippedFlow", "data"), fixed = TRUE)
   # The intact artifact was read; the damaged one gave no value.
   expect_setequal(intersect(task$artifacts, c("alpha_seen", "doubled")), "alpha_seen")
   expect_identical(task$artifact("alpha_seen"), 1)
-  expect_equal(list.files(file.path(dir, ".metaflow", ".staging"), all.files = TRUE, no.. = TRUE), character())
+  expect_equal(list.files(file.path(dir, ".metaflow", ".metaflow_core", ".staging"), all.files = TRUE, no.. = TRUE), character())
 })

@@ -197,7 +197,7 @@ test_that("a damaged metadata file is a metadata error naming the file and its r
   pathspec <- run_python_flow(file.path(dir, "code"), "ClientDamagedFlow", sysroot = dir)
   run_id <- sub("^ClientDamagedFlow/", "", pathspec)
   run <- new_run(pathspec)
-  record <- file.path(dir, ".metaflow", "ClientDamagedFlow", run_id, "start", "_meta", "_self.json")
+  record <- file.path(dir, ".metaflow", ".metaflow_core", "ClientDamagedFlow", run_id, "start", "_meta", "_self.json")
   writeBin(utils::head(readBin(record, "raw", 1000), 12), record)
 
   err <- expect_error(new_run(pathspec)$step("start"), class = "metaflow_error_metadata")
@@ -207,7 +207,7 @@ test_that("a damaged metadata file is a metadata error naming the file and its r
   expect_match(conditionMessage(err), "not valid JSON", fixed = TRUE)
   expect_no_match(conditionMessage(err), "JSONDecodeError|Traceback|File \"")
 
-  index <- file.path(dir, ".metaflow", "ClientDamagedFlow", run_id, "end")
+  index <- file.path(dir, ".metaflow", ".metaflow_core", "ClientDamagedFlow", run_id, "end")
   index <- file.path(list.files(index, pattern = "^[0-9]+$", full.names = TRUE)[[1]], "0.data.json")
   writeBin(raw(), index)
   err <- expect_error(run$artifact("number"), class = "metaflow_error_metadata")

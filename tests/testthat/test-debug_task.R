@@ -84,7 +84,7 @@ test_that("debug_task() of the failed split raises the step's error again", {
   err <- expect_error(debugger$run(), class = "simpleError")
   expect_equal(conditionMessage(err), failed$exception$message)
   status <- jsonlite::read_json(file.path(
-    fixture$dir, ".metaflow", fixture$failed, "_meta", "status.json"
+    fixture$dir, ".metaflow", ".metaflow_core", fixture$failed, "_meta", "status.json"
   ))
   expect_equal(class(err), unlist(status$failed_tasks[[1]]$error$r_class))
   expect_equal(conditionMessage(err), "bad value 3")
@@ -202,7 +202,7 @@ test_that("debug_task() of a task whose blobs are gone is a datastore error", {
   copy <- withr::local_tempdir("metaflow-debug-copy-")
   file.copy(file.path(fixture$dir, ".metaflow"), copy, recursive = TRUE)
   withr::local_envvar(METAFLOW_DATASTORE_SYSROOT_LOCAL = copy)
-  unlink(file.path(copy, ".metaflow", "DebugTaskFlow", "data"), recursive = TRUE)
+  unlink(file.path(copy, ".metaflow", ".metaflow_core", "DebugTaskFlow", "data"), recursive = TRUE)
   failed <- task_of(fixture$failed, "square", index = 1L)
   expect_error(debug_task(failed$pathspec), class = "metaflow_error_datastore")
 })
@@ -212,7 +212,7 @@ test_that("debug_task() of a run that saved no functions.rds is a datastore erro
   copy <- withr::local_tempdir("metaflow-debug-copy-")
   file.copy(file.path(fixture$dir, ".metaflow"), copy, recursive = TRUE)
   withr::local_envvar(METAFLOW_DATASTORE_SYSROOT_LOCAL = copy)
-  unlink(file.path(copy, ".metaflow", fixture$failed, "_meta", "spec", "functions.rds"))
+  unlink(file.path(copy, ".metaflow", ".metaflow_core", fixture$failed, "_meta", "spec", "functions.rds"))
   failed <- task_of(fixture$failed, "square", index = 1L)
   err <- expect_error(debug_task(failed$pathspec), class = "metaflow_error_datastore")
   expect_match(conditionMessage(err), "saved no functions.rds", fixed = TRUE)
@@ -228,7 +228,7 @@ test_that("debug_task()'s self checks each blob it reads: a flipped byte is an e
     step(step = "fail", r_function = function(self) stop("to debug"), next_step = "end") %>%
     step(step = "end")
   try(run(flow, quiet = TRUE), silent = TRUE)
-  blobs <- list.files(file.path(dir, ".metaflow", "DebugFlippedFlow", "data"), recursive = TRUE, full.names = TRUE)
+  blobs <- list.files(file.path(dir, ".metaflow", ".metaflow_core", "DebugFlippedFlow", "data"), recursive = TRUE, full.names = TRUE)
   payload <- c(charToRaw("MFBn"), serialize(2100000, NULL, xdr = FALSE))
   path <- Filter(function(p) identical(readBin(p, "raw", file.size(p) + 1), payload), blobs)[[1]]
   bytes <- readBin(path, "raw", file.size(path))

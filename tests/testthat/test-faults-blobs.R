@@ -29,7 +29,7 @@ total_flow_code <- c(
 # The blob file (under `dir`'s datastore) whose bytes hold `value` serialized
 # (R steps write native byte order, `serialize(xdr = FALSE)`).
 blob_holding <- function(dir, value) {
-  files <- list.files(file.path(dir, ".metaflow", "BlobFaultsRFlow", "data"), recursive = TRUE, full.names = TRUE)
+  files <- list.files(file.path(dir, ".metaflow", ".metaflow_core", "BlobFaultsRFlow", "data"), recursive = TRUE, full.names = TRUE)
   pattern <- writeBin(value, raw(), endian = .Platform$endian)
   found <- Filter(function(f) length(grepRaw(pattern, readBin(f, "raw", file.size(f)), fixed = TRUE)) > 0, files)
   expect_length(found, 1L)
@@ -75,7 +75,7 @@ for (fault in c("flip", "truncate", "delete")) {
     expect_match(out, if (fault == "delete") "Data missing" else "Damaged artifact", fixed = TRUE)
     expect_match(out, basename(path), fixed = TRUE)
     expect_match(out, "total", fixed = TRUE)
-    expect_no_match(out, "Traceback|metaflow_core/", perl = TRUE)
+    expect_no_match(out, "Traceback|metaflow_core/\\w+\\.py", perl = TRUE)
     expect_no_match(dumped$stdout, "4200000", fixed = TRUE)
     label <- run_script(file.path(dir, "flow.R"), c("dump", paste0(origin$id, "/start/1"), "--include", "label"))
     expect_equal(label$status, 0L, info = script_output(label))
@@ -152,7 +152,7 @@ test_that("a damaged Python artifact read from R is a metaflow_error_data_corrup
   pathspec <- run_python_flow(dir, "BlobFaultsPyFlow",
                               "        self.total = 2100000\n        self.label = 'intact'",
                               sysroot = dir)
-  files <- list.files(file.path(dir, ".metaflow", "BlobFaultsPyFlow", "data"), recursive = TRUE, full.names = TRUE)
+  files <- list.files(file.path(dir, ".metaflow", ".metaflow_core", "BlobFaultsPyFlow", "data"), recursive = TRUE, full.names = TRUE)
   pickled <- writeBin(2100000L, raw(), endian = "little")
   path <- normalizePath(Filter(function(f) length(grepRaw(pickled, readBin(f, "raw", file.size(f)), fixed = TRUE)) > 0, files)[[1]])
   Sys.chmod(path, "0644")

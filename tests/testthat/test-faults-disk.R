@@ -39,7 +39,7 @@ test_that("a full datastore disk fails an R run cleanly, and the run resumes onc
   expect_match(output, "disk is full|No space left on device")
   expect_no_match(output, "Internal error|Traceback")
   expect_no_process_left(dir)
-  run_id <- readLines(file.path(store, ".metaflow", "FullDiskFlow", "latest_run"), warn = FALSE)
+  run_id <- readLines(file.path(store, ".metaflow", ".metaflow_core", "FullDiskFlow", "latest_run"), warn = FALSE)
   run <- new_run("FullDiskFlow", run_id)
   expect_identical(run$finished, FALSE)
   expect_false(run$successful)

@@ -35,7 +35,7 @@ write_faults_flow <- function(dir) {
 }
 
 finished_splits <- function(dir) {
-  files <- Sys.glob(file.path(dir, ".metaflow", "FaultsFlow", "*", "work", "*", "_meta", "0.attempt.json"))
+  files <- Sys.glob(file.path(dir, ".metaflow", ".metaflow_core", "FaultsFlow", "*", "work", "*", "_meta", "0.attempt.json"))
   sum(vapply(files, function(f) grepl('"succeeded"', paste(readLines(f, warn = FALSE), collapse = "")), TRUE))
 }
 
@@ -55,11 +55,11 @@ wait_for_point <- function(process, dir, finished) {
 }
 
 run_status <- function(dir, run_id) {
-  jsonlite::read_json(file.path(dir, ".metaflow", "FaultsFlow", run_id, "_meta", "status.json"))
+  jsonlite::read_json(file.path(dir, ".metaflow", ".metaflow_core", "FaultsFlow", run_id, "_meta", "status.json"))
 }
 
 latest_run_id <- function(dir) {
-  runs <- list.files(file.path(dir, ".metaflow", "FaultsFlow"), pattern = "^[0-9]+$")
+  runs <- list.files(file.path(dir, ".metaflow", ".metaflow_core", "FaultsFlow"), pattern = "^[0-9]+$")
   runs[order(as.numeric(runs))][length(runs)]
 }
 

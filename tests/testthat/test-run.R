@@ -64,7 +64,7 @@ test_that("a flow runs from a new user's shell, with no Python settings, and rea
   env <- env[names(env) != "METAFLOW_DATASTORE_SYSROOT_LOCAL"]
   ran <- processx::run(rscript_path(), c(script, "run"), env = env, wd = dir, error_on_status = FALSE)
   expect_equal(ran$status, 0, info = ran$stderr)
-  expect_true(dir.exists(file.path(dir, ".metaflow", "ShellFlow")))
+  expect_true(dir.exists(file.path(dir, ".metaflow", ".metaflow_core", "ShellFlow")))
   read <- processx::run(
     rscript_path(),
     c("-e", "dput(metaflow::new_run('ShellFlow', 'latest_run')$artifact('answer'))"),
@@ -314,7 +314,7 @@ test_that("`Rscript flow.R --alpha 5`, without a command, says the command is mi
   expect_false(result$status == 0)
   expect_match(result$stderr, "The command is missing: `--alpha` is an option of `run`", fixed = TRUE)
   expect_match(result$stderr, "Did you mean `Rscript flow.R run --alpha 5`?", fixed = TRUE)
-  expect_false(dir.exists(file.path(dir, ".metaflow", "LinearFlow")))
+  expect_false(dir.exists(file.path(dir, ".metaflow", ".metaflow_core", "LinearFlow")))
 })
 
 test_that("a failing step is a metaflow_error_run that names the step", {
@@ -406,7 +406,7 @@ test_that("`Rscript flow.R show`, `check`, `help` and `run --help` work", {
   expect_equal(run_help$status, 0, info = run_help$stderr)
   expect_match(run_help$stdout, "--alpha FLOAT")
   expect_match(run_help$stdout, "Learning rate")
-  expect_false(dir.exists(file.path(dir, ".metaflow", "LinearFlow")))
+  expect_false(dir.exists(file.path(dir, ".metaflow", ".metaflow_core", "LinearFlow")))
 })
 
 test_that("a bare `Rscript flow.R` runs the flow", {
@@ -1179,7 +1179,7 @@ test_that("run() in a read-only datastore is a datastore error naming the direct
   message <- conditionMessage(err)
   expect_match(message, "Flow ReadOnlyFlow failed before its run started.", fixed = TRUE)
   expect_match(message, "Datastore not usable: Could not create the directory", fixed = TRUE)
-  expect_match(gsub("\\s+", " ", message), file.path(dir, ".metaflow", "ReadOnlyFlow"), fixed = TRUE)
+  expect_match(gsub("\\s+", " ", message), file.path(dir, ".metaflow", ".metaflow_core", "ReadOnlyFlow"), fixed = TRUE)
   expect_match(message, "Read-only file system", fixed = TRUE)
   expect_no_python(message)
   expect_no_match(message, "Internal error", fixed = TRUE)
@@ -1223,7 +1223,7 @@ test_that("resuming a run whose record is damaged is a metadata error naming the
   dir <- local_run_dir()
   flow <- flow_from_code(read_only_flow_code)
   run <- collect_messages(run(flow, quiet = TRUE))$value
-  record <- file.path(dir, ".metaflow", "ReadOnlyFlow", run$id, "_meta", "_self.json")
+  record <- file.path(dir, ".metaflow", ".metaflow_core", "ReadOnlyFlow", run$id, "_meta", "_self.json")
   writeBin(utils::head(readBin(record, "raw", 1000), 20), record)
 
   err <- expect_error(collect_messages(run(flow, resume = TRUE)), class = "metaflow_error_metadata")
@@ -1286,7 +1286,7 @@ test_that("run(datastore = 's3') and --datastore s3 keep the run in S3, read bac
   expect_equal(s3_read_back(dir), c(run$id, "TRUE", "14", "100000", "squaring 1", "squaring 2", "squaring 3"))
   # The 100 000 weights (and every other blob, record and log) went to S3: what
   # stays here is the one small record pointing at it.
-  expect_equal(names(local_datastore_files(dir)), "S3ForeachFlow/_meta/_self.json")
+  expect_equal(names(local_datastore_files(dir)), ".metaflow_core/S3ForeachFlow/_meta/_self.json")
   expect_lt(sum(local_datastore_files(dir)), 1000)
 
   script <- file.path(dir, "flow.R")
@@ -1296,7 +1296,7 @@ test_that("run(datastore = 's3') and --datastore s3 keep the run in S3, read bac
   again <- s3_read_back(dir)
   expect_false(again[[1]] == run$id)
   expect_equal(again[-1], c("TRUE", "14", "100000", "squaring 1", "squaring 2", "squaring 3"))
-  expect_equal(names(local_datastore_files(dir)), "S3ForeachFlow/_meta/_self.json")
+  expect_equal(names(local_datastore_files(dir)), ".metaflow_core/S3ForeachFlow/_meta/_self.json")
 })
 
 test_that("a damaged blob in S3 is a metaflow_error_data_corrupt for the client; resume runs its task again", {
@@ -1327,5 +1327,23 @@ test_that("a damaged blob in S3 is a metaflow_error_data_corrupt for the client;
   resumed <- collect_messages(run(flow, datastore = "s3", resume = "square"))
   expect_true(any(grepl("Not cloning .*/start/1: artifact .* is damaged \\(s3://metaflow-test/", resumed$messages)))
   expect_equal(resumed$value$artifact("total"), 14)
-  expect_equal(names(local_datastore_files(dir)), "S3ForeachFlow/_meta/_self.json")
+  expect_equal(names(local_datastore_files(dir)), ".metaflow_core/S3ForeachFlow/_meta/_self.json")
+
+test_that("run(step_functions = \"create\", only_json = TRUE) prints the state machine", {
+  local_run_dir()
+  withr::local_envvar(METAFLOW_BATCH_JOB_QUEUE = "queue", METAFLOW_BATCH_CONTAINER_IMAGE = "image")
+  flow <- metaflow("SfnForeachFlow") %>%
+    step(step = "start", r_function = function(self) self$xs <- 1:2, next_step = "square",
+         foreach = "xs") %>%
+    step(step = "square", r_function = function(self) self$y <- self$input^2, next_step = "join") %>%
+    step(step = "join", r_function = function(self, inputs) self$total <- 0, join = TRUE,
+         next_step = "end") %>%
+    step(step = "end")
+  output <- capture.output(status <- run(flow, step_functions = "create", only_json = TRUE))
+  expect_equal(status, 0L)
+  definition <- jsonlite::fromJSON(paste(output, collapse = "\n"), simplifyVector = FALSE)
+  expect_equal(names(definition$States), c("start", "start_foreach", "join", "end"))
+  expect_equal(definition$States$start_foreach$Type, "Map")
+  expect_equal(names(definition$States$start_foreach$Iterator$States), "square")
+  expect_false(dir.exists(".metaflow/.metaflow_core/SfnForeachFlow/data"))
 })

@@ -323,3 +323,18 @@ test_that("the options that take a value come from the engine's own table", {
   expect_identical(args$top, list(arg_entry("failure-file", c("--failure-file", "f.json"))))
   expect_identical(args$command_args, list(arg_entry("max-log-size", c("--max-log-size", "2"))))
 })
+
+test_that("step_functions chooses the engine's step-functions command, as Netflix's run() did", {
+  expect_equal(argv_for(datastore = "s3", step_functions = "create"),
+               c("--datastore", "s3", "step-functions", "create"))
+  expect_equal(argv_for(step_functions = "create", only_json = TRUE),
+               c("step-functions", "create", "--only-json"))
+  expect_equal(argv_for(step_functions = "trigger", alpha = 0.5),
+               c("step-functions", "trigger", "--alpha", "0.5"))
+  expect_equal(argv_for(step_functions = "list_runs"), c("step-functions", "list-runs"))
+  expect_equal(argv_for(.command_line = c("step-functions", "list-runs")), c("step-functions", "list-runs"))
+  expect_error(argv_for(step_functions = "deploy"), "step_functions", class = "metaflow_error_usage")
+  expect_error(argv_for(step_functions = "trigger", only_json = TRUE), "only_json",
+               class = "metaflow_error_usage")
+  expect_error(argv_for(only_json = TRUE), "only_json", class = "metaflow_error_usage")
+})

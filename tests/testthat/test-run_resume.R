@@ -175,7 +175,7 @@ test_that("resume after the runtime was SIGKILLed reruns what didn't finish, and
   on.exit(runtime$kill_tree(), add = TRUE)
   deadline <- Sys.time() + 90
   done_splits <- function() {
-    attempts <- Sys.glob(file.path(dir, ".metaflow", "KilledFlow", "*", "work", "*", "_meta", "0.attempt.json"))
+    attempts <- Sys.glob(file.path(dir, ".metaflow", ".metaflow_core", "KilledFlow", "*", "work", "*", "_meta", "0.attempt.json"))
     sum(vapply(attempts, function(p) grepl('"succeeded"', paste(readLines(p, warn = FALSE), collapse = "")), TRUE))
   }
   while (Sys.time() < deadline && !(all(file.exists(c("hang-2.pid", "hang-3.pid"))) && done_splits() == 2)) {

@@ -133,7 +133,7 @@ test_that("listing artifacts reads only the index, never the values", {
   local_client_fixture()
   root <- withr::local_tempdir("metaflow-lazy-")
   pathspec <- run_python_flow(root, "ClientLazyFlow", c("        self.a = 1", "        self.b = [2]"), sysroot = root)
-  blobs <- list.files(file.path(root, ".metaflow", "ClientLazyFlow", "data"), recursive = TRUE, full.names = TRUE)
+  blobs <- list.files(file.path(root, ".metaflow", ".metaflow_core", "ClientLazyFlow", "data"), recursive = TRUE, full.names = TRUE)
   expect_gt(length(blobs), 0)
   for (blob in blobs) {
     writeBin(charToRaw("not a blob"), blob)
@@ -208,7 +208,7 @@ test_that("an artifact whose blob has a flipped byte is an error naming artifact
   task <- new_run("ClientFlippedFlow", "latest_run")$step("start")$task("1")
   expect_identical(task$artifact("total"), 2100000)
   # The stored file of `total`: the blob whose payload is its serialized bytes.
-  blobs <- list.files(file.path(dir, ".metaflow", "ClientFlippedFlow", "data"), recursive = TRUE, full.names = TRUE)
+  blobs <- list.files(file.path(dir, ".metaflow", ".metaflow_core", "ClientFlippedFlow", "data"), recursive = TRUE, full.names = TRUE)
   payload <- c(charToRaw("MFBn"), serialize(2100000, NULL, xdr = FALSE))
   path <- Filter(function(p) identical(readBin(p, "raw", file.size(p) + 1), payload), blobs)[[1]]
   bytes <- readBin(path, "raw", file.size(path))

@@ -210,8 +210,10 @@ def make_cli(flow, graph):
     def command_help(name, text):
         return text + (" (this is the default command)." if name == default_command else ".")
 
+    # 90 columns: with `step-functions` the command column is wide enough that
+    # click would cut the commands' one-line help at 80.
     @click.group(invoke_without_command=True, help=(type(flow).__doc__ or "").strip() or None,
-                 epilog=parameters_epilog(options))
+                 epilog=parameters_epilog(options), context_settings={"terminal_width": 90})
     @click.option("--quiet/--not-quiet", default=False, help="Suppress unnecessary messages.")
     @click.option("--debug/--no-debug", default=False, help="Show engine tracebacks on errors.")
     @click.option("--datastore", type=click.Choice(list(STORAGE_TYPES)),
@@ -506,6 +508,79 @@ def make_cli(flow, graph):
         click.echo("  user tags: %s" % (", ".join(record["tags"]) or "(none)"))
         if not hide_system_tags:
             click.echo("  system tags: %s" % ", ".join(record["system_tags"]))
+
+    @start.group(name="step-functions",
+                 help="Schedule the flow on AWS Step Functions: create, trigger, list-runs.")
+    @click.option("--name", "sfn_name", default=None,
+                  help="The state machine's name (default: the flow's name).")
+    @click.pass_obj
+    def step_functions(state, sfn_name):
+        from .plugins.aws.step_functions.state_machine import state_machine_name
+
+        state.sfn_name = sfn_name or state_machine_name(flow.name)
+
+    @step_functions.command(name="create",
+                            help="Deploy the flow as a state machine, or update it.")
+    @click.option("--only-json", is_flag=True, default=False,
+                  help="Print the state machine's definition (JSON) and deploy nothing.")
+    @click.pass_obj
+    def sfn_create(state, only_json):
+        from .package import CodePackage, parse_suffixes
+        from .plugins.aws.step_functions import deployer
+
+        state.validate()
+        if state.ds_type != "s3" and not only_json:
+            raise CommandException(
+                "Step Functions runs every step on AWS Batch against the S3 datastore: "
+                "run `step-functions create` with --datastore s3.")
+        if not only_json:
+            deployer.iam_role()
+        extra = [parse_decospec(s) for s in state.decospecs]
+        package = CodePackage.for_flow(state.flow, state.entrypoint()[-1],
+                                       parse_suffixes(state.package_suffixes))
+        record = (package.save(state.flow_datastore) if not only_json
+                  else package.record(state.flow_datastore))
+        definition = deployer.definition_of(
+            graph, flow.name, record,
+            lambda name: step_decorators(getattr(type(flow), name), extra),
+            register=not only_json)
+        if only_json:
+            click.echo(json.dumps(definition, indent=2))
+            return
+        arn, new = deployer.create(state.sfn_name, definition)
+        state.echo("State machine %s %s (%s)." % (state.sfn_name, "created" if new else "updated",
+                                                   arn))
+
+    @step_functions.command(name="trigger", help="Start an execution of the state machine.")
+    @click.pass_obj
+    def sfn_trigger(state, **param_values):
+        from .plugins.aws.step_functions import deployer
+
+        given = {}
+        for attr, param in flow_parameters(type(flow)):
+            if param_values.get(attr) is not None:
+                given[param.name] = param_values[attr]
+        arn, run_id = deployer.trigger(state.sfn_name, json.loads(json.dumps(given, default=str)))
+        state.echo("Execution %s started: run %s/%s." % (arn, flow.name, run_id))
+
+    sfn_trigger.params.extend(parameter_options(type(flow)))
+
+    @step_functions.command(name="list-runs", help="List the executions of the state machine.")
+    @click.option("--status", default=None,
+                  type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]),
+                  help="Only executions in this state.")
+    @click.pass_obj
+    def sfn_list_runs(state, status):
+        from .plugins.aws.step_functions import deployer
+
+        rows = deployer.list_runs(state.sfn_name, status)
+        if not rows:
+            state.echo("No executions of %s." % state.sfn_name)
+            return
+        columns = ("run_id", "status", "started", "stopped")
+        widths = [max(len(c), *(len(r[c]) for r in rows)) for c in columns]
+        for values in [dict(zip(columns, (c.upper() for c in columns)))] + rows:
+            click.echo("  ".join(values[c].ljust(w) for c, w in zip(columns, widths)).rstrip())
 
     @start.command(help="Print the version of metaflow_core.")
     def version():

@@ -18,7 +18,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from .datastore.flow_datastore import FlowDataStore
-from .datastore.storage import DATASTORE_DIR, LocalStorage, get_storage
+from .datastore.storage import DATASTORE_DIR, ENGINE_DIR, LocalStorage, engine_root, get_storage
 from .exceptions import (
     MetaflowDataMissing,
     MetaflowException,
@@ -142,11 +142,13 @@ def restore_context(root=None, ns=None, namespace_given=False):
 
 def _root_in(location):
     path = os.path.abspath(os.path.expanduser(location))
-    if os.path.basename(path) == DATASTORE_DIR and os.path.isdir(path):
+    if os.path.basename(path) == ENGINE_DIR and os.path.isdir(path):
         return path
+    if os.path.basename(path) == DATASTORE_DIR and os.path.isdir(path):
+        return engine_root(path, create=False)
     candidate = os.path.join(path, DATASTORE_DIR)
     if os.path.isdir(candidate):
-        return candidate
+        return engine_root(candidate, create=False)
     raise MetaflowNotFound(
         "There is no %s directory in %s. Give metadata() the directory a flow was run "
         "from." % (DATASTORE_DIR, path)
@@ -154,7 +156,7 @@ def _root_in(location):
 
 
 def metadata_root():
-    """The ``.metaflow`` directory (or ``s3://`` root) the client reads now: the one
+    """The engine's directory in ``.metaflow`` (or the ``s3://`` root) the client reads now: the one
     ``metadata()`` chose, else S3 when ``METAFLOW_DEFAULT_DATASTORE`` is ``s3`` (at
     ``METAFLOW_DATASTORE_SYSROOT_S3``, as on a machine that didn't start the run),
     else the local one."""

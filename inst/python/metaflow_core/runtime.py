@@ -29,6 +29,7 @@ from .exceptions import (
     RunRecordError,
     TaskFailed,
 )
+from .datastore.storage import sysroot_of
 from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
 from .decorators import retry_counts, retry_delay, step_decorators, step_resources
@@ -377,7 +378,7 @@ class NativeRuntime(object):
         env["METAFLOW_RUN_ID"] = self.run_id
         env["METAFLOW_USER"] = self.user
         if self.flow_datastore.ds_type == "local":
-            env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = os.path.dirname(self.flow_datastore.ds_root)
+            env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = sysroot_of(self.flow_datastore.ds_root)
         if task.retry_count == 0:
             self._register_task(task, foreach_indices=list(task.key),
                                 input_paths=task.input_paths)

@@ -11,7 +11,7 @@ import platform
 import sys
 
 from . import __version__
-from .datastore.storage import DATASTORE_DIR, STORAGE_TYPES, LocalStorage
+from .datastore.storage import DATASTORE_DIR, STORAGE_TYPES, LocalStorage, sysroot_of
 from .exceptions import MetaflowException
 from .util import get_username
 
@@ -45,18 +45,17 @@ def _datastore():
     """The local datastore a run started here would use, and how it is found."""
     sysroot = os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL")
     if sysroot:
-        root, how = os.path.join(os.path.abspath(sysroot), DATASTORE_DIR), \
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL"
+        how = "METAFLOW_DATASTORE_SYSROOT_LOCAL"
     else:
-        root = LocalStorage.find_root(create=False)
         how = "the nearest %s in or above the working directory" % DATASTORE_DIR
+    root = LocalStorage.find_root(create=False)
     exists = os.path.isdir(root)
     return {
         "type": "local",
         "root": root,
         "found_by": how if exists or sysroot else "none yet: the first run makes it here",
         "exists": exists,
-        "metadata": "local@%s" % os.path.dirname(root),
+        "metadata": "local@%s" % sysroot_of(root),
     }
 
 

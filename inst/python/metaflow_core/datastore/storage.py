@@ -12,6 +12,32 @@ from ..exceptions import MetaflowException
 from ..util import access_error, atomic_move, atomic_write, make_dirs
 
 DATASTORE_DIR = ".metaflow"
+# This engine's tree inside ``.metaflow``. Netflix's Metaflow keeps its flows in
+# ``.metaflow/<Flow>/`` with the same run ids, file names and blob keys as ours but
+# other bytes (gzip pickles), so sharing that tree breaks both; a hidden directory
+# is never a flow to it (a flow's name is a Python class name), and
+# ``.metaflow`` stays the one directory a user finds, ignores in git or deletes.
+ENGINE_DIR = ".metaflow_core"
+
+
+def engine_root(dot_dir, create=True):
+    """This engine's root inside the ``.metaflow`` directory ``dot_dir``, with the
+    runs an earlier version of the engine kept in ``dot_dir`` itself moved in."""
+    root = os.path.join(dot_dir, ENGINE_DIR)
+    if not os.path.isdir(root) and os.path.isdir(dot_dir):
+        from .legacy import adopt_legacy_layout
+
+        adopt_legacy_layout(dot_dir, root)
+    if create:
+        make_dirs(root)
+    return root
+
+
+def sysroot_of(root):
+    """The directory holding the ``.metaflow`` directory of the engine root ``root``
+    (what ``METAFLOW_DATASTORE_SYSROOT_LOCAL`` names)."""
+    parent = os.path.dirname(root)
+    return os.path.dirname(parent) if os.path.basename(root) == ENGINE_DIR else parent
 
 
 class Storage(object):
@@ -86,27 +112,24 @@ class LocalStorage(Storage):
 
     @classmethod
     def find_root(cls, create=True, echo=None):
-        """The local datastore root, resolved the way Metaflow does."""
+        """The local datastore root: the ``.metaflow`` directory found the way
+        Metaflow finds it, and in it this engine's own directory (``ENGINE_DIR``)."""
         sysroot = os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL")
         if sysroot:
-            root = os.path.join(os.path.abspath(sysroot), DATASTORE_DIR)
-            if create:
-                make_dirs(root)
-            return root
+            return engine_root(os.path.join(os.path.abspath(sysroot), DATASTORE_DIR), create)
         here = os.getcwd()
         while True:
             candidate = os.path.join(here, DATASTORE_DIR)
             if os.path.isdir(candidate):
-                return candidate
+                return engine_root(candidate, create)
             parent = os.path.dirname(here)
             if parent == here:
                 break
             here = parent
-        root = os.path.join(os.getcwd(), DATASTORE_DIR)
-        if create:
-            make_dirs(root)
-            if echo:
-                echo("Creating local datastore in current directory (%s)" % root)
+        dot_dir = os.path.join(os.getcwd(), DATASTORE_DIR)
+        root = engine_root(dot_dir, create)
+        if create and echo:
+            echo("Creating local datastore in current directory (%s)" % root)
         return root
 
     def path(self, key):

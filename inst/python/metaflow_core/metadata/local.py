@@ -1,9 +1,10 @@
 """The metadata provider: what ran, when, by whom, with which tags.
 
-It lives in ``_meta/`` directories inside the datastore's tree, beside the
-artifacts, and goes through the run's ``Storage``: a run on S3 keeps its
-metadata in S3, so any machine that reads the bucket sees the run. Steps and
-tasks take their tags from their run, so a tag added to a run later shows on
+It lives in ``_meta/`` directories inside the datastore's tree (locally, the
+engine's directory in ``.metaflow``), beside the artifacts, and goes through
+the run's ``Storage``: a run on S3 keeps its metadata in S3, so any machine
+that reads the bucket sees the run. Steps and tasks take their tags from their
+run, so a tag added to a run later shows on
 all of them; nothing is stored twice.
 
 Some guarantees are the local filesystem's own and stay local: durable
@@ -62,7 +63,9 @@ class LocalMetadataProvider(object):
 
     def describe(self):
         if self.local:
-            return "local@%s" % os.path.dirname(self.root)
+            from ..datastore.storage import sysroot_of
+
+            return "local@%s" % sysroot_of(self.root)
         return self.root
 
     def _path(self, *parts):
