@@ -574,7 +574,7 @@ def test_a_run_on_s3_is_read_back_from_s3_in_a_fresh_process(moto_server, tmp_pa
     assert_succeeded(result, here)
     run_id = run_id_of(result)
     # Only the pointer record stays here: the data, the metadata and the logs are in S3.
-    assert list(local_files(here)) == [os.path.join("ForeachFlow", "_meta", "_self.json")]
+    assert list(local_files(here)) == [os.path.join(".metaflow_core", "ForeachFlow", "_meta", "_self.json")]
     assert sum(local_files(here).values()) < 1000
     seen = read_back(here)
     assert seen == {"id": run_id, "ok": True, "total": 5, "values": [0, 1, 4],
@@ -588,7 +588,7 @@ def test_metaflow_default_datastore_chooses_s3(moto_server, tmp_path):
     result = run_flow("foreach_flow.py", "run", cwd=tmp_path,
                       env={"METAFLOW_DEFAULT_DATASTORE": "s3"})
     assert_succeeded(result, tmp_path)
-    assert list(local_files(tmp_path)) == [os.path.join("ForeachFlow", "_meta", "_self.json")]
+    assert list(local_files(tmp_path)) == [os.path.join(".metaflow_core", "ForeachFlow", "_meta", "_self.json")]
     assert read_back(tmp_path)["total"] == 5
 
 

@@ -860,4 +860,4 @@ def test_an_r_artifact_on_s3_comes_as_a_streamed_copy_r_verifies(moto_server, tm
         assert client.value("artifact", ref=end, name="count")["path"] != reply["path"]
     finally:
         client.close()
-    assert os.listdir(str(tmp_path / ".metaflow")) == ["TypesFlow"]
+    assert os.listdir(str(tmp_path / ".metaflow" / ".metaflow_core")) == ["TypesFlow"]

@@ -1321,13 +1321,13 @@ test_that("a damaged blob in S3 is a metaflow_error_data_corrupt for the client;
                       class = "metaflow_error_data_corrupt")
   expect_match(conditionMessage(err), "s3://metaflow-test/metaflow/S3ForeachFlow/data/", fixed = TRUE)
 
-
   # A resume of the S3 run finds the damage, runs the damaged tasks again instead
   # of cloning them, and its artifacts read back whole.
   resumed <- collect_messages(run(flow, datastore = "s3", resume = "square"))
   expect_true(any(grepl("Not cloning .*/start/1: artifact .* is damaged \\(s3://metaflow-test/", resumed$messages)))
   expect_equal(resumed$value$artifact("total"), 14)
   expect_equal(names(local_datastore_files(dir)), ".metaflow_core/S3ForeachFlow/_meta/_self.json")
+})
 
 test_that("run(step_functions = \"create\", only_json = TRUE) prints the state machine", {
   local_run_dir()

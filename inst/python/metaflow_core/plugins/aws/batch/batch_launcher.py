@@ -89,7 +89,7 @@ class BatchLauncher(Launcher):
         argument = command_argument(runtime.flow.name, runtime.code_package, args,
                                     runtime.flow_datastore, MAX_COMMAND_CHARS)
         command = ["python", "-m", "metaflow_core.remote_task", argument]
-        definition = self._definition(client, settings, task.step)
+        definition = self.register_definition(client, settings, task.step)
         job = {
             "jobName": job_name(runtime.user, runtime.flow.name, runtime.run_id, task),
             "jobQueue": settings["queue"],
@@ -113,11 +113,10 @@ class BatchLauncher(Launcher):
             raise _api_error(err, "submit the job of step *%s*" % task.step, task.step)
         return BatchTask(runtime, task, client, job_id, settings["queue"], definition)
 
-    def _definition(self, client, settings, step):
+    def register_definition(self, client, settings, step):
         """The ARN of the job definition for ``settings``: registered once, by content."""
         content = job_definition(settings)
-        name = "metaflow_" + hashlib.sha224(
-            json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
+        name = job_definition_name(content)
         if name in self._definitions:
             return self._definitions[name]
         try:
@@ -132,6 +131,12 @@ class BatchLauncher(Launcher):
             raise _api_error(err, "register the job definition %s" % name, step)
         self._definitions[name] = arn
         return arn
+
+
+def job_definition_name(content):
+    """A job definition's name, from its content, so that the same content is reused."""
+    return "metaflow_" + hashlib.sha224(
+        json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def job_definition(settings):

@@ -6,7 +6,7 @@ boto3 is imported here only through aws_config, when a command talks to AWS.
 import json
 import os
 
-from .state_machine import StepFunctionsError, build_definition, state_machine_name
+from .state_machine import StepFunctionsError, build_definition
 
 ROLE_VARIABLE = "METAFLOW_SFN_IAM_ROLE"
 # Netflix's Metaflow prefixes the run ids of its Step Functions runs the same way.
@@ -36,10 +36,8 @@ def job_definitions(graph, decorators_of, register=True):
     """Each step's Batch job queue and job definition, registered by content as the
     Batch launcher registers them (a step without @batch gets its defaults): its ARN,
     or without ``register`` its name, which needs no AWS."""
-    import hashlib
-
     from ..batch.batch_decorator import BatchDecorator
-    from ..batch.batch_launcher import BatchLauncher, job_definition
+    from ..batch.batch_launcher import BatchLauncher, job_definition, job_definition_name
 
     batch = None
     if register:
@@ -62,10 +60,9 @@ def job_definitions(graph, decorators_of, register=True):
                 % node.name, step=node.name)
         queue = queue or settings["queue"]
         if register:
-            found[node.name] = launcher._definition(batch, settings)
+            found[node.name] = launcher.register_definition(batch, settings, node.name)
         else:
-            found[node.name] = "metaflow_" + hashlib.sha224(json.dumps(
-                job_definition(settings), sort_keys=True).encode("utf-8")).hexdigest()
+            found[node.name] = job_definition_name(job_definition(settings))
     return queue, found
 
 
