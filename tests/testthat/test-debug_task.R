@@ -263,5 +263,8 @@ test_that("debug_task() of a task of a run on S3 reads its inputs from S3", {
   expect_equal(debugger$self$items, c(1, 3))
   err <- expect_error(debugger$run(), class = "simpleError")
   expect_equal(conditionMessage(err), "bad value 3")
-  expect_equal(list.files(file.path(dir, ".metaflow"), recursive = TRUE), "S3DebugFlow/_meta/_self.json")
+  expect_equal(
+    list.files(file.path(dir, ".metaflow"), recursive = TRUE, all.files = TRUE),
+    ".metaflow_core/S3DebugFlow/_meta/_self.json"
+  )
 })
