@@ -31,11 +31,12 @@ _AWS_VARIABLES = ("AWS_PROFILE", "METAFLOW_AWS_PROFILE", "AWS_ENDPOINT_URL_S3", 
 
 
 @pytest.fixture(scope="module")
-def moto_process():
-    """One moto server for the test module that asks for it; always stopped."""
+def moto_process(request):
+    """One moto server for the test module that asks for it; always stopped. A module
+    with ``MOTO_COMPUTE = True`` gets one whose Batch jobs run (moto_compute.py)."""
     from moto_server import MotoServer
 
-    with MotoServer() as server:
+    with MotoServer(compute=getattr(request.module, "MOTO_COMPUTE", False)) as server:
         yield server
 
 

@@ -32,8 +32,10 @@ def free_port():
 
 
 class MotoServer(object):
-    def __init__(self, python=sys.executable):
+    def __init__(self, python=sys.executable, compute=False):
         self.python = python
+        # True: Batch jobs run here and Step Functions executions run (moto_compute.py).
+        self.compute = compute
         self.proc = None
         self.port = None
         self.log = None
@@ -47,8 +49,12 @@ class MotoServer(object):
         for _ in range(5):
             self.port = free_port()
             self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+            program = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_compute.py")] \
+                if self.compute else ["-m", "moto.server"]
             self.proc = subprocess.Popen(
-                [self.python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                [self.python] + program + ["-H", "127.0.0.1", "-p", str(self.port)],
+                # The jobs a compute server runs reach it as a container would.
+                env=dict(os.environ, **self.env()) if self.compute else None,
                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
             if self._wait_until_up():
                 return self

@@ -57,7 +57,7 @@ def test_a_long_task_argument_goes_through_the_datastore_and_a_file(saved, tmp_p
 
 
 def test_a_bad_argument_is_a_headline_error(tmp_path):
-    with pytest.raises(RemoteTaskError, match="version 1"):
+    with pytest.raises(RemoteTaskError, match="version 2"):
         parse_argument('{"version": 9}')
     done = subprocess.run([sys.executable, "-m", "metaflow_core.remote_task", "not json"],
                           capture_output=True, text=True, cwd=str(tmp_path))

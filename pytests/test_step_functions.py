@@ -62,7 +62,7 @@ def test_only_json_of_a_linear_flow(aws, tmp_path):
     assert params["JobQueue"] == "metaflow-queue"
     command = params["ContainerOverrides"]["Command"]
     assert command[:3] == ["python", "-m", "metaflow_core.remote_task"]
-    assert json.loads(command[3])["step_functions"] == {"step": "middle"}
+    assert json.loads(command[3])["step_functions"] == {"step": "middle", "max_num_splits": 100}
     assert {"Name": "METAFLOW_RUN_ID",
             "Value.$": "States.Format('sfn-{}', $$.Execution.Name)"} in \
         params["ContainerOverrides"]["Environment"]
@@ -75,14 +75,25 @@ def test_only_json_of_a_branch_and_a_nested_foreach(aws, tmp_path):
         "join": ["Task", "end"], "end": ["Task", "END"]}
     nested = only_json("nested_foreach_flow.py", tmp_path)["States"]
     assert shape(nested) == {
-        "start": ["Task", "start_foreach"],
+        "start": ["Task", "start_splits"],
+        "start_splits": ["Task", "start_foreach"],
         "start_foreach": ["Map", "outer_join", {
-            "outer": ["Task", "outer_foreach"],
+            "outer": ["Task", "outer_splits"],
+            "outer_splits": ["Task", "outer_foreach"],
             "outer_foreach": ["Map", "inner_join", {"inner": ["Task", "END"]}],
             "inner_join": ["Task", "END"]}],
         "outer_join": ["Task", "end"], "end": ["Task", "END"]}
-    inner = nested["start_foreach"]["Iterator"]["States"]["outer_foreach"]
-    assert sorted(inner["Parameters"]) == ["Parameters.$", "split_index_0.$", "split_index_1.$"]
+    outer = nested["start_foreach"]["Iterator"]["States"]
+    assert sorted(outer["outer_foreach"]["Parameters"]) == [
+        "Parameters.$", "split_index_0.$", "split_index_1.$"]
+    assert outer["outer_foreach"]["ItemsPath"] == "$.splits_outer.indices"
+    # The indices the outer task's job leaves in S3, by the task's id (0-<outer index>).
+    assert outer["outer_splits"]["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert outer["outer_splits"]["Parameters"] == {
+        "Bucket": "metaflow-test",
+        "Key.$": "States.Format('metaflow/NestedForeachFlow/sfn-{}/outer/_splits-0-{}.json', "
+                 "$$.Execution.Name, $.split_index_0)"}
+    assert outer["outer_splits"]["ResultPath"] == "$.splits_outer"
 
 
 def test_create_deploys_a_definition_moto_accepts_and_updates_it(aws, tmp_path):
@@ -124,6 +135,7 @@ def test_trigger_starts_an_execution_with_the_parameters_and_list_runs_shows_it(
     assert len(executions) == 1
     started = client.describe_execution(executionArn=executions[0]["executionArn"])
     assert json.loads(started["input"]) == {"Parameters": {"text": "hi there", "count": "7"}}
+    assert "run ParamsFlow/sfn-%s." % executions[0]["name"] in result.stderr
 
     listed = sfn("params_flow.py", "list-runs", cwd=tmp_path).stdout.splitlines()
     assert listed[0].split() == ["RUN_ID", "STATUS", "STARTED", "STOPPED"]

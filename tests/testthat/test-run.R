@@ -1331,7 +1331,13 @@ test_that("a damaged blob in S3 is a metaflow_error_data_corrupt for the client;
 
 test_that("run(step_functions = \"create\", only_json = TRUE) prints the state machine", {
   local_run_dir()
-  withr::local_envvar(METAFLOW_BATCH_JOB_QUEUE = "queue", METAFLOW_BATCH_CONTAINER_IMAGE = "image")
+  withr::local_envvar(
+    METAFLOW_BATCH_JOB_QUEUE = "queue", METAFLOW_BATCH_CONTAINER_IMAGE = "image",
+    METAFLOW_DATASTORE_SYSROOT_S3 = "s3://my-bucket/metaflow",
+    # Nothing listens there: printing the definition reaches no AWS.
+    METAFLOW_S3_ENDPOINT_URL = "http://127.0.0.1:9", AWS_ACCESS_KEY_ID = "none",
+    AWS_SECRET_ACCESS_KEY = "none", AWS_DEFAULT_REGION = "us-east-1"
+  )
   flow <- metaflow("SfnForeachFlow") %>%
     step(step = "start", r_function = function(self) self$xs <- 1:2, next_step = "square",
          foreach = "xs") %>%
@@ -1339,11 +1345,23 @@ test_that("run(step_functions = \"create\", only_json = TRUE) prints the state m
     step(step = "join", r_function = function(self, inputs) self$total <- 0, join = TRUE,
          next_step = "end") %>%
     step(step = "end")
-  output <- capture.output(status <- run(flow, step_functions = "create", only_json = TRUE))
+  output <- capture.output(
+    status <- run(flow, datastore = "s3", step_functions = "create", only_json = TRUE)
+  )
   expect_equal(status, 0L)
   definition <- jsonlite::fromJSON(paste(output, collapse = "\n"), simplifyVector = FALSE)
-  expect_equal(names(definition$States), c("start", "start_foreach", "join", "end"))
+  expect_equal(names(definition$States), c("start", "start_splits", "start_foreach", "join", "end"))
+  expect_equal(definition$States$start_splits$Parameters$Bucket, "my-bucket")
   expect_equal(definition$States$start_foreach$Type, "Map")
   expect_equal(names(definition$States$start_foreach$Iterator$States), "square")
   expect_false(dir.exists(".metaflow/.metaflow_core/SfnForeachFlow/data"))
+})
+
+test_that("run(step_functions = \"create\") needs the S3 datastore, even for only_json", {
+  local_run_dir()
+  flow <- metaflow("SfnLocalFlow") %>% step(step = "start", next_step = "end") %>% step(step = "end")
+  err <- expect_error(run(flow, step_functions = "create", only_json = TRUE),
+                      class = "metaflow_error_run")
+  expect_match(conditionMessage(err), "runs every step on AWS Batch against the S3 datastore",
+               fixed = TRUE)
 })

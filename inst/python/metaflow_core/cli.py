@@ -41,6 +41,7 @@ from .metadata.tags import validate_tags
 from .names import check_id
 from .parameters import JSONType, flow_parameters
 from .decorators import parse_decospec, step_decorators
+from .task_types import DEFAULT_MAX_NUM_SPLITS
 from .util import get_username
 
 
@@ -287,7 +288,7 @@ def make_cli(flow, graph):
                      help="Maximum number of parallel processes.  [default: 16, and no more "
                           "tasks at a time than the machine's cores can take for the cpu their "
                           "steps ask for with @resources]"),
-        click.option("--max-num-splits", default=100, show_default=True, type=click.IntRange(1),
+        click.option("--max-num-splits", default=DEFAULT_MAX_NUM_SPLITS, show_default=True, type=click.IntRange(1),
                      help="Maximum number of splits allowed in a foreach. This is a safety "
                           "check preventing bugs from triggering thousands of steps "
                           "inadvertently."),
@@ -523,13 +524,16 @@ def make_cli(flow, graph):
                             help="Deploy the flow as a state machine, or update it.")
     @click.option("--only-json", is_flag=True, default=False,
                   help="Print the state machine's definition (JSON) and deploy nothing.")
+    @click.option("--max-num-splits", default=DEFAULT_MAX_NUM_SPLITS, show_default=True,
+                  type=click.IntRange(min=1),
+                  help="Most tasks a foreach may yield in an execution.")
     @click.pass_obj
-    def sfn_create(state, only_json):
+    def sfn_create(state, only_json, max_num_splits):
         from .package import CodePackage, parse_suffixes
         from .plugins.aws.step_functions import deployer
 
         state.validate()
-        if state.ds_type != "s3" and not only_json:
+        if state.ds_type != "s3":
             raise CommandException(
                 "Step Functions runs every step on AWS Batch against the S3 datastore: "
                 "run `step-functions create` with --datastore s3.")
@@ -543,11 +547,13 @@ def make_cli(flow, graph):
         definition = deployer.definition_of(
             graph, flow.name, record,
             lambda name: step_decorators(getattr(type(flow), name), extra),
-            register=not only_json)
+            get_username(), max_num_splits, register=not only_json)
         if only_json:
             click.echo(json.dumps(definition, indent=2))
             return
         arn, new = deployer.create(state.sfn_name, definition)
+        # The clients here then find the executions' runs with no settings, as a run's.
+        get_metadata_provider("local").point_to(flow.name, state.metadata.storage)
         state.echo("State machine %s %s (%s)." % (state.sfn_name, "created" if new else "updated",
                                                    arn))
 
@@ -564,6 +570,18 @@ def make_cli(flow, graph):
         state.echo("Execution %s started: run %s/%s." % (arn, flow.name, run_id))
 
     sfn_trigger.params.extend(parameter_options(type(flow)))
+
+    # What each Batch job of an execution runs (through remote_task.py), not a user's command.
+    @step_functions.command(name="task", hidden=True)
+    @click.argument("step_name")
+    @click.option("--code-package", required=True, help="The run's code package, as JSON.")
+    @click.option("--max-num-splits", default=DEFAULT_MAX_NUM_SPLITS, type=click.IntRange(min=1))
+    @click.pass_obj
+    def sfn_task(state, step_name, code_package, max_num_splits):
+        from .plugins.aws.step_functions import execution_task
+
+        execution_task.run(state, step_name, get_username(), json.loads(code_package),
+                           max_num_splits)
 
     @step_functions.command(name="list-runs", help="List the executions of the state machine.")
     @click.option("--status", default=None,

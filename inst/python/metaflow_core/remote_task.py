@@ -9,6 +9,10 @@ verified, unpacks it into a fresh directory and runs there, exactly as a local
 task runs, ``python <module> internal-task '<task json>'``. It exits with the
 task's exit status (128 + N when signal N ended it), and passes SIGTERM and
 SIGINT on to the task, so that stopping the job stops the step.
+
+A Step Functions job's argument names a step instead of a task
+(``step_functions``): the job then runs ``step-functions task STEP`` of the
+package's flow, which finds its task in the execution.
 """
 
 import json
@@ -23,7 +27,8 @@ from .exceptions import MetaflowException
 from .process_tree import signal_session
 from .task_types import TASK_COMMAND
 
-COMMAND_VERSION = 1
+# 2: a Step Functions job's argument names its step and the foreach limit.
+COMMAND_VERSION = 2
 # Task arguments longer than this go in a file beside the package: Linux limits
 # one argument to 128 KiB.
 ARGUMENT_FILE_CHARS = 100000
@@ -69,7 +74,16 @@ def prepare(argument, work_dir):
     package = argument["package"]
     flow_datastore = FlowDataStore(argument["flow_name"], ds_type=package["ds_type"],
                                    ds_root=package["ds_root"])
-    entry = CodePackage.load(flow_datastore, package["sha"]).unpack(work_dir)
+    code = CodePackage.load(flow_datastore, package["sha"])
+    entry = code.unpack(work_dir)
+    if "step_functions" in argument:
+        # A task of a Step Functions execution: the run, task and inputs come from
+        # the job's environment (plugins/aws/step_functions/execution_task.py).
+        sfn = argument["step_functions"]
+        return [sys.executable, entry, "--datastore", package["ds_type"], "--datastore-root",
+                package["ds_root"], "step-functions", "task", sfn["step"],
+                "--code-package", json.dumps(code.record(flow_datastore), sort_keys=True),
+                "--max-num-splits", str(sfn["max_num_splits"])]
     if "task" in argument:
         task_args = argument["task"]
     else:

@@ -35,7 +35,7 @@ from .parameters import ParameterContext, flow_parameters
 from .decorators import retry_counts, retry_delay, step_decorators, step_resources
 from .launcher import launcher_for
 from .runtime_guard import RuntimeGuard
-from .task_types import PARAMETERS_STEP
+from .task_types import DEFAULT_MAX_NUM_SPLITS, PARAMETERS_STEP
 
 # What a task gets to exit on SIGTERM before SIGKILL: short, as a run stopped by a
 # signal must have no process left within 2 s.
@@ -58,7 +58,7 @@ class ScheduledTask(object):
 
 class NativeRuntime(object):
     def __init__(self, flow, graph, flow_datastore, metadata, entrypoint, run_id,
-                 user, max_workers=None, max_num_splits=100, max_log_size=10,
+                 user, max_workers=None, max_num_splits=DEFAULT_MAX_NUM_SPLITS, max_log_size=10,
                  namespace=None, decospecs=(), echo=None, quiet=False,
                  origin_run_id=None, steps_to_rerun=None):
         self.flow = flow
@@ -249,8 +249,25 @@ class NativeRuntime(object):
                 with self._print_lock:
                     self.echo(warning, system=True)
         self.queue_task("start", [parameters_path], ())
-        self.guard = RuntimeGuard(
-            heartbeat=lambda: self.metadata.heartbeat(self.flow.name, self.run_id))
+        self.run_queued()
+        if ("end", ()) not in self.finished:
+            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
+                                         reason="the end step did not run", failed_tasks=[])
+            unfinished = MetaflowException(
+                "The terminal step *end* was not successful by the end of flow."
+            )
+            unfinished.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
+            raise unfinished
+        self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
+        self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
+
+    def heartbeat(self):
+        self.metadata.heartbeat(self.flow.name, self.run_id)
+
+    def run_queued(self):
+        """Run the queued tasks and what they lead to; a task that fails for good,
+        an interrupt or a datastore that can't be written fails the run, recorded."""
+        self.guard = RuntimeGuard(heartbeat=self.heartbeat)
         self.guard.start()
         try:
             try:
@@ -283,16 +300,6 @@ class NativeRuntime(object):
             raise
         finally:
             self.guard.close()
-        if ("end", ()) not in self.finished:
-            self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
-                                         reason="the end step did not run", failed_tasks=[])
-            unfinished = MetaflowException(
-                "The terminal step *end* was not successful by the end of flow."
-            )
-            unfinished.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
-            raise unfinished
-        self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
-        self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
 
     @property
     def interrupted(self):

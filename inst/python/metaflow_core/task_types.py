@@ -9,6 +9,8 @@ layers read top-down: flowspec -> cli -> runtime -> task, each using this.
 TASK_COMMAND = "internal-task"
 # The pseudo-step whose one task holds a run's parameter values.
 PARAMETERS_STEP = "_parameters"
+# Most tasks one foreach may yield, unless the run says otherwise (--max-num-splits).
+DEFAULT_MAX_NUM_SPLITS = 100
 
 # Engine state on a FlowSpec instance; never persisted as artifacts.
 ENGINE_STATE = frozenset((

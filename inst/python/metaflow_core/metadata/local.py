@@ -143,7 +143,9 @@ class LocalMetadataProvider(object):
             except OSError as err:
                 raise access_error(err, "create", self._path(flow, candidate)) from None
 
-    def register_run(self, flow, run_id, user, tags=(), system_tags=(), **fields):
+    def register_run(self, flow, run_id, user, tags=(), system_tags=(), runtime=None, **fields):
+        """``runtime``: what runs the run when it isn't this process (a Step Functions
+        execution), which then has no heartbeat here."""
         self.register_flow(flow)
         record = {
             "flow_id": flow,
@@ -156,6 +158,9 @@ class LocalMetadataProvider(object):
         record.update({k: v for k, v in fields.items() if v is not None})
         self._write(self._self(flow, run_id), record)
         self._reserve(flow, run_id)
+        if runtime is not None:
+            self.set_run_status(flow, run_id, RUNNING, runtime=runtime)
+            return
         # The runtime is the process registering the run: a reader on this host
         # can then tell a run still going from one whose runtime was killed.
         self.set_run_status(flow, run_id, RUNNING, runtime=this_process())

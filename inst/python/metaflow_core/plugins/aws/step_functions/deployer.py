@@ -5,12 +5,11 @@ boto3 is imported here only through aws_config, when a command talks to AWS.
 
 import json
 import os
+import uuid
 
-from .state_machine import StepFunctionsError, build_definition
+from .state_machine import RUN_ID_PREFIX, StepFunctionsError, build_definition
 
 ROLE_VARIABLE = "METAFLOW_SFN_IAM_ROLE"
-# Netflix's Metaflow prefixes the run ids of its Step Functions runs the same way.
-RUN_ID_PREFIX = "sfn-"
 
 
 def _client():
@@ -66,9 +65,10 @@ def job_definitions(graph, decorators_of, register=True):
     return queue, found
 
 
-def definition_of(graph, flow_name, package, decorators_of, register=True):
+def definition_of(graph, flow_name, package, decorators_of, user, max_num_splits,
+                  register=True):
     queue, definitions = job_definitions(graph, decorators_of, register)
-    return build_definition(graph, flow_name, package, queue, definitions)
+    return build_definition(graph, flow_name, package, queue, definitions, user, max_num_splits)
 
 
 def _find(client, name):
@@ -113,7 +113,8 @@ def trigger(name, parameters):
     client = _client()
     try:
         arn = _existing(client, name)
-        started = client.start_execution(stateMachineArn=arn,
+        # Named here, not by AWS: the name is the run id, known before anything runs.
+        started = client.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex,
                                          input=json.dumps({"Parameters": parameters}))
     except StepFunctionsError:
         raise

@@ -5,20 +5,28 @@ state whose branches run up to the matching join, a foreach a Map state over the
 split's items (nested foreach are nested Maps), and the join follows. Every
 task's container command comes from ``step_command`` alone, so switching what a
 Batch job runs is one change. Run ids come from the execution
-(``sfn-<execution name>``) and task ids from the step and the Map indices, passed
-to the job in its environment (PROTOCOL.md section 11).
+(``sfn-<execution name>``) and task ids from the Map indices, passed to the job
+in its environment; the job derives the rest (execution_task.py). A foreach
+task's job writes its split indices to S3 (``splits_key``), and an
+``s3:getObject`` state hands them to the Map (PROTOCOL.md section 11).
 """
 
 import json
 import re
 
 from ....exceptions import MetaflowException
+from ....remote_task import COMMAND_VERSION
+from ....task_types import DEFAULT_MAX_NUM_SPLITS
+from ..s3_storage import parse_s3_url
 
 BATCH_RESOURCE = "arn:aws:states:::batch:submitJob.sync"
+GET_OBJECT_RESOURCE = "arn:aws:states:::aws-sdk:s3:getObject"
 # Step Functions' longest state machine name.
 MAX_NAME = 80
 # The input a trigger gives: {"Parameters": {name: value}}.
 PARAMETERS_PATH = "$.Parameters"
+# Netflix's Metaflow prefixes the run ids of its Step Functions runs the same way.
+RUN_ID_PREFIX = "sfn-"
 
 
 class StepFunctionsError(MetaflowException):
@@ -31,32 +39,53 @@ def state_machine_name(flow_name, project=None, branch=None):
     return re.sub(r"[^A-Za-z0-9_-]", "_", "_".join(parts))[:MAX_NAME]
 
 
-def step_command(flow_name, package, step):
+def task_id(key):
+    """The id of the task at foreach indices ``key`` (outermost first): one per step
+    and indices, so that every job can name the tasks it reads."""
+    return "-".join(str(i) for i in (0,) + tuple(key))
+
+
+def splits_key(flow_name, run_id, step, task):
+    """Where (in the datastore) a foreach task's job leaves its split indices."""
+    return "%s/%s/%s/_splits-%s.json" % (flow_name, run_id, step, task)
+
+
+def _literal(text):
+    """``text`` inside an intrinsic function's quoted argument."""
+    return re.sub(r"([\\'{}])", r"\\\1", text)
+
+
+def step_command(flow_name, package, step, max_num_splits=DEFAULT_MAX_NUM_SPLITS):
     """The container command of ``step``'s Batch jobs: the remote task entry point
     (remote_task.py) with the code package and the step; the run id, task id and
     inputs come from the job's environment (``job_environment``)."""
-    argument = {"version": 1, "flow_name": flow_name,
+    argument = {"version": COMMAND_VERSION, "flow_name": flow_name,
                 "package": {k: package[k] for k in ("sha", "ds_type", "ds_root")},
-                "step_functions": {"step": step}}
+                "step_functions": {"step": step, "max_num_splits": max_num_splits}}
     return ["python", "-m", "metaflow_core.remote_task", json.dumps(argument, sort_keys=True)]
 
 
-def job_environment(step, map_depth):
+def job_environment(step, map_depth, user):
     """What each job learns from the execution, as JSONPath-valued variables."""
     found = [{"Name": "METAFLOW_SFN_EXECUTION", "Value.$": "$$.Execution.Name"},
              {"Name": "METAFLOW_RUN_ID", "Value.$": "States.Format('sfn-{}', $$.Execution.Name)"},
              {"Name": "METAFLOW_SFN_STEP", "Value": step},
+             {"Name": "METAFLOW_USER", "Value": user},
              {"Name": "METAFLOW_SFN_PARAMETERS", "Value.$": "States.JsonToString(%s)"
               % PARAMETERS_PATH}]
     for depth in range(map_depth):
         found.append({"Name": "METAFLOW_SFN_SPLIT_INDEX_%d" % depth,
-                      "Value.$": "States.Format('{}', $.split_index_%d)" % depth})
+                      "Value.$": "$.split_index_%d" % depth})
     return found
 
 
 class DefinitionBuilder(object):
-    def __init__(self, graph, flow_name, package, job_queue, job_definitions):
+    def __init__(self, graph, flow_name, package, job_queue, job_definitions, user,
+                 max_num_splits):
         self.graph = graph
+        self.user = user
+        self.max_num_splits = max_num_splits
+        self.bucket, self.prefix = parse_s3_url(package["ds_root"])
         self.flow_name = flow_name
         self.package = package
         self.job_queue = job_queue
@@ -77,11 +106,35 @@ class DefinitionBuilder(object):
                 "JobQueue": self.job_queue,
                 "JobDefinition": self.job_definitions[name],
                 "ContainerOverrides": {
-                    "Command": step_command(self.flow_name, self.package, name),
-                    "Environment": job_environment(name, map_depth),
+                    "Command": step_command(self.flow_name, self.package, name,
+                                            self.max_num_splits),
+                    "Environment": job_environment(name, map_depth, self.user),
                 },
             },
             "ResultPath": None,
+        }
+
+    def _splits(self, name, map_depth, fanout):
+        """The state that reads the split indices the foreach task's job left in S3."""
+        # The key with stand-ins for what only the execution knows, which no name holds.
+        run, task = "\0run\0", "\0task\0"
+        key = splits_key(self.flow_name, run, name, task)
+        head, rest = ("%s/%s" % (self.prefix, key) if self.prefix else key).split(run)
+        middle, tail = rest.split(task)
+        # The run id is sfn-<execution>; the task id (task_id()) 0 and an index per Map.
+        template = (_literal(head) + RUN_ID_PREFIX + "{}" + _literal(middle) + "0"
+                    + "-{}" * map_depth + _literal(tail))
+        arguments = ["$$.Execution.Name"] + ["$.split_index_%d" % d for d in range(map_depth)]
+        return {
+            "Type": "Task",
+            "Resource": GET_OBJECT_RESOURCE,
+            "Parameters": {
+                "Bucket": self.bucket,
+                "Key.$": "States.Format('%s', %s)" % (template, ", ".join(arguments)),
+            },
+            "ResultSelector": {"indices.$": "States.StringToJson($.Body)"},
+            "ResultPath": "$.splits_%s" % name,
+            "Next": fanout,
         }
 
     def _chain(self, name, stop, states, map_depth):
@@ -109,16 +162,14 @@ class DefinitionBuilder(object):
                 join = node.matching_join
                 body = {}
                 self._chain(node.out_funcs[0], join, body, map_depth + 1)
-                fanout = "%s_foreach" % name
-                state["Next"] = fanout
+                splits, fanout = "%s_splits" % name, "%s_foreach" % name
+                state["Next"] = splits
+                states[splits] = self._splits(name, map_depth, fanout)
                 item = {"split_index_%d" % d: "$.split_index_%d" % d for d in range(map_depth)}
                 item["split_index_%d" % map_depth] = "$$.Map.Item.Value"
                 states[fanout] = {
                     "Type": "Map",
-                    # The foreach task's job writes the split indices of its
-                    # items to its output (split_indices); the Map runs one
-                    # iteration per item, with the indices of enclosing Maps.
-                    "ItemsPath": "$.split_indices_%s" % name,
+                    "ItemsPath": "$.splits_%s.indices" % name,
                     "Parameters": dict({k + ".$": v for k, v in item.items()},
                                        **{"Parameters.$": PARAMETERS_PATH}),
                     "Iterator": {"StartAt": node.out_funcs[0], "States": body},
@@ -136,7 +187,9 @@ class DefinitionBuilder(object):
                     state["Next"] = name
 
 
-def build_definition(graph, flow_name, package, job_queue, job_definitions):
+def build_definition(graph, flow_name, package, job_queue, job_definitions, user,
+                     max_num_splits=DEFAULT_MAX_NUM_SPLITS):
     """The definition (a dict) of the flow: ``job_definitions`` maps each step to the
-    Batch job definition its jobs use."""
-    return DefinitionBuilder(graph, flow_name, package, job_queue, job_definitions).definition()
+    Batch job definition its jobs use; ``user`` is whom its runs are recorded as."""
+    return DefinitionBuilder(graph, flow_name, package, job_queue, job_definitions, user,
+                             max_num_splits).definition()
