@@ -18,6 +18,8 @@ R_PKGS := pkgbuild R6 jsonlite cli processx magrittr testthat withr reticulate r
 	pkgdown
 # The browser tools/check_site.py drives (make site, and its test in make test).
 BROWSER_DEB := chromium
+# Graphviz, whose `dot` the graph tests check flow_dot()'s and `show --dot`'s text with.
+GRAPHVIZ_DEB := graphviz
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # What the installed R package is built from (inst/ carries the Python engine).
@@ -30,7 +32,7 @@ export METAFLOW_PYTHON := $(CURDIR)/$(VENV_PYTHON)
 
 .PHONY: setup test check site demo bench bench-setup docs engine-options clean
 
-setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/venv-netflix $(STAMPS)/browser
+setup: $(STAMPS)/r-installed $(STAMPS)/venv $(STAMPS)/venv-netflix $(STAMPS)/browser $(STAMPS)/graphviz
 	@# The package's own Python environment (tools::R_user_dir("metaflow", "data")),
 	@# which flows use outside make: made if missing, else only checked (~0.3 s).
 	env -u METAFLOW_PYTHON Rscript -e 'cat("Python for flows:", metaflow::metaflow_python(), "\n")'
@@ -53,6 +55,15 @@ $(STAMPS)/browser: | $(STAMPS)
 	else \
 		$(SUDO) apt-get update; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_DEB); \
+	fi
+	touch $@
+
+$(STAMPS)/graphviz: | $(STAMPS)
+	if command -v dot >/dev/null; then \
+		echo "$(GRAPHVIZ_DEB) is installed"; \
+	else \
+		$(SUDO) apt-get update; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(GRAPHVIZ_DEB); \
 	fi
 	touch $@
 

@@ -1,15 +1,14 @@
-import json
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
+import graph_cases
 import metaflow_core
 from flowfiles import line_of, load_flow_class, write_flow
-from metaflow_core import codegen, lint
+from metaflow_core import lint
 from metaflow_core.exceptions import LintWarn
 from metaflow_core.graph import FlowGraph
 
@@ -953,25 +952,12 @@ def test_cli_check_accepts_valid_flow(tmp_path):
 
 # The bad graphs R's validate_flow() is tested on too (tests/testthat/test-validate_flow.R):
 # lint must find the same rule at the same step in the FlowSpec codegen makes of each.
-GRAPH_CASES = json.loads(
-    (pathlib.Path(__file__).resolve().parent.parent / "inst" / "graph_cases.json").read_text()
-)["cases"]
-
-
-def case_spec(case):
-    """The R front end's flow spec (inst/PROTOCOL.md) of a case of inst/graph_cases.json."""
-    steps = [
-        {"name": s["name"], "function": None, "next": s.get("next", []),
-         "foreach": s.get("foreach"), "join": s.get("join", False), "decorators": []}
-        for s in case["steps"]
-    ]
-    return {"version": 1, "flow_name": "GraphCaseFlow", "parameters": [], "steps": steps}
+GRAPH_CASES = graph_cases.GRAPH_CASES["cases"]
 
 
 @pytest.mark.parametrize("case", GRAPH_CASES, ids=[case["case"] for case in GRAPH_CASES])
 def test_lint_and_r_agree_on_each_bad_graph(tmp_path, case):
-    source = codegen.generate(codegen.validate_spec(case_spec(case)))
-    graph = FlowGraph(load_flow_class(tmp_path, source, "GraphCaseFlow"))
+    graph = graph_cases.case_graph(tmp_path, case)
     with pytest.raises(LintWarn) as info:
         lint.validate(graph)
     assert (info.value.rule, info.value.step) == (case["rule"], case["step"])

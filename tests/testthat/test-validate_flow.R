@@ -148,23 +148,7 @@ test_that("errors are reported for the caller", {
 
 # The bad graphs the engine's lint is tested on too (pytests/test_lint.py): R
 # must find the same rule at the same step.
-graph_case_flow <- function(case) {
-  flow <- metaflow("GraphCaseFlow")
-  for (s in case$steps) {
-    join <- isTRUE(s$join)
-    step(
-      flow,
-      step = s$name,
-      next_step = unlist(s[["next"]]),
-      join = join,
-      foreach = s$foreach,
-      r_function = if (join) function(self, inputs) NULL else function(self) NULL
-    )
-  }
-  flow
-}
-
-graph_cases <- jsonlite::read_json(system.file("graph_cases.json", package = "metaflow"))$cases
+graph_cases <- read_graph_cases()$cases
 
 for (case in graph_cases) {
   test_that(paste0("validate_flow() and lint agree on a bad graph: ", case$case), {

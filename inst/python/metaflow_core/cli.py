@@ -35,6 +35,7 @@ from .exceptions import (
 )
 from .front_end import front_end_of
 from .graph import FlowGraph
+from .graph_text import to_dot, to_mermaid
 from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
@@ -257,8 +258,17 @@ def make_cli(flow, graph):
         state.info("    The graph looks good!")
 
     @start.command(help="Show the structure of the flow.")
+    @click.option("--mermaid", is_flag=True,
+                  help="Print the graph as a Mermaid flowchart, for Markdown.")
+    @click.option("--dot", is_flag=True, help="Print the graph as Graphviz DOT.")
     @click.pass_obj
-    def show(state):
+    def show(state, mermaid, dot):
+        if mermaid and dot:
+            raise click.UsageError("Give only one of --mermaid and --dot.")
+        if mermaid or dot:
+            validate(graph)
+            click.echo(to_mermaid(graph) if mermaid else to_dot(graph))
+            return
         click.echo("\n%s" % (graph.doc or ""))
         for name in graph.sorted_nodes:
             node = graph[name]
