@@ -56,8 +56,9 @@ plot.Flow <- function(x, y, ..., main = x$get_name()) {
   invisible(layout)
 }
 
-# One row per step: its depth (the longest path from start), its column
-# among the steps of that depth (centred on 0) and its row (-depth).
+# One row per step: its depth (the longest path from start), its row (-depth)
+# and its column: under the mean of its parents' columns, so that a branch
+# stays in its lane, pushed apart from its neighbours by at least one column.
 graph_layout <- function(graph) {
   nodes <- graph$nodes
   depth <- numeric(nrow(nodes))
@@ -70,11 +71,29 @@ graph_layout <- function(graph) {
     depth[[to]] <- max(depth[[to]], depth[[from]] + 1)
   }
   x <- numeric(nrow(nodes))
-  for (level in unique(depth)) {
+  names(x) <- nodes$step
+  for (level in sort(unique(depth))) {
     at_level <- which(depth == level)
-    x[at_level] <- seq_along(at_level) - (length(at_level) + 1) / 2
+    wanted <- vapply(nodes$step[at_level], function(step) {
+      parents <- graph$edges$from[graph$edges$to == step]
+      if (length(parents) == 0) 0 else mean(x[parents])
+    }, numeric(1))
+    ordered <- order(wanted)
+    placed <- cumulative_spread(wanted[ordered])
+    x[at_level[ordered]] <- placed + mean(wanted) - mean(placed)
   }
-  data.frame(step = nodes$step, type = nodes$type, depth = unname(depth), x = x, y = -unname(depth))
+  data.frame(step = nodes$step, type = nodes$type, depth = unname(depth), x = unname(x),
+             y = -unname(depth))
+}
+
+# Sorted wanted positions, each moved right as far as needed to be at least 1
+# from the one before.
+cumulative_spread <- function(wanted) {
+  placed <- wanted
+  for (i in seq_along(placed)[-1]) {
+    placed[[i]] <- max(placed[[i]], placed[[i - 1]] + 1)
+  }
+  unname(placed)
 }
 
 draw_graph_edges <- function(edges, nodes, layout, half_height, cex) {

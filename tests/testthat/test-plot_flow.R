@@ -38,6 +38,8 @@ test_that("a step's depth is its longest path from start", {
   grDevices::dev.off()
   expect_identical(layout$depth[match(c("short", "longer", "join"), layout$step)], c(1, 2, 3))
   expect_identical(layout$x[match(c("short", "long"), layout$step)], c(-0.5, 0.5))
+  # A branch keeps its lane; the join sits between its parents.
+  expect_identical(layout$x[match(c("longer", "join"), layout$step)], c(0.5, 0))
 })
 
 test_that("plot() of a broken flow is the graph error run() gives", {
