@@ -202,6 +202,22 @@ run <- function(flow = NULL, ...) {
   on.exit(unlink(failure_file), add = TRUE)
   args$top <- c(args$top, list(option_entry("failure-file", failure_file)))
 
+  # The run's progress as data (run_progress.R), for the display and its end line.
+  progress <- temporary_event_file <- NULL
+  if (starts_run) {
+    event_file <- engine_option_value(args, "event-file")
+    if (is.null(event_file)) {
+      event_file <- temporary_event_file <- tempfile("metaflow-events-", fileext = ".jsonl")
+      on.exit(unlink(event_file), add = TRUE)
+      args$command_args <- c(args$command_args, list(option_entry("event-file", event_file)))
+    }
+    progress <- new_run_progress(progress_display(engine_quiet(args), call), event_file)
+    if (progress$display == "dynamic") {
+      # The display shows the tasks' output, from the events, instead of the log lines.
+      args$top <- c(args$top, list(option_entry("quiet")))
+    }
+  }
+
   spec_dir <- tempfile("metaflow-spec-")
   dir.create(spec_dir)
   on.exit(unlink(spec_dir, recursive = TRUE), add = TRUE)
@@ -210,13 +226,16 @@ run <- function(flow = NULL, ...) {
   # A run ID file the user named may hold the ID of an earlier run until the
   # engine writes this run's.
   earlier_run_id <- if (starts_run) read_run_id(run_id_file)
-  started <- Sys.time()
-  result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)))
+  result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)), progress)
   run_id <- if (starts_run) setdiff(read_run_id(run_id_file), earlier_run_id)
   pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
+  if (!is.null(progress)) {
+    progress_end_line(progress)
+  }
   if (!is.null(result$signal)) {
     # A SIGTERM or SIGHUP: the run is recorded; now R ends as the signal asked.
-    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file),
+    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file,
+                                                       temporary_event_file),
                     succeeded = result$status == 0)
   }
   if (result$status != 0) {
@@ -224,9 +243,6 @@ run <- function(flow = NULL, ...) {
   }
   if (is.null(pathspec)) {
     return(invisible(0L))
-  }
-  if (!engine_quiet(args)) {
-    report_success(pathspec, difftime(Sys.time(), started, units = "secs"))
   }
   invisible(client_for_new_run(pathspec, call))
 }
@@ -299,17 +315,6 @@ read_run_id <- function(path) {
   if (nzchar(run_id)) run_id
 }
 
-# cli in a session; a plain line under Rscript, where loading cli would add
-# a tenth of a second to every run for one line.
-report_success <- function(pathspec, seconds) {
-  elapsed <- format_elapsed(seconds)
-  if (interactive()) {
-    cli::cli_alert_success("Run {pathspec} succeeded in {elapsed}.")
-  } else {
-    message(sprintf("Run %s succeeded in %s.", pathspec, elapsed))
-  }
-}
-
 # The engine process ------------------------------------------------------------
 
 # Runs the Python engine with `args`, relaying its output line by line as it
@@ -319,7 +324,7 @@ report_success <- function(pathspec, seconds) {
 # by stopping its tasks and recording the run as failed; R waits for that to
 # finish, and run() then reports the interruption the engine recorded. Never
 # SIGKILL first: the engine's task processes would be orphaned.
-run_engine <- function(args) {
+run_engine <- function(args, progress = NULL) {
   # find_python(), not metaflow_python(): its check costs a Python start on
   # every Rscript run; abort_engine_failure() runs it only if the engine fails.
   process <- processx::process$new(
@@ -331,16 +336,24 @@ run_engine <- function(args) {
   catch_stop_signals()
   on.exit(release_stop_signals(), add = TRUE)
   on.exit(stop_engine(process), add = TRUE, after = FALSE)
-  output <- new_relay()
+  if (!is.null(progress)) {
+    on.exit(progress_close(progress), add = TRUE)
+  }
+  output <- new_relay(progress)
   tryCatch(
     {
       while (process$is_incomplete_output() || process$is_incomplete_error()) {
         relay_engine_output(process, output = output)
+        if (!is.null(progress)) progress_poll(progress)
       }
       process$wait()
     },
     interrupt = function(cnd) stop_engine(process, signal_to_pass_on(), output = output)
   )
+  if (!is.null(progress)) {
+    # What the engine wrote last: how the run ended, the tasks it stopped.
+    progress_poll(progress)
+  }
   signum <- release_stop_signals()
   status <- process$get_exit_status() %||% (128L + if (signum > 0) signum else 2L)
   list(status = status, signal = if (signum > 0) signum)
@@ -356,10 +369,12 @@ signal_to_pass_on <- function() {
 # Where the engine's output goes. A stream that can't be written (a pipe whose
 # reader left, `Rscript flow.R run | head -1`, a closed terminal) is given up,
 # never the run: the engine goes on and records how the run ended.
-new_relay <- function() {
+# Under a progress bar, lines are written above it.
+new_relay <- function(progress = NULL) {
   relay <- new.env(parent = emptyenv())
   relay$stdout <- TRUE
   relay$stderr <- TRUE
+  relay$above_bar <- identical(progress$display, "dynamic")
   relay
 }
 
@@ -368,7 +383,13 @@ relay_write <- function(output, stream, lines) {
     return(invisible())
   }
   tryCatch(
-    if (stream == "stdout") cat(paste0(lines, "\n"), sep = "") else for (line in lines) message(line),
+    if (isTRUE(output$above_bar)) {
+      for (line in lines) progress_show_line(line)
+    } else if (stream == "stdout") {
+      cat(paste0(lines, "\n"), sep = "")
+    } else {
+      for (line in lines) message(line)
+    },
     error = function(err) output[[stream]] <- FALSE
   )
   invisible()
