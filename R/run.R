@@ -73,15 +73,33 @@
 #'
 #' # Output and interruption
 #'
-#' The engine's output appears as it happens, each task's lines prefixed by
-#' the task's pathspec (`HelloFlow/1712345/start/1`); with `quiet = TRUE` only
-#' errors are shown. Interrupting R (Ctrl-C, or Esc in RStudio), or Ctrl-C
+#' In an interactive console that redraws in place (see
+#' [cli::is_dynamic_tty()]), a run shows a progress display that updates while
+#' it goes: steps done out of the flow's steps, tasks running, done and
+#' failed, and the time so far, with what the steps print (`print()`, `cat()`,
+#' messages) shown above it, each line prefixed by its task (`[start/1]`).
+#' Under `Rscript`, in knitr and in a console that can't redraw, the engine's
+#' output appears as it happens instead, each task's lines prefixed by the
+#' task's pathspec (`HelloFlow/1712345/start/1`). Set
+#' `options(metaflow.progress = TRUE)` for the display or `FALSE` for the
+#' lines whatever the console (`NULL`, the default, decides from it). Either
+#' way a run or a resume ends with one line counting its steps and tasks and
+#' the time it took, `✔ HelloFlow/1712345 done: 4 steps, 7 tasks in 3.2s`
+#' (a resume also counts the tasks it cloned), or, for a run that failed or
+#' was interrupted, how far it got, `✖ HelloFlow/1712345 failed: 1 of 4
+#' steps, 2 tasks done, 1 failed in 1.1s`, followed by the error. With
+#' `quiet = TRUE` that line and the errors are all that is shown. The display
+#' reads the progress from events the engine writes as data (see
+#' `inst/PROTOCOL.md`), which `Rscript flow.R run --event-file PATH` keeps in
+#' `PATH`. Interrupting R (Ctrl-C, or Esc in RStudio), or Ctrl-C
 #' on `Rscript flow.R run`, stops the run the way Ctrl-C stops the engine:
 #' every running task is stopped, with every process it started, and
 #' recorded as killed; the run is recorded as failed, the tasks that had
 #' finished are kept, and `run()` fails with an error of class
 #' `metaflow_error_interrupted` ("Run Flow/ID was interrupted."). The run can
-#' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`).
+#' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`). The
+#' progress display is cleared first, whatever ends the run, and its last line
+#' says the run was interrupted.
 #'
 #' SIGTERM and SIGHUP (what `timeout`, `docker stop`, a scheduler or a closed
 #' terminal send) stop the run the same way, whether they reach
@@ -133,7 +151,7 @@
 #'     `metadata` (`"local"`), `with` (decorators for every step, e.g.
 #'     `c("retry", "catch")`), `batch = TRUE` (the same as `with = "batch"`:
 #'     every step runs on AWS Batch, see [batch()]),
-#'     `quiet = TRUE` (no progress output), `package_suffixes` (character
+#'     `quiet = TRUE` (only the run's last line), `package_suffixes` (character
 #'     vector, e.g. `c(".R", ".csv")`: the files of the directory the flow runs
 #'     from that go into the code package a [batch()] step runs from; by
 #'     default `.py`, `.R` and `.RDS`).
@@ -384,7 +402,8 @@ relay_write <- function(output, stream, lines) {
   }
   tryCatch(
     if (isTRUE(output$above_bar)) {
-      for (line in lines) progress_show_line(line)
+      # cli clears the bar, writes the line and draws the bar again below it.
+      for (line in lines) cli::cli_verbatim(line)
     } else if (stream == "stdout") {
       cat(paste0(lines, "\n"), sep = "")
     } else {

@@ -147,11 +147,6 @@ progress_close <- function(progress) {
   invisible()
 }
 
-# Relays a line of the engine's own output (not a task's) above the bar.
-progress_show_line <- function(line) {
-  cli::cli_verbatim(line)
-}
-
 # The last line of a run, in every display: `✔ HelloFlow/1733 done: 4 steps,
 # 7 tasks in 3.2s`, or, for a run that failed or was interrupted, how far it
 # got. Nothing for a run that never started.
@@ -161,13 +156,18 @@ progress_end_line <- function(progress) {
   }
   succeeded <- identical(progress$status, "succeeded")
   text <- progress_summary(progress, succeeded)
-  if (interactive()) {
-    if (succeeded) cli::cli_alert_success("{text}") else cli::cli_alert_danger("{text}")
-  } else {
-    # A plain line under Rscript, where loading cli would add a tenth of a
-    # second to every run for one line.
-    message(end_symbol(succeeded), " ", text)
-  }
+  # A stream that can't be written (`Rscript flow.R run | head -1`) loses the
+  # line, never the run's result.
+  tryCatch(
+    if (interactive()) {
+      if (succeeded) cli::cli_alert_success("{text}") else cli::cli_alert_danger("{text}")
+    } else {
+      # A plain line under Rscript, where loading cli would add a tenth of a
+      # second to every run for one line.
+      message(end_symbol(succeeded), " ", text)
+    },
+    error = function(err) NULL
+  )
   invisible()
 }
 

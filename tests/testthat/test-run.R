@@ -202,7 +202,7 @@ test_that("`Rscript flow.R run --alpha 0.2` runs the flow with that value", {
   pathspec <- run$pathspec
   expect_equal(run$artifact("result"), 1.4)
   expect_match(result$stderr, "alpha is 0.2")
-  expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"))
+  expect_match(result$stderr, paste0(pathspec, " done: 2 steps, 2 tasks in "), fixed = TRUE)
 })
 
 test_that("parameters of every type given to run() reach the steps unchanged", {
@@ -240,7 +240,7 @@ test_that("parameters of every type given on the command line reach the steps un
   ))
   expect_equal(result$status, 0, info = result$stderr)
   pathspec <- paste0("ParamsFlow/", readLines(id_file, warn = FALSE))
-  expect_match(result$stderr, paste0("Run ", pathspec, " succeeded"), fixed = TRUE)
+  expect_match(result$stderr, paste0(pathspec, " done: 2 steps, 2 tasks in "), fixed = TRUE)
   expect_identical(new_run(pathspec)$artifact("seen"), list(
     message = tricky_text, count = 3L, alpha = 0.125, strict = TRUE, dry_run = TRUE,
     config = list(x = 1:2, y = "z"), genres = c("Sci-Fi", "Drama"), top_k = 12L,
