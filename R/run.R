@@ -402,8 +402,8 @@ relay_write <- function(output, stream, lines) {
   }
   tryCatch(
     if (isTRUE(output$above_bar)) {
-      # cli clears the bar, writes the line and draws the bar again below it.
-      for (line in lines) cli::cli_verbatim(line)
+      # cli clears the bar, writes the lines and draws the bar again below them.
+      cli::cli_verbatim(lines)
     } else if (stream == "stdout") {
       cat(paste0(lines, "\n"), sep = "")
     } else {

@@ -54,8 +54,17 @@ new_run_progress <- function(display, event_file) {
 # Reads the events written since the last call and shows what they change.
 progress_poll <- function(progress) {
   events <- read_new_events(progress)
+  output <- character()
   for (event in events) {
-    apply_event(progress, event)
+    if (identical(event$event, "task_output")) {
+      output <- c(output, task_output_line(event))
+    } else {
+      apply_event(progress, event)
+    }
+  }
+  if (progress$display == "dynamic" && length(output) > 0) {
+    # One redraw of the bar for all the lines; not interpolated, shown as they are.
+    cli::cli_verbatim(output)
   }
   if (!is.null(progress$bar)) {
     cli::cli_progress_update(id = progress$bar, set = progress$steps_done,
@@ -104,13 +113,14 @@ apply_event <- function(progress, event) {
     task_failed = count_event(progress, running = -1L, failed = 1L),
     task_killed = count_event(progress, running = -1L, stopped = 1L),
     step_finished = count_event(progress, steps_done = 1L),
-    task_output = if (progress$display == "dynamic") {
-      # Not interpolated: a task's output is shown as it is.
-      cli::cli_verbatim(paste0("[", sub("^[^/]+/[^/]+/", "", event$pathspec), "] ", event$line))
-    },
     run_finished = progress$status <- event$status
   )
   invisible()
+}
+
+# A line a task printed, as the display shows it: `[start/1] [1] 42`.
+task_output_line <- function(event) {
+  paste0("[", sub("^[^/]+/[^/]+/", "", event$pathspec), "] ", event$line)
 }
 
 count_event <- function(progress, ...) {

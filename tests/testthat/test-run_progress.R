@@ -143,7 +143,7 @@ sleep_flow_code <- c(
   "library(metaflow)",
   'flow <- metaflow("SleepFlow") %>%',
   '  step(step = "start", r_function = function(self) {',
-  '    print("hello from the step")',
+  '    print("hello {from} the step")',
   '    Sys.sleep(3)',
   '    writeLines("slept", "slept")',
   '  }, next_step = "end") %>%',
@@ -157,7 +157,8 @@ test_that("an interactive console shows the progress in place, with the steps' o
   session$write_input('source("flow_def.R"); res <- run(flow); cat("RUN", res$pathspec, "\\n")\n')
   output <- read_console_until(session, "RUN SleepFlow/[0-9]+")
 
-  expect_match(output, "[start/1] [1] \"hello from the step\"", fixed = TRUE)
+  # Shown as printed: no glue interpolation of the braces.
+  expect_match(output, "[start/1] [1] \"hello {from} the step\"", fixed = TRUE)
   expect_match(output, "0/2 steps | tasks: 1 running, 0 done, 0 failed", fixed = TRUE)
   # Redrawn in place: a carriage return and an erase to the end of the line.
   expect_match(output, "\r[^\n]*tasks: 1 running[^\n]*\u001b\\[K")
@@ -188,4 +189,23 @@ test_that("Ctrl-C in an interactive console clears the progress and reports the 
   expect_match(after_bar, "^[^\n]*\r\u001b\\[K")
   # The cursor cli hid while the bar was drawn is shown again.
   expect_match(after_bar, "\u001b[?25h", fixed = TRUE)
+})
+
+test_that("a run that fails in an interactive console clears the progress, then shows the error", {
+  local_run_dir()
+  writeLines(sub('writeLines("slept", "slept")', 'stop("the data is bad")', sleep_flow_code, fixed = TRUE),
+             "flow_def.R")
+  session <- local_console_session()
+  session$write_input(paste0(
+    'source("flow_def.R"); res <- tryCatch(run(flow), error = identity); ',
+    'cat("CLASS", class(res)[[1]], "\\n")\n'
+  ))
+  output <- read_console_until(session, "CLASS [a-z_]+")
+
+  expect_match(output, "CLASS metaflow_error_run")
+  # The step's error, as the step wrote it, above the bar.
+  expect_match(output, "[start/1]     Error in start(self): the data is bad", fixed = TRUE)
+  expect_match(output, "SleepFlow/[0-9]+ failed: 0 of 2 steps, 0 tasks done, 1 failed in [0-9.]+s")
+  after_bar <- substr(output, max(gregexpr("tasks: [0-9]+ running", output)[[1]]), nchar(output))
+  expect_match(after_bar, "^[^\n]*\r\u001b\\[K")
 })
