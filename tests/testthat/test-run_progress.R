@@ -92,6 +92,17 @@ test_that("run(quiet = TRUE) prints only the end line", {
   expect_equal(result$value$artifact("total"), 12)
 })
 
+test_that("the end line counts the retries", {
+  local_run_dir()
+  flow <- metaflow("ProgressFlow") %>%
+    step(step = "start", retry(times = 1, minutes_between_retries = 0), r_function = function(self) {
+      if (current("retry_count") == 0) stop("not yet")
+    }, next_step = "end") %>%
+    step(step = "end")
+  result <- collect_messages(run(flow, quiet = TRUE))
+  expect_snapshot(writeLines(result$messages), transform = scrub_end_line)
+})
+
 test_that("a quiet run that fails prints its end line, then the error", {
   local_run_dir()
   withr::local_envvar(FAIL_SPLIT = "1")
