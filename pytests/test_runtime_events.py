@@ -54,7 +54,8 @@ def test_a_retried_task_has_its_retry_and_its_output_as_events(tmp_path):
     assert flaky == [("task_started", 0), ("task_retrying", 0), ("task_started", 1),
                      ("task_finished", 1)]
     # Both attempts are one task.
-    assert len({e["pathspec"] for e in events if e.get("step") == "flaky" and "pathspec" in e}) == 1
+    attempts = {e["pathspec"] for e in events if e.get("step") == "flaky" and "pathspec" in e}
+    assert len(attempts) == 1
     output = [(e["attempt"], e["stream"], e["line"]) for e in events
               if e["event"] == "task_output" and e["step"] == "flaky" and e["stream"] == "stdout"]
     assert output == [(0, "stdout", "attempt 0"), (1, "stdout", "attempt 1")]
