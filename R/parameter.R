@@ -125,7 +125,7 @@ parameter <- function(flow, parameter, required = FALSE, help = NULL, separator 
 # Options of the engine's command line, which parameters share a namespace
 # with; compared case-insensitively with `-` read as `_`.
 reserved_parameter_names <- c(
-  "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run_id_file",
+  "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run_id_file", "event_file",
   "max_num_splits", "max_workers", "max_log_size", "user_namespace", "run_id", "task_id",
   "runner_attribute_file", "quiet", "debug", "datastore", "datastore_root", "metadata",
   "environment", "package_suffixes", "help",

@@ -73,15 +73,33 @@
 #'
 #' # Output and interruption
 #'
-#' The engine's output appears as it happens, each task's lines prefixed by
-#' the task's pathspec (`HelloFlow/1712345/start/1`); with `quiet = TRUE` only
-#' errors are shown. Interrupting R (Ctrl-C, or Esc in RStudio), or Ctrl-C
+#' In an interactive console that redraws in place (see
+#' [cli::is_dynamic_tty()]), a run shows a progress display that updates while
+#' it goes: steps done out of the flow's steps, tasks running, done and
+#' failed, and the time so far, with what the steps print (`print()`, `cat()`,
+#' messages) shown above it, each line prefixed by its task (`[start/1]`).
+#' Under `Rscript`, in knitr and in a console that can't redraw, the engine's
+#' output appears as it happens instead, each task's lines prefixed by the
+#' task's pathspec (`HelloFlow/1712345/start/1`). Set
+#' `options(metaflow.progress = TRUE)` for the display or `FALSE` for the
+#' lines whatever the console (`NULL`, the default, decides from it). Either
+#' way a run or a resume ends with one line counting its steps and tasks and
+#' the time it took, `✔ HelloFlow/1712345 done: 4 steps, 7 tasks in 3.2s`
+#' (a resume also counts the tasks it cloned), or, for a run that failed or
+#' was interrupted, how far it got, `✖ HelloFlow/1712345 failed: 1 of 4
+#' steps, 2 tasks done, 1 failed in 1.1s`, followed by the error. With
+#' `quiet = TRUE` that line and the errors are all that is shown. The display
+#' reads the progress from events the engine writes as data (see
+#' `inst/PROTOCOL.md`), which `Rscript flow.R run --event-file PATH` keeps in
+#' `PATH`. Interrupting R (Ctrl-C, or Esc in RStudio), or Ctrl-C
 #' on `Rscript flow.R run`, stops the run the way Ctrl-C stops the engine:
 #' every running task is stopped, with every process it started, and
 #' recorded as killed; the run is recorded as failed, the tasks that had
 #' finished are kept, and `run()` fails with an error of class
 #' `metaflow_error_interrupted` ("Run Flow/ID was interrupted."). The run can
-#' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`).
+#' be resumed (`run(flow, resume = TRUE)`, `Rscript flow.R resume`). The
+#' progress display is cleared first, whatever ends the run, and its last line
+#' says the run was interrupted.
 #'
 #' SIGTERM and SIGHUP (what `timeout`, `docker stop`, a scheduler or a closed
 #' terminal send) stop the run the same way, whether they reach
@@ -133,7 +151,7 @@
 #'     `metadata` (`"local"`), `with` (decorators for every step, e.g.
 #'     `c("retry", "catch")`), `batch = TRUE` (the same as `with = "batch"`:
 #'     every step runs on AWS Batch, see [batch()]),
-#'     `quiet = TRUE` (no progress output), `package_suffixes` (character
+#'     `quiet = TRUE` (only the run's last line), `package_suffixes` (character
 #'     vector, e.g. `c(".R", ".csv")`: the files of the directory the flow runs
 #'     from that go into the code package a [batch()] step runs from; by
 #'     default `.py`, `.R` and `.RDS`).
@@ -202,6 +220,22 @@ run <- function(flow = NULL, ...) {
   on.exit(unlink(failure_file), add = TRUE)
   args$top <- c(args$top, list(option_entry("failure-file", failure_file)))
 
+  # The run's progress as data (run_progress.R), for the display and its end line.
+  progress <- temporary_event_file <- NULL
+  if (starts_run) {
+    event_file <- engine_option_value(args, "event-file")
+    if (is.null(event_file)) {
+      event_file <- temporary_event_file <- tempfile("metaflow-events-", fileext = ".jsonl")
+      on.exit(unlink(event_file), add = TRUE)
+      args$command_args <- c(args$command_args, list(option_entry("event-file", event_file)))
+    }
+    progress <- new_run_progress(progress_display(engine_quiet(args), call), event_file)
+    if (progress$display == "dynamic") {
+      # The display shows the tasks' output, from the events, instead of the log lines.
+      args$top <- c(args$top, list(option_entry("quiet")))
+    }
+  }
+
   spec_dir <- tempfile("metaflow-spec-")
   dir.create(spec_dir)
   on.exit(unlink(spec_dir, recursive = TRUE), add = TRUE)
@@ -210,13 +244,16 @@ run <- function(flow = NULL, ...) {
   # A run ID file the user named may hold the ID of an earlier run until the
   # engine writes this run's.
   earlier_run_id <- if (starts_run) read_run_id(run_id_file)
-  started <- Sys.time()
-  result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)))
+  result <- run_engine(c("-m", "metaflow_core.codegen", spec_dir, engine_argv(args)), progress)
   run_id <- if (starts_run) setdiff(read_run_id(run_id_file), earlier_run_id)
   pathspec <- if (length(run_id) == 1) paste0(flow_name, "/", run_id)
+  if (!is.null(progress)) {
+    progress_end_line(progress)
+  }
   if (!is.null(result$signal)) {
     # A SIGTERM or SIGHUP: the run is recorded; now R ends as the signal asked.
-    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file),
+    exit_for_signal(result$signal, pathspec, c(spec_dir, failure_file, temporary_run_id_file,
+                                                       temporary_event_file),
                     succeeded = result$status == 0)
   }
   if (result$status != 0) {
@@ -224,9 +261,6 @@ run <- function(flow = NULL, ...) {
   }
   if (is.null(pathspec)) {
     return(invisible(0L))
-  }
-  if (!engine_quiet(args)) {
-    report_success(pathspec, difftime(Sys.time(), started, units = "secs"))
   }
   invisible(client_for_new_run(pathspec, call))
 }
@@ -299,17 +333,6 @@ read_run_id <- function(path) {
   if (nzchar(run_id)) run_id
 }
 
-# cli in a session; a plain line under Rscript, where loading cli would add
-# a tenth of a second to every run for one line.
-report_success <- function(pathspec, seconds) {
-  elapsed <- format_elapsed(seconds)
-  if (interactive()) {
-    cli::cli_alert_success("Run {pathspec} succeeded in {elapsed}.")
-  } else {
-    message(sprintf("Run %s succeeded in %s.", pathspec, elapsed))
-  }
-}
-
 # The engine process ------------------------------------------------------------
 
 # Runs the Python engine with `args`, relaying its output line by line as it
@@ -319,7 +342,7 @@ report_success <- function(pathspec, seconds) {
 # by stopping its tasks and recording the run as failed; R waits for that to
 # finish, and run() then reports the interruption the engine recorded. Never
 # SIGKILL first: the engine's task processes would be orphaned.
-run_engine <- function(args) {
+run_engine <- function(args, progress = NULL) {
   # find_python(), not metaflow_python(): its check costs a Python start on
   # every Rscript run; abort_engine_failure() runs it only if the engine fails.
   process <- processx::process$new(
@@ -331,16 +354,24 @@ run_engine <- function(args) {
   catch_stop_signals()
   on.exit(release_stop_signals(), add = TRUE)
   on.exit(stop_engine(process), add = TRUE, after = FALSE)
-  output <- new_relay()
+  if (!is.null(progress)) {
+    on.exit(progress_close(progress), add = TRUE)
+  }
+  output <- new_relay(progress)
   tryCatch(
     {
       while (process$is_incomplete_output() || process$is_incomplete_error()) {
         relay_engine_output(process, output = output)
+        if (!is.null(progress)) progress_poll(progress)
       }
       process$wait()
     },
     interrupt = function(cnd) stop_engine(process, signal_to_pass_on(), output = output)
   )
+  if (!is.null(progress)) {
+    # What the engine wrote last: how the run ended, the tasks it stopped.
+    progress_poll(progress)
+  }
   signum <- release_stop_signals()
   status <- process$get_exit_status() %||% (128L + if (signum > 0) signum else 2L)
   list(status = status, signal = if (signum > 0) signum)
@@ -356,10 +387,12 @@ signal_to_pass_on <- function() {
 # Where the engine's output goes. A stream that can't be written (a pipe whose
 # reader left, `Rscript flow.R run | head -1`, a closed terminal) is given up,
 # never the run: the engine goes on and records how the run ended.
-new_relay <- function() {
+# Under a progress bar, lines are written above it.
+new_relay <- function(progress = NULL) {
   relay <- new.env(parent = emptyenv())
   relay$stdout <- TRUE
   relay$stderr <- TRUE
+  relay$above_bar <- identical(progress$display, "dynamic")
   relay
 }
 
@@ -368,7 +401,14 @@ relay_write <- function(output, stream, lines) {
     return(invisible())
   }
   tryCatch(
-    if (stream == "stdout") cat(paste0(lines, "\n"), sep = "") else for (line in lines) message(line),
+    if (isTRUE(output$above_bar)) {
+      # cli clears the bar, writes the lines and draws the bar again below them.
+      cli::cli_verbatim(lines)
+    } else if (stream == "stdout") {
+      cat(paste0(lines, "\n"), sep = "")
+    } else {
+      for (line in lines) message(line)
+    },
     error = function(err) output[[stream]] <- FALSE
   )
   invisible()

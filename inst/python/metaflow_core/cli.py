@@ -41,6 +41,7 @@ from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
 from .names import check_id
 from .parameters import JSONType, flow_parameters
+from .run_events import EVENT_FILE_OPTION
 from .decorators import parse_decospec, step_decorators
 from .task_types import DEFAULT_MAX_NUM_SPLITS
 from .util import get_username
@@ -308,6 +309,9 @@ def make_cli(flow, graph):
                      help="Add a decorator to all steps."),
         click.option("--run-id-file", default=None,
                      help="Write the ID of this run to the file specified."),
+        click.option(EVENT_FILE_OPTION, "event_file", default=None,
+                     help="Write the run's progress to this file as it goes: one JSON event a "
+                          "line (tasks started, finished, failed, retried; steps finished)."),
     ]
 
     def with_run_options(f):
@@ -325,7 +329,7 @@ def make_cli(flow, graph):
                        "string.")
     @click.pass_obj
     def run(state, tags, max_workers, max_num_splits, max_log_size, run_decospecs,
-            run_id_file, user_namespace, **param_values):
+            run_id_file, event_file, user_namespace, **param_values):
         from .runtime import resolve_parameters
 
         state.decospecs += list(run_decospecs)
@@ -333,7 +337,7 @@ def make_cli(flow, graph):
         user = get_username()
         values = resolve_parameters(type(flow), param_values, user, state.ds_type)
         runtime = _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size,
-                               run_id_file, namespace=user_namespace)
+                               run_id_file, event_file, namespace=user_namespace)
         state.flow_datastore.set_latest_run(runtime.run_id)
         runtime.execute(runtime.persist_parameters(values))
 
@@ -347,7 +351,7 @@ def make_cli(flow, graph):
                        "executed locally.")
     @click.pass_obj
     def resume(state, step_to_rerun, tags, max_workers, max_num_splits, max_log_size,
-               run_decospecs, run_id_file, origin_run_id):
+               run_decospecs, run_id_file, event_file, origin_run_id):
         state.decospecs += list(run_decospecs)
         state.validate()
         origin = origin_run_id or state.flow_datastore.get_latest_run()
@@ -369,7 +373,8 @@ def make_cli(flow, graph):
         user = get_username()
         state.info("Gathering required information to resume run (this may take a bit of time)...")
         runtime = _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size,
-                               run_id_file, origin_run_id=origin, steps_to_rerun=rerun)
+                               run_id_file, event_file, origin_run_id=origin,
+                               steps_to_rerun=rerun)
         runtime.build_clone_index(origin)
         runtime.execute(runtime.clone_parameters(origin))
 
@@ -667,12 +672,15 @@ def _refuse_running_origin(flow_name, run_id, record):
 
 
 def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, run_id_file,
-                 namespace=None, origin_run_id=None, steps_to_rerun=None):
+                 event_file, namespace=None, origin_run_id=None, steps_to_rerun=None):
+    from .run_events import RunEvents
     from .runtime import NativeRuntime
 
     flow = state.flow
     metadata = state.metadata
     validate_tags(tags)
+    # Opened before the run exists: a file that can't be written leaves no run behind.
+    run_events = RunEvents(event_file)
     # Before the run exists: a step that can't run where it asks to, or a flow
     # that can't be packed, fails with no run left behind.
     package = _save_code_package(state)
@@ -695,6 +703,7 @@ def _new_runtime(state, user, tags, max_workers, max_num_splits, max_log_size, r
         namespace=namespace, decospecs=state.decospecs,
         echo=lambda msg, system=True: state.echo(msg, system=system),
         quiet=state.quiet, origin_run_id=origin_run_id, steps_to_rerun=steps_to_rerun,
+        run_events=run_events,
     )
     runtime.code_package = package
     return runtime

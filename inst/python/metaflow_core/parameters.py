@@ -11,7 +11,7 @@ from collections import namedtuple
 from .exceptions import MetaflowException, ParameterError
 
 RESERVED = frozenset(
-    "params with tag namespace obj tags decospecs run-id-file max-num-splits "
+    "params with tag namespace obj tags decospecs run-id-file event-file max-num-splits "
     "max-workers max-log-size user-namespace run-id task-id runner-attribute-file "
     "quiet debug datastore datastore-root metadata environment package-suffixes help".split()
 )

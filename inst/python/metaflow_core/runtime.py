@@ -34,6 +34,7 @@ from .metadata import FAILED, SUCCEEDED
 from .parameters import ParameterContext, flow_parameters
 from .decorators import retry_counts, retry_delay, step_decorators, step_resources
 from .launcher import launcher_for
+from .run_events import RunEvents
 from .runtime_guard import RuntimeGuard
 from .task_types import DEFAULT_MAX_NUM_SPLITS, PARAMETERS_STEP
 
@@ -60,7 +61,7 @@ class NativeRuntime(object):
     def __init__(self, flow, graph, flow_datastore, metadata, entrypoint, run_id,
                  user, max_workers=None, max_num_splits=DEFAULT_MAX_NUM_SPLITS, max_log_size=10,
                  namespace=None, decospecs=(), echo=None, quiet=False,
-                 origin_run_id=None, steps_to_rerun=None):
+                 origin_run_id=None, steps_to_rerun=None, run_events=None):
         self.flow = flow
         self.graph = graph
         # The graph as every task gets it: built once here, never parsed again.
@@ -82,6 +83,10 @@ class NativeRuntime(object):
         self.quiet = quiet
         self.origin_run_id = origin_run_id
         self.steps_to_rerun = steps_to_rerun
+        # What a front end draws its progress from (run_events.py); the queue
+        # below is the launchers' "attempt ended" signal.
+        self.run_events = run_events or RunEvents()
+        self.steps_done = set()
         self.events = queue.Queue()
         self.run_queue = collections.deque()
         # Retries waiting out minutes_between_retries: (when due, task).
@@ -112,6 +117,7 @@ class NativeRuntime(object):
 
     # output
     def task_echo(self, launched, text, stream="stdout"):
+        self._emit_task("task_output", launched.task, stream=stream, line=text)
         if self.quiet:
             return
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -127,6 +133,30 @@ class NativeRuntime(object):
         where = task.pathspec(self.run_id) + (" (%s)" % label if label else "")
         with self._print_lock:
             self.echo("%s [%s] %s" % (stamp, where, text), system=True)
+
+    def _emit_task(self, event, task, **fields):
+        self.run_events.emit(event, step=task.step, attempt=task.retry_count,
+                             pathspec="%s/%s" % (self.flow.name, task.pathspec(self.run_id)),
+                             **fields)
+
+    def _emit_run_finished(self, status, reason=None):
+        self.run_events.emit("run_finished", status=status, reason=reason, tasks=self.tasks_run,
+                             seconds=round(time.time() - self.started, 3))
+
+    def _note_finished_steps(self):
+        """Emit ``step_finished`` for each step that can get no more tasks: none of
+        its tasks waits or runs, and every step before it is finished. Tasks are
+        queued as soon as the task before them succeeds, so nothing can still come."""
+        pending = ({task.step for task in self.run_queue}
+                   | {launched.task.step for launched in self.active}
+                   | {task.step for _, task in self.delayed})
+        for name in self.graph.sorted_nodes:
+            if name in self.steps_done or name in pending:
+                continue
+            tasks = sum(1 for step, _ in self.finished if step == name)
+            if tasks and all(before in self.steps_done for before in self.graph[name].in_funcs):
+                self.steps_done.add(name)
+                self.run_events.emit("step_finished", step=name, tasks=tasks)
 
     def run_echo(self, text):
         if not self.quiet:
@@ -240,7 +270,16 @@ class NativeRuntime(object):
         self.run_queue.append(ScheduledTask(step, self.new_task_id(), input_paths, key, split_index))
 
     def execute(self, parameters_path):
+        try:
+            self._execute(parameters_path)
+        finally:
+            self.run_events.close()
+
+    def _execute(self, parameters_path):
         self.run_echo("Workflow starting (run-id %s):" % self.run_id)
+        self.run_events.emit("run_started", flow=self.flow.name,
+                             pathspec="%s/%s" % (self.flow.name, self.run_id),
+                             steps=len(self.graph.sorted_nodes), origin_run_id=self.origin_run_id)
         cores, memory = machine.cpu_count(), machine.memory_mb()
         for step, requested in self.resources.items():
             warning = requested and machine.shortfall(step, requested, cores, memory)
@@ -253,12 +292,14 @@ class NativeRuntime(object):
         if ("end", ()) not in self.finished:
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED,
                                          reason="the end step did not run", failed_tasks=[])
+            self._emit_run_finished("failed", "the end step did not run")
             unfinished = MetaflowException(
                 "The terminal step *end* was not successful by the end of flow."
             )
             unfinished.run_pathspec = "%s/%s" % (self.flow.name, self.run_id)
             raise unfinished
         self.metadata.set_run_status(self.flow.name, self.run_id, SUCCEEDED)
+        self._emit_run_finished("succeeded")
         self.run_echo("Done! %d tasks in %.1f s." % (self.tasks_run, time.time() - self.started))
 
     def heartbeat(self):
@@ -281,6 +322,7 @@ class NativeRuntime(object):
             reason, status = self.guard.stop or ("stopped by SIGINT", 128 + signal.SIGINT)
             self.run_echo("Workflow interrupted: %s." % reason)
             self._terminate_all(reason)
+            self._emit_run_finished("interrupted", reason)
             self.metadata.set_run_status(self.flow.name, self.run_id, FAILED, reason=reason)
             interrupted = RunInterrupted("Run %s/%s was %s; its tasks were stopped."
                                          % (self.flow.name, self.run_id, reason))
@@ -291,6 +333,7 @@ class NativeRuntime(object):
             self.run_echo("Workflow failed.")
             failed_tasks = getattr(err, "failed_tasks", [])
             self._terminate_all(_kill_reason(err, failed_tasks))
+            self._emit_run_finished("failed", getattr(err, "message", str(err)))
             self.metadata.set_run_status(
                 self.flow.name, self.run_id, FAILED, reason=getattr(err, "message", str(err)),
                 failed_tasks=failed_tasks,
@@ -324,7 +367,10 @@ class NativeRuntime(object):
                     self._register_task(task, origin_task_id=origin.task_id,
                                         foreach_indices=list(task.key),
                                         input_paths=task.input_paths)
-                    self._on_success(task, self._copy_task(origin, task))
+                    ds = self._copy_task(origin, task)
+                    self._emit_task("task_finished", task, cloned=True)
+                    self._on_success(task, ds)
+                    self._note_finished_steps()
                     continue
                 self._launch(task)
             if not self.active:
@@ -398,6 +444,7 @@ class NativeRuntime(object):
                                         **({"resources": resources} if resources else {})))
         self.active[launched] = launched
         self.tasks_run += 1
+        self._emit_task("task_started", task)
         self.system_echo(task, "Task is starting%s." % (" (retry)" if task.retry_count else ""),
                          launched=launched)
 
@@ -429,7 +476,9 @@ class NativeRuntime(object):
                                      task.retry_count, ok, return_code=rc)
         if ok:
             self.system_echo(task, "Task finished successfully.", launched=launched)
+            self._emit_task("task_finished", task, cloned=False)
             self._on_success(task, ds)
+            self._note_finished_steps()
             return
         if rc is not None and rc < 0:
             self.system_echo(task, "Task failed: killed by signal %d." % -rc, launched=launched)
@@ -438,10 +487,12 @@ class NativeRuntime(object):
         user_retries, _ = retry_counts(self.decorators[task.step])
         if task.retry_count < user_retries:
             if rc != EXIT_DISALLOW_RETRY:
+                self._emit_task("task_retrying", task, return_code=rc)
                 self._schedule_retry(task, launched)
                 return
             self.system_echo(task, "Not retried: running the task again would fail the same way.",
                              launched=launched)
+        self._emit_task("task_failed", task, return_code=rc)
         raise TaskFailed("Step *%s* (task-id %s) failed%s" % (
             task.step, task.task_id, _failure_reason(ds, rc)), step=task.step,
             failed_tasks=[self._failed_task(task, ds, rc)])
@@ -532,6 +583,7 @@ class NativeRuntime(object):
         # SIGTERM) must not outlive the run either.
         launched.stop(force=True)
         self.system_echo(task, "[KILLED BY ORCHESTRATOR]", launched=launched)
+        self._emit_task("task_killed", task, reason=reason)
         try:
             self.metadata.finish_attempt(self.flow.name, self.run_id, task.step, task.task_id,
                                          task.retry_count, False, return_code=launched.returncode,
