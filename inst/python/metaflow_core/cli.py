@@ -39,6 +39,7 @@ from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
 from .names import check_id
+from .plugins.cards.card_cli import add_card_commands
 from .parameters import JSONType, flow_parameters
 from .decorators import parse_decospec, step_decorators
 from .util import get_username
@@ -581,6 +582,8 @@ def make_cli(flow, graph):
         widths = [max(len(c), *(len(r[c]) for r in rows)) for c in columns]
         for values in [dict(zip(columns, (c.upper() for c in columns)))] + rows:
             click.echo("  ".join(values[c].ljust(w) for c, w in zip(columns, widths)).rstrip())
+
+    add_card_commands(start)
 
     @start.command(help="Print the version of metaflow_core.")
     def version():
