@@ -30,6 +30,7 @@
 #' card()
 #' card(type = "blank", id = "report")
 #'
+#' # A step whose card has a heading, a table and a plot; run(flow) renders it.
 #' flow <- metaflow("ReportFlow") %>%
 #'   step(
 #'     step = "start", card(),

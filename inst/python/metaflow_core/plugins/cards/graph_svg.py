@@ -130,5 +130,5 @@ def step_statuses(flow_datastore, run_id, graph, own_step, own_task, own_ok):
             continue
         kind = "failed" if failed else "running" if running else "ok"
         label = "%d/%d done" % (ok, total) + (", %d failed" % failed if failed else "")
-        statuses[node.name] = (kind, label if total > 1 or failed else "")
+        statuses[node.name] = (kind, label if total > 1 else "")
     return statuses

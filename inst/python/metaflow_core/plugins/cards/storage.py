@@ -27,5 +27,5 @@ def choose_records(records, card_id, where):
     chosen = [r for r in records if r.get("id") == card_id]
     if not chosen:
         ids = ", ".join(str(r.get("id")) for r in records if r.get("id")) or "none"
-        raise CardError("%s has no card with id *%s*. Card ids there: %s." % (where, card_id, ids))
+        raise CardError("%s has no card with id '%s'. Card ids there: %s." % (where, card_id, ids))
     return chosen
