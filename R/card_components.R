@@ -102,8 +102,11 @@ card_table_column <- function(x, digits) {
   }
   text <- if (is.list(x)) {
     vapply(x, function(v) paste(format(v, digits = digits), collapse = ", "), "")
+  } else if (is.character(x) || is.factor(x) || is.logical(x)) {
+    as.character(x)
   } else {
-    format(x, digits = digits, trim = TRUE)
+    # One by one, so that cells aren't padded to a common width.
+    vapply(seq_along(x), function(i) format(x[i], digits = digits), "")
   }
   text[is.na(x)] <- NA
   lapply(text, function(v) if (is.na(v)) NULL else v)
