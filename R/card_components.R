@@ -30,7 +30,8 @@ card_component_or_error <- function(what, code) {
 #'
 #' * `card_markdown()`: text in Markdown (headings, paragraphs, lists, `code`,
 #'   **bold**, *italics*, links).
-#' * `card_table()`: a data frame (or anything `as.data.frame()` takes); long
+#' * `card_table()`: a data frame (or anything `as.data.frame()` takes), with
+#'   its row names as the first column unless they are `1, 2, 3, ...`; long
 #'   tables are shown in pages of 15 rows, up to 1000 rows.
 #' * `card_plot()`: a ggplot object, or base-R plotting code, drawn to PNG
 #'   (`grDevices::png(type = "cairo")`) or SVG (`grDevices::svg()`).
@@ -81,6 +82,10 @@ card_table <- function(df, digits = 4L) {
       stop("`digits` must be a whole number, at least 1, not ", show_value(digits), ".", call. = FALSE)
     }
     df <- as.data.frame(df, stringsAsFactors = FALSE)
+    if (.row_names_info(df) > 0L) {
+      # Row names that say something (mtcars' models), not 1, 2, 3: the first column.
+      df <- cbind(data.frame(" " = row.names(df), check.names = FALSE, stringsAsFactors = FALSE), df)
+    }
     digits <- as.integer(digits)
     columns <- lapply(df, card_table_column, digits = digits)
     rows <- lapply(seq_len(nrow(df)), function(i) lapply(columns, function(column) column[[i]]))
