@@ -44,6 +44,7 @@ def test_the_default_card_shows_components_parameters_artifacts_and_graph(card_r
     assert "hello &lt;world&gt;" in html, "parameters are shown, escaped"
     assert "[1.23456, 2.5, 3]" in html, "the artifact's preview"
     assert "not a component" not in html and "not str" in html
+    assert "Artifact could not be rendered: The task has no artifact missing to show." in html
     assert "<svg" in html and "<title>start: ok</title>" in html
     assert "<title>fan: pending</title>" in html, "the graph as it was when start ended"
     assert 'stroke="#3b5bdb"' in html, "the card's own step is outlined"
@@ -147,9 +148,11 @@ def test_bad_card_attributes_stop_the_run_before_it_starts(tmp_path, flag):
 
 
 def test_markdown_escapes_html_and_links_only_to_safe_urls():
-    html = markdown_html("<script>x</script> [a](javascript:alert(1)) [b](https://x.org)")
+    html = markdown_html('<script>x</script> [a](javascript:alert(1)) [b](https://x.org/?q=1&r=2) '
+                         '[c](https://x.org/"onclick="y)')
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert '<a href="#">a</a>' in html and '<a href="https://x.org">b</a>' in html
+    assert '<a href="#">a</a>' in html and '<a href="https://x.org/?q=1&amp;r=2">b</a>' in html
+    assert '<a href="https://x.org/&quot;onclick=&quot;y">c</a>' in html
 
 
 def test_a_table_from_a_pandas_data_frame():

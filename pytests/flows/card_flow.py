@@ -21,6 +21,7 @@ class CardFlow(FlowSpec):
         current.card.append(Table([[i, i * i] for i in range(40)], headers=["i", "square"]))
         current.card.append(Image(PIXEL, label="a pixel"))
         current.card.append(Artifact("values"))
+        current.card.append(Artifact("missing"))
         current.card.append("not a component")
         self.next(self.fan, foreach="values")
 

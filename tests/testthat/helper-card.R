@@ -51,6 +51,12 @@ local_card_run <- function(run, env = parent.frame()) {
   run
 }
 
+# The first task of a step of the card flow's latest run.
+first_card_task <- function(step) {
+  step <- new_step("CardTestFlow", "latest_run", step)
+  step$task(step$a_task)
+}
+
 # The card of a task of the latest run, read in a fresh R session (a real
 # Rscript, not this session's client): the HTML, written to a file there.
 card_in_fresh_session <- function(step, id = "NULL") {

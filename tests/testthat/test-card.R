@@ -47,8 +47,7 @@ test_that("a step's card holds its Markdown, table, ggplot and base-R plot, read
 
 test_that("a card component that errors leaves the task successful, the error in the card", {
   local_card_run(card_run)
-  start <- new_step("CardTestFlow", "latest_run", "start")
-  task <- start$task(start$a_task)
+  task <- first_card_task("start")
   expect_true(task$successful)
   expect_match(task$stderr, "card: card_plot() failed: the plot is broken", fixed = TRUE)
   html <- as.character(task$card())
@@ -69,8 +68,7 @@ test_that("a step that fails still has its card, with the error", {
 
 test_that("a step without card() drops what it appends, and says so", {
   local_card_run(card_run)
-  plain <- new_step("CardTestFlow", "latest_run", "plain")
-  task <- plain$task(plain$a_task)
+  task <- first_card_task("plain")
   expect_true(task$successful)
   expect_match(task$stderr, "step plain appended to a card but has no card() decorator", fixed = TRUE)
   expect_error(task$card(), class = "metaflow_error_card")

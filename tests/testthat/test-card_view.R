@@ -2,11 +2,6 @@
 
 card_run <- card_test_run()
 
-first_card_task <- function(step) {
-  step <- new_step("CardTestFlow", "latest_run", step)
-  step$task(step$a_task)
-}
-
 test_that("task$card() is the card's HTML, with what it is", {
   local_card_run(card_run)
   card <- first_card_task("start")$card()

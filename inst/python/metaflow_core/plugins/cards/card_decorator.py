@@ -9,7 +9,7 @@ import time
 import traceback
 
 from ...current import current
-from ...decorators import StepDecorator
+from ...decorators import StepDecorator, error_record
 from ...exceptions import DecoratorError
 from ...front_end import front_end_of
 from ...parameters import flow_parameters
@@ -63,7 +63,8 @@ class CardComponentCollector(object):
 class CardDecorator(StepDecorator):
     """Renders an HTML card of the task: its pathspec, timing, parameters, artifacts and the
     flow's graph (type ``default``), with what the step appended to ``current.card``;
-    ``blank`` shows only those components."""
+    ``blank`` shows only those components. ``options`` is accepted as Netflix's @card
+    takes it; neither type has any."""
 
     name = "card"
     defaults = {"type": "default", "id": None, "options": {}, "timeout": 45}
@@ -97,8 +98,6 @@ class CardDecorator(StepDecorator):
         output.set_control(cards=[record])
 
     def _render_and_save(self, flow, output, error):
-        from ...decorators import error_record
-
         collector = getattr(self, "_collector", None) or CardComponentCollector(None)
         card_type, card_id = self.attributes["type"], self.attributes["id"]
         page = CardPage(

@@ -128,14 +128,6 @@ class Image(CardComponent):
         self.mime = image_type(self.data)
         self.label = label
 
-    @classmethod
-    def from_matplotlib(cls, figure, label=None):
-        import io
-
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")
-        return cls(buffer.getvalue(), label=label)
-
     def render(self, task):
         uri = "data:%s;base64,%s" % (self.mime, base64.b64encode(self.data).decode("ascii"))
         caption = ("<figcaption>%s</figcaption>" % html.escape(self.label)) if self.label else ""
@@ -251,9 +243,10 @@ def _inline(text):
     text = re.sub(r"`([^`]+)`", keep_code, text)
     for pattern, replacement in _INLINE:
         text = pattern.sub(replacement, text)
+    # The text is escaped already, but for quotes, which would end the attribute.
     text = _LINK.sub(lambda m: '<a href="%s">%s</a>' % (
-        html.escape(m.group(2)) if re.match(r"(https?:|mailto:|#)", m.group(2)) else "#",
-        m.group(1)), text)
+        m.group(2).replace('"', "&quot;") if re.match(r"(https?:|mailto:|#)", m.group(2))
+        else "#", m.group(1)), text)
     return re.sub("\x00(\\d+)\x00", lambda m: "<code>%s</code>" % codes[int(m.group(1))], text)
 
 
