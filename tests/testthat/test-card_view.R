@@ -41,3 +41,13 @@ test_that("card_view() of something that isn't a task is an error", {
   expect_error(card_view("start"), class = "metaflow_error_usage")
   expect_snapshot(error = TRUE, card_view(42))
 })
+
+test_that("Rscript flow.R card view says where the card is when it can't open a browser", {
+  local_card_run(card_run)
+  withr::local_envvar(CI = "true")
+  viewed <- run_script(card_run$script, c("card", "view", "explode", "--id", "failing"))
+  expect_equal(viewed$status, 0L, info = viewed$stderr)
+  path <- regmatches(viewed$stderr, regexpr("/\\S+\\.html(?= \\(not opened)", viewed$stderr, perl = TRUE))
+  expect_length(path, 1L)
+  expect_match(paste(readLines(path), collapse = "\n"), "the data is bad", fixed = TRUE)
+})

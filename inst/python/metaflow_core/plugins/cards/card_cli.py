@@ -39,7 +39,8 @@ def add_card_commands(start):
             webbrowser.open("file://" + path)
             state.echo("Opened the card of *%s*: %s" % (found, path))
         else:
-            state.echo("The card of *%s* is in %s (no display to open it on)." % (found, path))
+            state.echo("The card of *%s* is in %s (not opened: no display, or CI is set)."
+                       % (found, path))
 
     @card.command(help="Write the card of a task (PATHSPEC: STEP, RUN/STEP or RUN/STEP/TASK) "
                        "to FILE (default: FLOW_RUN_STEP_TASK.html here).")
@@ -94,7 +95,9 @@ def _write(path, html):
 
 
 def _can_open_browser():
-    if os.environ.get("CI") or not sys.stdout.isatty():
+    # Not isatty(): under `Rscript flow.R card view` R reads the engine's output
+    # through a pipe, yet the user is at a screen.
+    if os.environ.get("CI"):
         return False
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
