@@ -4,13 +4,14 @@ and checked in real headless Chromium (tools/check_site.py) for console errors a
 requests off the machine."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from runner import describe, run_flow, run_id_of
+from runner import describe, flow_env, run_flow, run_id_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import check_site  # noqa: E402
@@ -182,3 +183,38 @@ def test_check_page_reports_a_request_off_the_machine(tmp_path):
                     '<img src="https://example.invalid/x.png" alt=""></body></html>')
     problems = check_site.check_page(page)
     assert "request off the machine (blocked): https://example.invalid/x.png" in problems
+
+
+R_CARD_FLOW = """
+library(metaflow)
+library(ggplot2)
+flow <- metaflow("RCardFlow") %>%
+  step(step = "start", card(), next_step = "end", r_function = function(self) {
+    self$df <- data.frame(x = 1:5, y = c(2.5, 3.25, 1, 4, 5))
+    card_append(
+      card_markdown("# From R"),
+      card_table(self$df),
+      card_plot(ggplot(self$df, aes(x, y)) + geom_line()),
+      card_plot({ plot(self$df); abline(h = 3) }, format = "svg")
+    )
+  }) %>%
+  step(step = "end")
+run(flow)
+"""
+
+
+def test_an_r_steps_card_with_plots_opens_in_chromium(tmp_path, open_client):
+    rscript = shutil.which("Rscript")
+    assert rscript, "this test needs R: Rscript is not on the PATH"
+    (tmp_path / "flow.R").write_text(R_CARD_FLOW)
+    result = subprocess.run([rscript, "flow.R", "run"], cwd=str(tmp_path), env=flow_env(tmp_path),
+                            stdin=subprocess.DEVNULL, capture_output=True, encoding="utf-8",
+                            errors="replace", timeout=180)
+    assert result.returncode == 0, describe(result)
+    client = open_client(tmp_path)
+    [card] = client.Run("RCardFlow/%s" % run_id_of(result))["start"].task.cards
+    assert "<h1>From R</h1>" in card.html and ">3.25</td>" in card.html
+    assert "data:image/png;base64," in card.html and "data:image/svg+xml;base64," in card.html
+    page = tmp_path / "card.html"
+    page.write_text(card.html)
+    assert check_site.check_page(page) == []
