@@ -100,7 +100,7 @@ class CardPage(object):
 def render_card(card_type, card_id, page, components, notes=()):
     """The card's HTML; ``notes`` are errors of the card itself, shown at its top."""
     flow, run_id, step, task_id = page.pathspec.split("/")
-    title = card_id or ("%s" % step)
+    title = card_id or step
     status = "ok" if page.ok else "failed"
     sections = []
     if notes:
