@@ -13,9 +13,9 @@ STAMPS := .make
 # Debian packages for R and the R packages they provide (same order).
 R_DEBS := r-base-core r-cran-pkgbuild r-cran-r6 r-cran-jsonlite r-cran-cli r-cran-processx r-cran-magrittr \
 	r-cran-testthat r-cran-withr r-cran-reticulate r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown \
-	r-cran-pkgdown
+	r-cran-pkgdown r-cran-ggplot2 r-cran-rstudioapi
 R_PKGS := pkgbuild R6 jsonlite cli processx magrittr testthat withr reticulate roxygen2 knitr rmarkdown \
-	pkgdown
+	pkgdown ggplot2 rstudioapi
 # The browser tools/check_site.py drives (make site, and its test in make test).
 BROWSER_DEB := chromium
 # Graphviz, whose `dot` the graph tests check flow_dot()'s and `show --dot`'s text with.

@@ -4,12 +4,13 @@ running_task <- new.env(parent = emptyenv())
 
 current_names <- c(
   "flow_name", "run_id", "origin_run_id", "step_name", "task_id", "pathspec",
-  "namespace", "username", "retry_count", "is_running_flow", "parameter_names"
+  "namespace", "username", "retry_count", "is_running_flow", "parameter_names", "card"
 )
 
 set_running_task <- function(values) {
   values$parameter_names <- as.character(unlist(values$parameter_names))
   running_task$current <- values
+  running_task$card <- list()
 }
 
 #' Information about the running task
@@ -22,10 +23,12 @@ set_running_task <- function(values) {
 #'   `"origin_run_id"` (the run a resumed run copies from, else `NULL`),
 #'   `"step_name"`, `"task_id"`, `"pathspec"` (`"Flow/run/step/task"`),
 #'   `"namespace"`, `"username"`, `"retry_count"` (0 for the first attempt),
-#'   `"is_running_flow"` or `"parameter_names"`.
+#'   `"is_running_flow"`, `"parameter_names"` or `"card"` (the step's card:
+#'   `current("card")$append(...)` is [card_append()]).
 #' @return The value: a string, except `retry_count` (an integer),
 #'   `is_running_flow` (`TRUE`), `parameter_names` (a character vector) and an
-#'   unset `origin_run_id` (`NULL`).
+#'   unset `origin_run_id` (`NULL`) and `card` (an object whose `$append()`
+#'   adds components to the step's card).
 #' @family step helpers
 #' @export
 #' @examples
@@ -54,6 +57,9 @@ current <- function(value) {
       x = sprintf("Got %s.", show_value(value)),
       i = sprintf("Known values: %s.", format_names(known, max = 20L))
     ), "current", call = sys.call())
+  }
+  if (value == "card") {
+    return(card_collector())
   }
   values[[value]]
 }

@@ -81,6 +81,7 @@ run_task <- function(request) {
   }
   task <- prepared$value
   called <- attempt(call_step(task), step_function = task$fun)
+  write_card_components(request$output_dir)
   if (!is.null(called$error)) {
     # A failed attempt keeps the artifacts assigned before the error, as a
     # Python step's does: they show what the step had got to.

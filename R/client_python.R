@@ -206,7 +206,8 @@ python_error_kinds <- c(
   DatastoreAccessError = "datastore",
   MetadataCorrupt = "metadata",
   ArtifactUnreadable = "artifact",
-  RValueError = "artifact"
+  RValueError = "artifact",
+  CardError = "card"
 )
 
 #' Turn a client error into a classed R error
@@ -218,7 +219,8 @@ python_error_kinds <- c(
 #' `MetadataCorrupt` (a damaged JSON file) is `metaflow_error_metadata`, a blob
 #' that doesn't match its hash is `metaflow_error_data_corrupt` (with the
 #' `artifact`, the task's `pathspec` and the blob's `path` as fields), an artifact with
-#' no R value is `metaflow_error_artifact`, and any other is
+#' no R value is `metaflow_error_artifact`, a card that isn't there
+#' (`CardError`) is `metaflow_error_card`, and any other is
 #' `metaflow_error_client`. The message is the client's, which names what is
 #' missing and lists what exists nearby; the Python type is the condition's
 #' `python_type`.

@@ -65,6 +65,10 @@
 #' * `artifact(name)`: the value of an artifact.
 #' * `artifacts_table()`: the artifacts as a data frame (see
 #'   [artifacts_table()]).
+#' * `card(id = NULL)`: the HTML card [card()] rendered for the task (failed
+#'   or not), as a `metaflow_card`; `id` picks a card by its id. A task whose
+#'   step has no card is an error of class `metaflow_error_card`. Open it
+#'   with [card_view()].
 #' * `verify(artifact = NULL)`: checks the stored artifacts of every attempt
 #'   of the task (or the one named) against their hashes; the damaged ones as
 #'   a data frame (see [verify_frame()]). Reading a damaged artifact with
@@ -114,6 +118,26 @@ task_client <- R6::R6Class(
     artifact = function(name) {
       call <- environment()
       artifact_value(private$ref(), as_client_id(name, "name", call), call)
+    },
+
+    #' @description The card [card()] rendered for the task.
+    #' @param id `NULL` for the task's card, or the id of a card.
+    #' @return A `metaflow_card`: the card's HTML, with its `type`, `id` and
+    #'   `pathspec` as attributes; `as.character()` gives the HTML. See
+    #'   [card_view()].
+    card = function(id = NULL) {
+      call <- environment()
+      if (!is.null(id)) {
+        id <- as_client_id(id, "id", call)
+      }
+      cards <- private$ask("cards", id = id, call = call)
+      if (length(cards) == 0L) {
+        metaflow_abort(c(
+          "Task {.val {self$pathspec}} has no card.",
+          i = "Give its step {.fn card}, or run the flow with {.code with = \"card\"}."
+        ), "card", call = call)
+      }
+      new_metaflow_card(cards[[1L]])
     },
 
     #' @description The artifacts as a data frame, one row per artifact.

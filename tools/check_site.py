@@ -1,6 +1,7 @@
 """Check a built static site in headless Chromium: every page loads cleanly.
 
     python tools/check_site.py docs
+    python tools/check_site.py --page card.html [--screenshot card.png]
 
 Serves the directory on a free 127.0.0.1 port, loads each of its HTML pages in
 headless Chromium and reports, per page: console errors, uncaught exceptions,
@@ -12,9 +13,12 @@ DevTools protocol over a pipe (--remote-debugging-pipe).
 """
 
 import argparse
+import base64
+import contextlib
 import functools
 import http.server
 import json
+import math
 import os
 import select
 import shutil
@@ -242,12 +246,10 @@ def serve(site):
     return server
 
 
-def check_site(site, chromium=None):
-    """{page path: [problems]} for every HTML page under `site`."""
-    site = Path(site).resolve()
-    pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html"))
-    if not pages:
-        raise ValueError(f"{site} holds no HTML pages.")
+@contextlib.contextmanager
+def browsing(site, chromium=None):
+    """(browser, origin): a Chromium with every request off the machine blocked, and
+    `site` served at origin, both stopped on exit."""
     browser = Browser(find_chromium(chromium))
     server = serve(site)
     try:
@@ -256,20 +258,55 @@ def check_site(site, chromium=None):
             browser.call(f"{domain}.enable")
         browser.call("Page.setLifecycleEventsEnabled", enabled=True)
         browser.call("Fetch.enable", patterns=[{"urlPattern": "*"}])
-        return {page: load_page(browser, site, origin, page) for page in pages}
+        yield browser, origin
     finally:
         server.shutdown()
         server.server_close()
         browser.close()
 
 
+def check_site(site, chromium=None):
+    """{page path: [problems]} for every HTML page under `site`."""
+    site = Path(site).resolve()
+    pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html"))
+    if not pages:
+        raise ValueError(f"{site} holds no HTML pages.")
+    with browsing(site, chromium) as (browser, origin):
+        return {page: load_page(browser, site, origin, page) for page in pages}
+
+
+def check_page(path, chromium=None, screenshot=None, width=1000):
+    """The problems of one HTML file loaded as check_site loads a site's pages; with
+    `screenshot`, a PNG of the whole page, `width` CSS pixels wide, is written there."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file.")
+    with browsing(path.parent, chromium) as (browser, origin):
+        browser.call("Emulation.setDeviceMetricsOverride", width=width, height=800,
+                     deviceScaleFactor=1, mobile=False)
+        problems = load_page(browser, path.parent, origin, urllib.parse.quote(path.name))
+        if screenshot:
+            size = browser.call("Page.getLayoutMetrics")["cssContentSize"]
+            shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                                clip={"x": 0, "y": 0, "width": width,
+                                      "height": math.ceil(size["height"]), "scale": 1})
+            Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
+        return problems
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("site", help="the directory of the built site, e.g. docs")
+    parser.add_argument("site", help="the directory of the built site, e.g. docs; with --page, "
+                                     "an HTML file")
+    parser.add_argument("--page", action="store_true", help="check the one HTML file `site`")
+    parser.add_argument("--screenshot", help="with --page: write a PNG of the page here")
     parser.add_argument("--chromium", help="the Chromium executable (default: chromium on the PATH)")
     args = parser.parse_args(argv)
     try:
-        results = check_site(args.site, args.chromium)
+        if args.page:
+            results = {args.site: check_page(args.site, args.chromium, args.screenshot)}
+        else:
+            results = check_site(args.site, args.chromium)
     except (ChromiumError, ValueError) as err:
         print(f"check_site: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from .current import current
 from .flowspec import FlowSpec, step
 from .parameters import JSONType, Parameter
-from .decorators import batch, catch, environment, resources, retry, timeout
+from .decorators import batch, card, catch, environment, resources, retry, timeout
 
 # ``metadata()`` stays in metaflow_core.client: the name ``metadata`` here is the
 # metadata subpackage.

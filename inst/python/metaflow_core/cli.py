@@ -40,6 +40,7 @@ from .lint import render, validate
 from .metadata import get_metadata_provider
 from .metadata.tags import validate_tags
 from .names import check_id
+from .plugins.cards.card_cli import add_card_commands
 from .parameters import JSONType, flow_parameters
 from .run_events import EVENT_FILE_OPTION
 from .decorators import parse_decospec, step_decorators
@@ -614,6 +615,8 @@ def make_cli(flow, graph):
         widths = [max(len(c), *(len(r[c]) for r in rows)) for c in columns]
         for values in [dict(zip(columns, (c.upper() for c in columns)))] + rows:
             click.echo("  ".join(values[c].ljust(w) for c, w in zip(columns, widths)).rstrip())
+
+    add_card_commands(start)
 
     @start.command(help="Print the version of metaflow_core.")
     def version():

@@ -1069,6 +1069,19 @@ class Task(MetaflowObject):
         return None if recorded is None else ExceptionInfo(recorded)
 
     @property
+    def cards(self):
+        """The cards ``@card`` rendered for the task's attempt (``Card``: ``type``, ``id``,
+        ``html``); an empty list when its step had none."""
+        return self.card_list()
+
+    def card_list(self, card_id=None):
+        """The task's cards, those with id ``card_id`` when given (an id it has no card
+        of is a ``CardError``)."""
+        from .plugins.cards.card_client import task_cards
+
+        return task_cards(self._datastore(), self.pathspec, card_id)
+
+    @property
     def foreach_stack(self):
         """The foreach frames enclosing the task, outermost first, as dicts."""
         return [dict(frame) for frame in self._control().get("foreach_stack") or ()]

@@ -12,6 +12,10 @@ class Current(object):
         self._is_running = True
         self._values = dict(values)
 
+    def _extend(self, **values):
+        """Values a decorator adds for the running task (``current.card``)."""
+        self._values.update(values)
+
     @property
     def is_running_flow(self):
         return self._is_running

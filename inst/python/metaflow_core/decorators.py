@@ -1,5 +1,5 @@
 """Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``,
-and ``@batch`` (plugins/aws/batch).
+``@batch`` (plugins/aws/batch) and ``@card`` (plugins/cards).
 
 Each is a small class with hooks the runtime and the task call; they are used
 above ``@step`` or added to every step with ``--with name:key=value,...``.
@@ -66,8 +66,15 @@ class StepDecorator(object):
         """True when the decorator handled the exception and the task succeeds."""
         return False
 
+    def task_pre_step(self, flow):
+        """Called in the task process just before the step's body runs."""
+
     def task_post_step(self, flow):
         """Called after the step's body ran and succeeded, before its artifacts are saved."""
+
+    def task_finished(self, flow, output, error):
+        """Called as the attempt is recorded, whatever its outcome (``error`` None when it
+        succeeded): its artifacts are in ``output``, its record not yet written."""
 
     def spec(self):
         args = ",".join("%s=%s" % (k, json.dumps(v)) for k, v in self.attributes.items())
@@ -300,8 +307,9 @@ def _plugin_decorators():
     # Defined in their plugins, which import this module's StepDecorator; they
     # import nothing heavy until a task is launched with them.
     from .plugins.aws.batch.batch_decorator import BatchDecorator
+    from .plugins.cards.card_decorator import CardDecorator
 
-    return (BatchDecorator,)
+    return (BatchDecorator, CardDecorator)
 
 
 for _plugin in _plugin_decorators():
@@ -313,6 +321,7 @@ timeout = _make_user_decorator(TimeoutDecorator)
 resources = _make_user_decorator(ResourcesDecorator)
 environment = _make_user_decorator(EnvironmentDecorator)
 batch = _make_user_decorator(STEP_DECORATORS["batch"])
+card = _make_user_decorator(STEP_DECORATORS["card"])
 
 
 def parse_decospec(spec):

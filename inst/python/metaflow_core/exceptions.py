@@ -187,6 +187,12 @@ class MetaflowUnknownUser(MetaflowException):
     headline = "Unknown user"
 
 
+class CardError(MetaflowException):
+    """A card that can't be rendered, stored or read; a task never fails of it."""
+
+    headline = "Card error"
+
+
 class DecoratorError(MetaflowException):
     headline = "Invalid decorator"
 

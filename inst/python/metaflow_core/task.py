@@ -121,6 +121,8 @@ class Task(object):
                 username=self.username,
                 parameter_names=[attr for attr, _ in flow_parameters(type(flow))],
             )
+            for d in self.decorators:
+                d.task_pre_step(flow)
             self._call_step(node, join_inputs)
             self._check_transition(node)
             for d in self.decorators:
@@ -219,6 +221,8 @@ class Task(object):
                     output.passdown(ds, [name])
             else:
                 output.passdown(inputs[0])
+        for d in self.decorators:
+            d.task_finished(flow, output, error)
         transition = flow._transition
         output.set_control(
             task_ok=error is None,

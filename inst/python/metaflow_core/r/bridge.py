@@ -27,6 +27,7 @@ from ..external import StepOutcome, StepRunner, reserved_artifact_name
 from ..front_end import FrontEnd
 from ..process_tree import die_with_parent_kwargs, kill_group
 from . import errors, rds, staging
+from .cards import append_r_card
 from .verifier import BlobVerifier
 
 PROTOCOL_VERSION = 1
@@ -134,6 +135,7 @@ class RStep(StepRunner):
                                            task.step_name)
             finally:
                 verifier.close()
+            append_r_card(output_dir, task.step_name)
             result = _read_result(output_dir)
             if result is None or result is DAMAGED_RESULT:
                 raise RStepError(_exit_message(returncode, output_dir,

@@ -206,6 +206,11 @@ class Server(object):
             obj = obj.parent
         return None if obj is None else _code_path(obj.code)
 
+    def op_cards(self, ref, id=None):
+        """The task's cards (those with ``id``, when given): type, id and HTML of each."""
+        return [{"type": card.type, "id": card.id, "pathspec": card.pathspec, "html": card.html}
+                for card in object_at(ref).card_list(id)]
+
     def op_fields(self, ref, names):
         return _fields(object_at(ref), names)
 

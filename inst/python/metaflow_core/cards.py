@@ -1,0 +1,6 @@
+"""``from metaflow_core.cards import Markdown, Table, Image, Artifact, get_cards``, as
+``metaflow.cards`` is imported in Netflix's Metaflow; they live in plugins/cards."""
+
+from .plugins.cards import Artifact, Card, Image, Markdown, Table, get_cards
+
+__all__ = ["Artifact", "Card", "Image", "Markdown", "Table", "get_cards"]
