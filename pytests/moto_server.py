@@ -124,6 +124,27 @@ class MotoServer(object):
                                          data=b"", method="PUT")
         urllib.request.urlopen(request, timeout=10).read()
 
+    def client(self, service):
+        """A boto3 client of ``service`` on this server (boto3 imported only here)."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def make_batch_queue(self, queue):
+        """An IAM role, an unmanaged compute environment and job queue ``queue``; the
+        role's ARN."""
+        role = self.client("iam").create_role(
+            RoleName="metaflow-batch-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch = self.client("batch")
+        environment = batch.create_compute_environment(
+            computeEnvironmentName="metaflow-ce", type="UNMANAGED", state="ENABLED",
+            serviceRole=role)["computeEnvironmentArn"]
+        batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1,
+                               computeEnvironmentOrder=[{"order": 1,
+                                                         "computeEnvironment": environment}])
+        return role
+
     def __enter__(self):
         return self.start()
 

@@ -31,13 +31,6 @@ IMAGE = "example/metaflow:1"
 ROLE_NAME = "metaflow-batch-role"
 
 
-def _boto(server, service):
-    import boto3
-
-    return boto3.client(service, endpoint_url=server.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 @pytest.fixture
 def batch_queue(moto_server):
     """moto's simple Batch (no Docker), an IAM role, a compute environment and a queue."""
@@ -45,16 +38,8 @@ def batch_queue(moto_server):
         moto_server.endpoint + "/moto-api/config", method="POST",
         data=json.dumps({"batch": {"use_docker": False}}).encode())
     urllib.request.urlopen(request, timeout=10).read()
-    iam = _boto(moto_server, "iam")
-    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = _boto(moto_server, "batch")
-    environment = batch.create_compute_environment(
-        computeEnvironmentName="metaflow-ce", type="UNMANAGED", state="ENABLED",
-        serviceRole=role)["computeEnvironmentArn"]
-    batch.create_job_queue(jobQueueName=QUEUE, state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1,
-                                                     "computeEnvironment": environment}])
-    return {"role": role, "batch": batch, "logs": _boto(moto_server, "logs")}
+    role = moto_server.make_batch_queue(QUEUE)
+    return {"role": role, "batch": moto_server.client("batch"), "logs": moto_server.client("logs")}
 
 
 def clean_env(moto_server, job_env, home):

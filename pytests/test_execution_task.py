@@ -19,7 +19,7 @@ import time
 import pytest
 
 from runner import describe, flow_env, run_flow
-from test_step_functions import BATCH, ROLE, boto_client
+from test_step_functions import BATCH, ROLE
 
 MOTO_COMPUTE = True
 QUEUE = BATCH["METAFLOW_BATCH_JOB_QUEUE"]
@@ -32,16 +32,15 @@ def aws(moto_server, monkeypatch):
     for name, value in BATCH.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("METAFLOW_SFN_IAM_ROLE", ROLE)
-    iam = boto_client(moto_server, "iam")
-    role = iam.create_role(RoleName="metaflow-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto_client(moto_server, "batch")
-    environment = batch.create_compute_environment(
-        computeEnvironmentName="metaflow-ce", type="UNMANAGED", state="ENABLED",
-        serviceRole=role)["computeEnvironmentArn"]
-    batch.create_job_queue(jobQueueName=QUEUE, state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1,
-                                                     "computeEnvironment": environment}])
+    moto_server.make_batch_queue(QUEUE)
     return moto_server
+
+
+def read_run(open_client, root, pathspec):
+    """The run, through the client in the flow's directory, in every namespace."""
+    client = open_client(root)
+    client.namespace(None)
+    return client.Run(pathspec)
 
 
 def sfn(flow_file, *args, cwd, ok=True):
@@ -63,7 +62,7 @@ def execute(aws, flow_file, cwd, *parameters):
 
 def wait_for(aws, arn):
     """The execution's description once it has ended."""
-    client = boto_client(aws, "stepfunctions")
+    client = aws.client("stepfunctions")
     deadline = time.monotonic() + EXECUTION_SECONDS
     while True:
         execution = client.describe_execution(executionArn=arn)
@@ -75,10 +74,10 @@ def wait_for(aws, arn):
 
 def what_happened(aws, arn):
     """The execution's failure events and every job's output, for assertion messages."""
-    events = boto_client(aws, "stepfunctions").get_execution_history(executionArn=arn)["events"]
+    events = aws.client("stepfunctions").get_execution_history(executionArn=arn)["events"]
     text = [json.dumps({k: v for k, v in e.items() if k.endswith("Details")}, default=str)
             for e in events if "Failed" in e["type"] or "Aborted" in e["type"]]
-    logs = boto_client(aws, "logs")
+    logs = aws.client("logs")
     try:
         streams = logs.describe_log_streams(logGroupName="/aws/batch/job")["logStreams"]
     except logs.exceptions.ResourceNotFoundException:
@@ -94,9 +93,7 @@ def what_happened(aws, arn):
 def test_a_nested_foreach_runs_as_nested_maps_of_batch_jobs(aws, tmp_path, open_client):
     run_id, execution, logs = execute(aws, "nested_foreach_flow.py", tmp_path)
     assert execution["status"] == "SUCCEEDED", logs
-    c = open_client(tmp_path)
-    c.namespace(None)
-    run = c.Flow("NestedForeachFlow")[run_id]
+    run = read_run(open_client, tmp_path, "NestedForeachFlow/" + run_id)
     assert run.successful and run.finished
     assert run.data.all_labels == [["a1", "a2", "a3"], ["b1", "b2", "b3"]]
     assert run.data.all_inner_indices == [[0, 1, 2], [0, 1, 2]]
@@ -104,7 +101,7 @@ def test_a_nested_foreach_runs_as_nested_maps_of_batch_jobs(aws, tmp_path, open_
     assert sorted(t.id for t in run["inner"]) == ["0-%d-%d" % (i, j)
                                                    for i in range(2) for j in range(3)]
     assert "runtime:step-functions" in run.system_tags
-    jobs = boto_client(aws, "batch").list_jobs(jobQueue=QUEUE, jobStatus="SUCCEEDED")
+    jobs = aws.client("batch").list_jobs(jobQueue=QUEUE, jobStatus="SUCCEEDED")
     # start, 2 outer, 6 inner, 2 inner_join, outer_join, end: one job per task.
     assert len(jobs["jobSummaryList"]) == 13
 
@@ -112,9 +109,7 @@ def test_a_nested_foreach_runs_as_nested_maps_of_batch_jobs(aws, tmp_path, open_
 def test_a_branch_runs_as_a_parallel_state(aws, tmp_path, open_client):
     run_id, execution, logs = execute(aws, "branch_flow.py", tmp_path)
     assert execution["status"] == "SUCCEEDED", logs
-    c = open_client(tmp_path)
-    c.namespace(None)
-    run = c.Flow("BranchFlow")[run_id]
+    run = read_run(open_client, tmp_path, "BranchFlow/" + run_id)
     assert run.successful
     assert sorted(s.id for s in run) == ["a", "b", "end", "join", "start"]
     join = run["join"].task.data
@@ -126,9 +121,7 @@ def test_trigger_parameters_reach_the_run_converted_and_the_rest_take_defaults(
     run_id, execution, logs = execute(aws, "params_flow.py", tmp_path, "--text", "hi there",
                                       "--count", "7")
     assert execution["status"] == "SUCCEEDED", logs
-    c = open_client(tmp_path)
-    c.namespace(None)
-    received = c.Flow("ParamsFlow")[run_id].data.received
+    received = read_run(open_client, tmp_path, "ParamsFlow/" + run_id).data.received
     assert received["text"] == "hi there" and received["count"] == 7
     assert received["alpha"] == 0.5 and received["sizes"] == [1, 2]
     assert received["computed"] == "ParamsFlow/computed"
@@ -140,9 +133,7 @@ def test_a_failing_task_fails_the_execution_and_the_run(aws, tmp_path, open_clie
     run_id, execution, logs = execute(aws, "fail_flow.py", tmp_path)
     assert execution["status"] == "FAILED", logs
     assert "ValueError: boom in the boom step" in logs
-    c = open_client(tmp_path)
-    c.namespace(None)
-    run = c.Flow("FailFlow")[run_id]
+    run = read_run(open_client, tmp_path, "FailFlow/" + run_id)
     # Recorded by the failed task's job: not left "running" for the client to guess.
     assert run.status == "failed" and not run.successful
     assert "Step *boom* (task-id 0) failed" in run.status_reason
@@ -187,9 +178,7 @@ def test_an_r_foreach_flow_runs_as_an_execution(aws, tmp_path, open_client):
                             started.stdout + started.stderr).groups()
     execution = wait_for(aws, arn)
     assert execution["status"] == "SUCCEEDED", what_happened(aws, arn)
-    c = open_client(tmp_path)
-    c.namespace(None)
-    run = c.Flow("RStepFunctionsFlow")[run_id]
+    run = read_run(open_client, tmp_path, "RStepFunctionsFlow/" + run_id)
     assert run.successful
     # R values: read back in R, as a user reads them.
     total = subprocess.run(

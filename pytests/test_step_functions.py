@@ -44,13 +44,6 @@ def shape(states):
     return found
 
 
-def boto_client(server, service):
-    import boto3
-
-    return boto3.client(service, endpoint_url=server.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def test_only_json_of_a_linear_flow(aws, tmp_path):
     definition = only_json("linear_flow.py", tmp_path)
     assert definition["StartAt"] == "start"
@@ -99,7 +92,7 @@ def test_only_json_of_a_branch_and_a_nested_foreach(aws, tmp_path):
 def test_create_deploys_a_definition_moto_accepts_and_updates_it(aws, tmp_path):
     result = sfn("nested_foreach_flow.py", "create", cwd=tmp_path)
     assert "State machine NestedForeachFlow created" in result.stderr, describe(result)
-    client = boto_client(aws, "stepfunctions")
+    client = aws.client("stepfunctions")
     arn = client.list_state_machines()["stateMachines"][0]["stateMachineArn"]
     machine = client.describe_state_machine(stateMachineArn=arn)
     assert machine["name"] == "NestedForeachFlow" and machine["roleArn"] == ROLE
@@ -107,7 +100,7 @@ def test_create_deploys_a_definition_moto_accepts_and_updates_it(aws, tmp_path):
     assert definition["States"]["start_foreach"]["Type"] == "Map"
     job_definition = definition["States"]["inner_join"] if "inner_join" in definition["States"] \
         else definition["States"]["end"]
-    registered = boto_client(aws, "batch").describe_job_definitions(
+    registered = aws.client("batch").describe_job_definitions(
         jobDefinitions=[job_definition["Parameters"]["JobDefinition"]])["jobDefinitions"]
     assert registered[0]["containerProperties"]["image"] == "example/metaflow:1"
 
@@ -118,7 +111,7 @@ def test_create_deploys_a_definition_moto_accepts_and_updates_it(aws, tmp_path):
 
 def test_create_of_a_branch_has_a_parallel_state(aws, tmp_path):
     sfn("branch_flow.py", "create", cwd=tmp_path)
-    client = boto_client(aws, "stepfunctions")
+    client = aws.client("stepfunctions")
     arn = client.list_state_machines()["stateMachines"][0]["stateMachineArn"]
     states = json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["States"]
     assert states["start_branches"]["Type"] == "Parallel"
@@ -129,7 +122,7 @@ def test_trigger_starts_an_execution_with_the_parameters_and_list_runs_shows_it(
     sfn("params_flow.py", "create", cwd=tmp_path)
     result = sfn("params_flow.py", "trigger", "--text", "hi there", "--count", "7", cwd=tmp_path)
     assert "started: run ParamsFlow/sfn-" in result.stderr, describe(result)
-    client = boto_client(aws, "stepfunctions")
+    client = aws.client("stepfunctions")
     arn = client.list_state_machines()["stateMachines"][0]["stateMachineArn"]
     executions = client.list_executions(stateMachineArn=arn)["executions"]
     assert len(executions) == 1
