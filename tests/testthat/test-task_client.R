@@ -193,7 +193,9 @@ test_that("a step asking for more cores than the machine has gets a one-line war
   expect_match(output, warning)
   quiet <- capture.output(run(flow, quiet = TRUE), type = "message")
   expect_length(grep(warning, quiet), 1L)
-  expect_length(quiet, 1L)
+  # The warning and the end line, nothing else.
+  expect_length(quiet, 2L)
+  expect_match(quiet[[2]], "BigRFlow/[0-9]+ done: 2 steps, 2 tasks in")
 })
 
 test_that("an artifact whose blob has a flipped byte is an error naming artifact, task and file, never a value", {
