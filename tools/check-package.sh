@@ -18,7 +18,7 @@ out_dir=$(cd "$out_dir" && pwd)
 (cd "$out_dir" && R CMD build "$repo")
 tarball=$(ls "$out_dir"/metaflow_*.tar.gz)
 
-if tar -tzf "$tarball" | grep -E '__pycache__|\.pyc$|\.egg-info|(^|/)\.venv/|(^|/)\.git$'; then
+if tar -tzf "$tarball" | grep -E '__pycache__|\.pyc$|\.egg-info|(^|/)\.venv[^/]*/|(^|/)\.git$'; then
   echo "check-package: $(basename "$tarball") holds the build leftovers listed above" >&2
   exit 1
 fi
