@@ -87,6 +87,10 @@ class NativeRuntime(object):
         # below is the launchers' "attempt ended" signal.
         self.run_events = run_events or RunEvents()
         self.steps_done = set()
+        # Tasks queued and finished, by step: a step has work left while the first
+        # passes the second (queued, running or waiting out a retry).
+        self.queued_per_step = collections.Counter()
+        self.finished_per_step = collections.Counter()
         self.events = queue.Queue()
         self.run_queue = collections.deque()
         # Retries waiting out minutes_between_retries: (when due, task).
@@ -147,13 +151,10 @@ class NativeRuntime(object):
         """Emit ``step_finished`` for each step that can get no more tasks: none of
         its tasks waits or runs, and every step before it is finished. Tasks are
         queued as soon as the task before them succeeds, so nothing can still come."""
-        pending = ({task.step for task in self.run_queue}
-                   | {launched.task.step for launched in self.active}
-                   | {task.step for _, task in self.delayed})
         for name in self.graph.sorted_nodes:
-            if name in self.steps_done or name in pending:
+            tasks = self.finished_per_step[name]
+            if name in self.steps_done or self.queued_per_step[name] > tasks:
                 continue
-            tasks = sum(1 for step, _ in self.finished if step == name)
             if tasks and all(before in self.steps_done for before in self.graph[name].in_funcs):
                 self.steps_done.add(name)
                 self.run_events.emit("step_finished", step=name, tasks=tasks)
@@ -267,6 +268,7 @@ class NativeRuntime(object):
         if (step, key) in self.scheduled:
             return
         self.scheduled.add((step, key))
+        self.queued_per_step[step] += 1
         self.run_queue.append(ScheduledTask(step, self.new_task_id(), input_paths, key, split_index))
 
     def execute(self, parameters_path):
@@ -509,7 +511,7 @@ class NativeRuntime(object):
 
     def _on_success(self, task, ds):
         path = task.pathspec(self.run_id)
-        self.finished[(task.step, task.key)] = path
+        self.record_finished(task, path)
         node = self.graph[task.step]
         if node.type == "end":
             return
@@ -533,6 +535,10 @@ class NativeRuntime(object):
                 self._maybe_queue_join(name, task, ds)
             else:
                 self.queue_task(name, [path], task.key)
+
+    def record_finished(self, task, path):
+        self.finished[(task.step, task.key)] = path
+        self.finished_per_step[task.step] += 1
 
     def _maybe_queue_join(self, join, task, ds):
         split = self.graph.matching_split(join)

@@ -8,13 +8,14 @@ import os
 
 from ..current import current
 from ..plugins.cards.card_decorator import card_warning
-from ..plugins.cards.components import Artifact, ErrorComponent, Image, Markdown, Table
 
 
 def append_r_card(output_dir, step_name):
     path = os.path.join(output_dir, "card.json")
     if not os.path.exists(path):
         return
+    # Only a step that appended to a card pays for the components' import.
+    from ..plugins.cards.components import ErrorComponent
     collector = current.get("card")
     if collector is None:
         card_warning("step %s appended to a card but has no card() decorator: the components "
@@ -35,6 +36,8 @@ def append_r_card(output_dir, step_name):
 
 
 def _component(item, output_dir):
+    from ..plugins.cards.components import Artifact, ErrorComponent, Image, Markdown, Table
+
     kind = item.get("type")
     if kind == "markdown":
         return Markdown(item["text"])

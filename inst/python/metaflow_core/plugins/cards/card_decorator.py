@@ -1,22 +1,21 @@
 """``@card``: a step's HTML report, rendered in the task process when the attempt ends
 (succeeded or failed) and stored with it. Nothing about a card ever fails the task:
-errors go to the task's stderr and into the card."""
+errors go to the task's stderr and into the card.
+
+Every task imports this module (decorators.py registers the decorator), so the
+components, the renderer and the graph are imported only by a task that has a card.
+"""
 
 import re
 import sys
 import threading
 import time
-import traceback
 
 from ...current import current
 from ...decorators import StepDecorator, error_record
 from ...exceptions import DecoratorError
 from ...front_end import front_end_of
 from ...parameters import flow_parameters
-from .components import PREVIEW_CHARS, CardComponent, CardTask, ErrorComponent
-from .graph_svg import graph_svg, step_statuses
-from .renderer import CARD_TYPES, CardPage, error_card, render_card
-from .storage import save_card
 
 _CARD_ID = re.compile(r"^[A-Za-z0-9_]+$")
 # R values larger than this are listed without a preview: reading them would cost
@@ -38,6 +37,8 @@ class CardComponentCollector(object):
         self.components = []
 
     def append(self, component):
+        from .components import CardComponent, ErrorComponent
+
         if not isinstance(component, CardComponent):
             message = ("current.card.append() takes a card component (Markdown, Table, Image, "
                        "Artifact), not %s." % type(component).__name__)
@@ -70,6 +71,8 @@ class CardDecorator(StepDecorator):
     defaults = {"type": "default", "id": None, "options": {}, "timeout": 45}
 
     def step_init(self, graph, step_name):
+        from .renderer import CARD_TYPES
+
         card_type = self.attributes["type"]
         if card_type not in CARD_TYPES:
             raise DecoratorError("@card on step *%s*: type must be one of %s, not %r."
@@ -98,6 +101,12 @@ class CardDecorator(StepDecorator):
         output.set_control(cards=[record])
 
     def _render_and_save(self, flow, output, error):
+        import traceback
+
+        from .components import CardTask
+        from .renderer import CardPage, error_card, render_card
+        from .storage import save_card
+
         collector = getattr(self, "_collector", None) or CardComponentCollector(None)
         card_type, card_id = self.attributes["type"], self.attributes["id"]
         page = CardPage(
@@ -134,6 +143,8 @@ class CardDecorator(StepDecorator):
 
 
 def _parameter_values(flow):
+    from .components import PREVIEW_CHARS
+
     values = {}
     for attr, _ in flow_parameters(type(flow)):
         try:
@@ -155,6 +166,8 @@ def _previews(flow, output, names):
 
 
 def _graph(flow, output, ok):
+    from .graph_svg import graph_svg, step_statuses
+
     graph = flow._graph
     statuses = step_statuses(output.flow_datastore, output.run_id, graph, output.step_name,
                              output.task_id, ok)

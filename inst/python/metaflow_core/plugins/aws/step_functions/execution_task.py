@@ -58,7 +58,7 @@ class ExecutionTask(NativeRuntime):
         self.launchers = {name: LocalLauncher() for name in self.launchers}
 
     def _on_success(self, task, ds):
-        self.finished[(task.step, task.key)] = task.pathspec(self.run_id)
+        self.record_finished(task, task.pathspec(self.run_id))
         if self.graph[task.step].type == "end":
             return
         names, foreach_var = ds.control["transition"]
